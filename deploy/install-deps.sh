@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything deskwatch needs on a Debian/Ubuntu machine, idempotently:
+# the Debian packages of the real services the stack and the tests run, and a
+# virtualenv (.venv) with deskwatch and its development tools.
+# Usage: deploy/install-deps.sh [--no-venv]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+
+packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian packages start system-wide services on default ports; deskwatch never uses
+# them (it starts private instances), so they are left as the machine's owner set them.
+
+[ "${1:-}" = "--no-venv" ] && exit 0
+python="${PYTHON:-python3}"
+if [ ! -x "$repo/.venv/bin/python" ]; then
+  "$python" -m venv "$repo/.venv"
+fi
+stamp="$repo/.venv/.deskwatch-installed"
+if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
+  "$repo/.venv/bin/pip" install -q --upgrade pip
+  "$repo/.venv/bin/pip" install -q -e "$repo[dev]"
+  touch "$stamp"
+fi

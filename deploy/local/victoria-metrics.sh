@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Start or stop a private VictoriaMetrics without systemd, for development and the Quick start.
+# Usage: deploy/local/victoria-metrics.sh start|stop|status DIR [PORT]   (PORT defaults to 8428)
+# Settings: 12 months retention, one sample per series and timestamp (dedup), so a batch
+# that reaches the collector twice is stored once.
+set -euo pipefail
+action="${1:?start|stop|status}"; dir="${2:?data directory}"; port="${3:-8428}"
+mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
+pidfile="$dir/victoria-metrics.pid"
+case "$action" in
+  start)
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then echo "victoria-metrics already running (pid $(cat "$pidfile"))"; exit 0; fi
+    nohup victoria-metrics -storageDataPath="$dir/data" -httpListenAddr="127.0.0.1:$port" \
+      -retentionPeriod="${DESKWATCH_VM_RETENTION:-12}" -dedup.minScrapeInterval=1ms \
+      -search.latencyOffset=5s -loggerLevel=WARN >"$dir/victoria-metrics.log" 2>&1 &
+    echo $! > "$pidfile"
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && { echo "victoria-metrics on http://127.0.0.1:$port"; exit 0; }; sleep 0.1; done
+    echo "victoria-metrics did not start; see $dir/victoria-metrics.log" >&2; exit 1 ;;
+  stop)
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile" ;;
+  status)
+    [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && echo running || { echo stopped; exit 3; } ;;
+  *) echo "usage: $0 start|stop|status DIR [PORT]" >&2; exit 1 ;;
+esac

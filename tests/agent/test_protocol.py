@@ -1,0 +1,96 @@
+"""The wire contract: what decodes, what is rejected and why."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from agent import protocol
+from agent.protocol import Batch, Command, Kind, Presence, ProtocolError, Sample, Severity, State
+
+BATCH = Batch(
+    v=protocol.PROTOCOL_VERSION,
+    agent_id="pc-reception-1",
+    seq=42,
+    created_ns=1_700_000_000_000_000_000,
+    site="hq",
+    samples=[Sample("memory", {"available_bytes": 1024, "used_percent": 12.5}, {"host": "x"}, 5)],
+    states=[State("dns:intranet", "dns_resolves", False, Severity.WARNING, "timed out after 2 s")],
+)
+
+
+def test_batch_round_trips() -> None:
+    assert protocol.decode(protocol.encode(BATCH), Batch) == BATCH
+
+
+def test_presence_and_command_round_trip() -> None:
+    birth = Presence(v=1, agent_id="pc-1", status="online", facts=protocol.AgentFacts("0.1", "pc-1", "Linux", 30))
+    assert protocol.decode(protocol.encode(birth), Presence) == birth
+    cmd = Command(v=1, id="c1", agent_id="pc-1", check="ping", issued_ns=1, expires_ns=2, nonce="abcdefgh")
+    assert protocol.decode(protocol.encode(cmd), Command) == cmd
+
+
+def _mutate(**changes: object) -> bytes:
+    raw = msgspec.to_builtins(BATCH)
+    raw.update(changes)
+    return msgspec.json.encode(raw)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"not json", "malformed"),
+        (b"{}", "missing required field `v`"),
+        (_mutate(v=2), "unsupported protocol version 2"),
+        (_mutate(v=2, samples="changed shape"), "unsupported protocol version 2"),
+        (_mutate(seq="42"), "Expected `int`, got `str` - at `$.seq`"),
+        (_mutate(seq=-1), "at `$.seq`"),
+        (_mutate(agent_id="a/b"), "at `$.agent_id`"),
+        (_mutate(agent_id="+"), "at `$.agent_id`"),
+        (_mutate(extra=1), "unknown field `extra`"),
+        (_mutate(samples=[{"measurement": "bad name", "fields": {}}]), "$.samples[0].measurement"),
+        (_mutate(samples=[{"measurement": "m", "fields": {"f": "text"}}]), "$.samples[0].fields"),
+        (_mutate(samples=[{"measurement": "m", "fields": {"f": True}}]), "got `bool`"),
+        (_mutate(samples=[{"measurement": "m", "fields": {"f": 1}, "tags": {"t": 1}}]), "$.samples[0].tags"),
+        (_mutate(states=[{"subject": "s", "condition": "c", "ok": True, "severity": "dire"}]), "severity"),
+        (b"{" + b" " * protocol.MAX_PAYLOAD_BYTES + b"}", "exceeds the limit"),
+    ],
+)
+def test_decode_rejects_with_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        protocol.decode(payload, Batch)
+    assert reason in info.value.reason
+
+
+def test_decode_rejects_too_many_samples() -> None:
+    samples = [{"measurement": "m", "fields": {"f": 1}}] * (protocol.MAX_ITEMS_PER_BATCH + 1)
+    with pytest.raises(ProtocolError, match=r"\$\.samples"):
+        protocol.decode(_mutate(samples=samples), Batch, max_bytes=10**8)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("deskwatch/v1/pc-1/metrics", ("pc-1", Kind.METRICS)),
+        ("deskwatch/v1/pc.lan_2/state", ("pc.lan_2", Kind.STATE)),
+    ],
+)
+def test_parse_topic(name: str, expected: tuple[str, Kind]) -> None:
+    assert protocol.parse_topic(protocol.DEFAULT_PREFIX, name) == expected
+    assert protocol.topic(protocol.DEFAULT_PREFIX, *expected) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["other/v1/pc-1/metrics", "deskwatch/v1/pc-1/metrics/x", "deskwatch/v1/pc-1/blob", "deskwatch/v1/-x/state"],
+)
+def test_parse_topic_rejects(name: str) -> None:
+    with pytest.raises(ProtocolError):
+        protocol.parse_topic(protocol.DEFAULT_PREFIX, name)
+
+
+def test_signing_bytes_ignore_signature_but_cover_everything_else() -> None:
+    cmd = Command(v=1, id="c1", agent_id="pc-1", check="ping", issued_ns=1, expires_ns=2, nonce="abcdefgh")
+    signed = msgspec.structs.replace(cmd, signature="sig")
+    assert protocol.signing_bytes(cmd) == protocol.signing_bytes(signed)
+    assert protocol.signing_bytes(cmd) != protocol.signing_bytes(msgspec.structs.replace(cmd, agent_id="pc-2"))

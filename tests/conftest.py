@@ -1,0 +1,24 @@
+"""Fixtures that start real services for one test and stop them after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import Mosquitto, VictoriaMetrics
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A private Mosquitto on a free port with the development config."""
+    with Mosquitto(tmp_path / "mosquitto") as broker:
+        yield broker
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A private VictoriaMetrics on a free port with its own data directory."""
+    with VictoriaMetrics(tmp_path / "vm") as vm:
+        yield vm

@@ -1,0 +1,1 @@
+"""Real services started by the tests on free ports: Mosquitto, VictoriaMetrics, snmpsim."""

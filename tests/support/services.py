@@ -1,0 +1,159 @@
+"""Private instances of Mosquitto and VictoriaMetrics for one test, on free ports.
+
+Each instance has its own config and data directory under the test's tmp path, is
+started from the Debian binaries that deploy/install-deps.sh installs, and can be
+stopped, killed and restarted on the same port and data, as the fault tests need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port nothing listens on now (TCP by default, UDP with SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+    """Return once a TCP connect to the port succeeds; raise TimeoutError otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+
+
+def require_binary(name: str) -> str:
+    """The path of a binary deploy/install-deps.sh installs; fail loudly if it is missing."""
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed: run deploy/install-deps.sh")
+    return path
+
+
+class Service:
+    """A child process on a fixed port that can be stopped, killed and started again."""
+
+    name = "service"
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        log = open(self.workdir / f"{self.name}.stdout", "ab")  # noqa: SIM115 - lives as long as the child
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        log.close()
+        try:
+            self.wait_ready()
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def wait_ready(self) -> None:
+        wait_for_port(self.port)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful stop (SIGTERM), SIGKILL if it does not exit in time."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """Crash it: SIGKILL, no chance to save anything."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Mosquitto(Service):
+    """A private broker; `config` is a template with @PORT@ and @DIR@ (default: deploy/mosquitto/dev.conf)."""
+
+    name = "mosquitto"
+
+    def __init__(self, workdir: Path, port: int | None = None, config: str | None = None) -> None:
+        super().__init__(workdir, port)
+        template = config if config is not None else (DEPLOY / "mosquitto" / "dev.conf").read_text()
+        self.config_path = self.workdir / "mosquitto.conf"
+        self.config_path.write_text(template.replace("@PORT@", str(self.port)).replace("@DIR@", str(workdir)))
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [require_binary("mosquitto"), "-c", str(self.config_path)]
+
+
+class VictoriaMetrics(Service):
+    """A private VictoriaMetrics with settings from deploy/local/victoria-metrics.sh."""
+
+    name = "victoria-metrics"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            require_binary("victoria-metrics"),
+            f"-storageDataPath={self.workdir / 'data'}",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            "-retentionPeriod=1",
+            # Same as production: one sample per series and timestamp, whatever is written twice.
+            "-dedup.minScrapeInterval=1ms",
+            # Tests query what they just wrote: no 30 s hiding of fresh data, no cached answers.
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+            "-loggerLevel=WARN",
+        ]
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            time.sleep(0.1)
+        raise TimeoutError(f"VictoriaMetrics on {self.port} not healthy")
