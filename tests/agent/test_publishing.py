@@ -121,3 +121,52 @@ def test_last_will_on_crash_and_goodbye_on_sigterm(
         retained = late.wait_for(lambda got: len(got) >= 1)
         assert retained[0].retain
         assert protocol.decode(retained[0].payload, Presence).reason == "shutdown"
+
+
+def test_full_spool_drops_oldest_and_reports_it(tmp_path: Path, agents: list[AgentProcess]) -> None:
+    broker = Mosquitto(tmp_path / "broker")  # not started: the broker is down
+    spool_path = tmp_path / "spool.db"
+    config = write_config(
+        tmp_path / "agent.toml",
+        agent_id="pc-full",
+        broker=broker.url,
+        spool=spool_path,
+        interval=0.1,
+        extra="",
+    )
+    config.write_text(
+        config.read_text().replace(
+            f'[spool]\npath = "{spool_path}"', f'[spool]\npath = "{spool_path}"\nmax_bytes = 65536'
+        )
+    )
+    agent = AgentProcess(config, tmp_path / "agent.log").start()
+    agents.append(agent)
+    deadline = time.monotonic() + 60
+    dropped = 0
+    while time.monotonic() < deadline and dropped < 5:
+        time.sleep(0.2)
+        if spool_path.exists():
+            spool = Spool(spool_path, 1 << 30)
+            stats = spool.stats()
+            spool.close()
+            dropped = stats.dropped_total
+            assert stats.bytes <= 65536
+    assert dropped >= 5, "the spool never filled up"
+
+    broker.start()
+    try:
+        topic = protocol.topic(protocol.DEFAULT_PREFIX, "pc-full", protocol.Kind.METRICS)
+        with Subscriber(broker.port, topic) as sub:
+
+            def reported(got: list[object]) -> bool:
+                for m in got:
+                    batch = protocol.decode(m.payload, Batch)  # type: ignore[attr-defined]
+                    for s in batch.samples:
+                        if s.measurement == "agent" and s.fields["spool_dropped_total"] >= dropped:
+                            return True
+                return False
+
+            sub.wait_for(reported, timeout=30)
+    finally:
+        agent.cleanup()
+        broker.stop()
