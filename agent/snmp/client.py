@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+from pyasn1.type import univ
 from pysnmp.entity.engine import SnmpEngine
 from pysnmp.entity.rfc3413 import cmdgen
 from pysnmp.error import PySnmpError
@@ -73,15 +74,15 @@ def _varbind(name: Any, value: Any) -> VarBind:
         return VarBind(oid, ValueKind.TIMETICKS, int(value))
     if isinstance(value, rfc1902.Gauge32 | rfc1902.Unsigned32):
         return VarBind(oid, ValueKind.GAUGE32, int(value))
-    if isinstance(value, rfc1902.Integer | rfc1902.Integer32):
+    if isinstance(value, univ.Integer):  # INTEGER/Integer32 arrive as the plain pyasn1 type
         return VarBind(oid, ValueKind.INTEGER, int(value))
     if isinstance(value, rfc1902.IpAddress):
         return VarBind(oid, ValueKind.IP_ADDRESS, value.asOctets())
     if isinstance(value, rfc1902.Opaque):
         return VarBind(oid, ValueKind.OPAQUE, value.asOctets())
-    if isinstance(value, rfc1902.OctetString | rfc1902.Bits):
+    if isinstance(value, univ.OctetString):
         return VarBind(oid, ValueKind.OCTETS, value.asOctets())
-    if isinstance(value, rfc1902.ObjectIdentifier):
+    if isinstance(value, univ.ObjectIdentifier):
         return VarBind(oid, ValueKind.OID, tuple(value))
     return VarBind(oid, ValueKind.NULL)
 

@@ -163,6 +163,16 @@ def as_hex(vb: VarBind) -> str | None:
     return vb.value.hex() if isinstance(vb.value, bytes) and vb.value else None
 
 
+_DEVICE_ID_MODEL: Final = re.compile(r"(?:^|;)\s*(?:MDL|MODEL)\s*:([^;]*)", re.IGNORECASE)
+
+
+def as_device_id_model(vb: VarBind) -> str | None:
+    """The model (MDL: or MODEL:) from an IEEE 1284 device ID string "MFG:x;CMD:y;MDL:z;"."""
+    text = as_text(vb)
+    m = _DEVICE_ID_MODEL.search(text) if text else None
+    return m.group(1).strip() or None if m else None
+
+
 def counter_delta(previous: int, current: int, bits: int = 64) -> int:
     """Increase of a Counter32/64 between two reads, assuming at most one wrap in between."""
     return current - previous if current >= previous else current + (1 << bits) - previous
@@ -172,7 +182,7 @@ Value = int | str
 
 
 def decode(vb: VarBind, as_type: str) -> Value | None:
-    """Decode a value as the profile column says: int, text, mac, oid, bits, hex."""
+    """Decode a value as the profile column says (one of VALUE_TYPES)."""
     match as_type:
         case "int":
             return as_int(vb)
@@ -186,7 +196,9 @@ def decode(vb: VarBind, as_type: str) -> Value | None:
             return as_bits(vb)
         case "hex":
             return as_hex(vb)
+        case "device_id_model":
+            return as_device_id_model(vb)
     raise ValueError(f"unknown value type {as_type!r}")
 
 
-VALUE_TYPES: Final = ("int", "text", "mac", "oid", "bits", "hex")
+VALUE_TYPES: Final = ("int", "text", "mac", "oid", "bits", "hex", "device_id_model")
