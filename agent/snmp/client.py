@@ -123,7 +123,9 @@ class Client:
             auth.user,
             authKey=auth.auth_key or None,
             privKey=auth.priv_key or None if level == "authPriv" else None,
-            authProtocol=_AUTH_PROTOCOLS[auth.auth_protocol] if level != "noAuthNoPriv" else hlauth.USM_AUTH_NONE,
+            authProtocol=_AUTH_PROTOCOLS[auth.auth_protocol]
+            if level != "noAuthNoPriv"
+            else hlauth.USM_AUTH_NONE,
             privProtocol=_PRIV_PROTOCOLS[auth.priv_protocol] if level == "authPriv" else hlauth.USM_PRIV_NONE,
         )
 
@@ -141,8 +143,9 @@ class Client:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[int, int, list[VarBind]]] = loop.create_future()
 
-        def done(_engine: Any, _handle: Any, indication: Any, status: Any, index: Any,
-                 var_binds: Any, _ctx: Any) -> None:
+        def done(
+            _engine: Any, _handle: Any, indication: Any, status: Any, index: Any, var_binds: Any, _ctx: Any
+        ) -> None:
             if future.cancelled():
                 return
             if indication:
@@ -189,7 +192,9 @@ class Client:
             break
         return [answered.get(oid, VarBind(oid, ValueKind.NO_SUCH_OBJECT)) for oid in oids]
 
-    async def walk(self, target: Target, columns: Iterable[Oid], max_rows: int = MAX_ROWS) -> dict[Oid, list[VarBind]]:
+    async def walk(
+        self, target: Target, columns: Iterable[Oid], max_rows: int = MAX_ROWS
+    ) -> dict[Oid, list[VarBind]]:
         """Read table columns (or any subtrees) side by side; -> the varbinds under each column, in order."""
         cols = list(dict.fromkeys(columns))
         chunks = [cols[i : i + MAX_COLUMNS_PER_REQUEST] for i in range(0, len(cols), MAX_COLUMNS_PER_REQUEST)]
@@ -198,7 +203,9 @@ class Client:
             results.update(part)
         return results
 
-    async def _walk_chunk(self, target: Target, columns: list[Oid], max_rows: int) -> dict[Oid, list[VarBind]]:
+    async def _walk_chunk(
+        self, target: Target, columns: list[Oid], max_rows: int
+    ) -> dict[Oid, list[VarBind]]:
         rows: dict[Oid, list[VarBind]] = {c: [] for c in columns}
         cursor: dict[Oid, Oid] = {c: c for c in columns}  # last OID seen per still-open column
         budget = VARBIND_BUDGET
@@ -206,9 +213,7 @@ class Client:
         while cursor:
             active = list(cursor)
             reps = 0 if v1 else max(1, min(target.max_repetitions, budget // len(active)))
-            status, index, vbs = await self._request(
-                target, [cursor[c] for c in active], bulk=reps, next_=v1
-            )
+            status, index, vbs = await self._request(target, [cursor[c] for c in active], bulk=reps, next_=v1)
             if status == _TOO_BIG and reps > 1:
                 budget = max(len(active), budget // 2)
                 continue

@@ -1,10 +1,10 @@
 """Errors of the SNMP layer.
 
-    SnmpError                 root: everything below is caught at the edge of a poll
-    ├── DeviceUnreachable     no answer within timeout and retries, or a transport error
-    ├── DeviceError           the device answered with an SNMP error (authorization, tooBig...)
-    ├── ProfileError          a profile file is invalid: names the file, the key and the value
-    └── DeviceUrlError        a `--device` URL or device entry cannot be parsed
+SnmpError                 root: everything below is caught at the edge of a poll
+├── DeviceUnreachable     no answer within timeout and retries, or a transport error
+├── DeviceError           the device answered with an SNMP error (authorization, tooBig...)
+├── ProfileError          a profile file is invalid: names the file, the key and the value
+└── DeviceUrlError        a `--device` URL or device entry cannot be parsed
 """
 
 from __future__ import annotations

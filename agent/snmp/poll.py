@@ -50,7 +50,11 @@ async def poll(
 
 
 async def _poll(
-    client: Client, target: Target, profiles: Sequence[Profile], vendor_names: Mapping[int, str], started: float
+    client: Client,
+    target: Target,
+    profiles: Sequence[Profile],
+    vendor_names: Mapping[int, str],
+    started: float,
 ) -> DeviceReport:
     generic = [p for p in profiles if not p.match.sys_object_id]
     first = scalar_oids(generic)
@@ -69,9 +73,10 @@ async def _poll(
     answered.update((vb.oid, vb) for vb in extra)
     extraction = extract(selected, answered, columns)
     return build_report(
-        target.address, extraction,
+        target.address,
+        extraction,
         profiles=[p.name for p in selected],
         vendor_names=vendor_names,
         profile_vendor=next((p.vendor for p in reversed(vendors) if p.vendor), None),
         poll_seconds=round(time.perf_counter() - started, 4),
-    )  # fmt: skip
+    )

@@ -78,7 +78,9 @@ def load_profile(source: str, text: str) -> Profile:
         raise ProfileError(f"{source}: {err}") from None
     for where, column in _columns(profile):
         if column.type not in VALUE_TYPES:
-            raise ProfileError(f"{source}: {where}.type: {column.type!r} is not one of {', '.join(VALUE_TYPES)}")
+            raise ProfileError(
+                f"{source}: {where}.type: {column.type!r} is not one of {', '.join(VALUE_TYPES)}"
+            )
         if column.enum and column.enum not in profile.enums:
             raise ProfileError(f"{source}: {where}.enum: no [enums.{column.enum}] in this file")
     for enum_name, mapping in profile.enums.items():
@@ -105,7 +107,9 @@ _ENTERPRISES: Final = "enterprises"
 def _shipped() -> dict[str, Profile]:
     folder = importlib.resources.files("agent.snmp") / "profiles"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
-    return {f.name.removesuffix(".toml"): load_profile(f"profiles/{f.name}", f.read_text("utf-8")) for f in files}
+    return {
+        f.name.removesuffix(".toml"): load_profile(f"profiles/{f.name}", f.read_text("utf-8")) for f in files
+    }
 
 
 def builtin_profiles() -> list[Profile]:
@@ -149,7 +153,7 @@ def _value(profile: Profile, column: Column, vb: VarBind) -> Value | None:
 def extract(
     profiles: Sequence[Profile], scalars: Mapping[Oid, VarBind], columns: Mapping[Oid, Sequence[VarBind]]
 ) -> Extraction:
-    """Name and decode what was read; later profiles add to (and, where they have a value, override) earlier ones."""
+    """Name and decode what was read; later profiles add to, and where they have a value override, earlier."""
     result = Extraction()
     for profile in profiles:
         for column in profile.scalars:
@@ -178,4 +182,13 @@ def column_oids(profiles: Iterable[Profile]) -> list[Oid]:
     return list(dict.fromkeys(c.oid_tuple for p in profiles for t in p.tables for c in t.columns))
 
 
-__all__ = ["Column", "Extraction", "Profile", "Table", "builtin_profiles", "extract", "format_oid", "load_profile"]
+__all__ = [
+    "Column",
+    "Extraction",
+    "Profile",
+    "Table",
+    "builtin_profiles",
+    "extract",
+    "format_oid",
+    "load_profile",
+]

@@ -24,13 +24,33 @@ _SPECIAL_LEVELS: Final[dict[int, LevelState]] = {-1: "other", -2: "unknown", -3:
 
 # hrPrinterDetectedErrorState (RFC 2790 + RFC 3805 additions), bit 0 = MSB of the first octet.
 ERROR_BITS: Final = (
-    "low_paper", "no_paper", "low_toner", "no_toner", "door_open", "jammed", "offline",
-    "service_requested", "input_tray_missing", "output_tray_missing", "marker_supply_missing",
-    "output_near_full", "output_full", "input_tray_empty", "overdue_maintenance",
-)  # fmt: skip
+    "low_paper",
+    "no_paper",
+    "low_toner",
+    "no_toner",
+    "door_open",
+    "jammed",
+    "offline",
+    "service_requested",
+    "input_tray_missing",
+    "output_tray_missing",
+    "marker_supply_missing",
+    "output_near_full",
+    "output_full",
+    "input_tray_empty",
+    "overdue_maintenance",
+)
 
 # prtInputStatus, PrtSubUnitStatusTC: the low three bits say how available the unit is.
-_AVAILABILITY: Final = {0: "idle", 2: "standby", 4: "active", 6: "busy", 1: "on_request", 3: "broken", 5: "unknown"}
+_AVAILABILITY: Final = {
+    0: "idle",
+    2: "standby",
+    4: "active",
+    6: "busy",
+    1: "on_request",
+    3: "broken",
+    5: "unknown",
+}
 
 _HR_DEVICE_PRINTER: Final = parse_oid("1.3.6.1.2.1.25.3.1.5")  # hrDevicePrinter
 _HR_STORAGE_RAM: Final = parse_oid("1.3.6.1.2.1.25.2.1.2")  # hrStorageRam
@@ -41,7 +61,7 @@ class _Doc(msgspec.Struct, frozen=True, kw_only=True):
     pass
 
 
-class Identity(_Doc):
+class Identity(_Doc, frozen=True, kw_only=True):
     """Who the device is."""
 
     sys_descr: str | None = None
@@ -54,7 +74,7 @@ class Identity(_Doc):
     uptime_s: float | None = None
 
 
-class Supply(_Doc):
+class Supply(_Doc, frozen=True, kw_only=True):
     """A marker supply (toner, drum, ink, waste container...); level and capacity are raw."""
 
     index: int
@@ -69,7 +89,7 @@ class Supply(_Doc):
     level_state: LevelState = "unknown"
 
 
-class Tray(_Doc):
+class Tray(_Doc, frozen=True, kw_only=True):
     """A paper input tray."""
 
     index: int
@@ -85,7 +105,7 @@ class Tray(_Doc):
     offline: bool = False
 
 
-class Cover(_Doc):
+class Cover(_Doc, frozen=True, kw_only=True):
     """A cover or door and whether it is open."""
 
     index: int
@@ -93,7 +113,7 @@ class Cover(_Doc):
     status: str | None = None
 
 
-class Alert(_Doc):
+class Alert(_Doc, frozen=True, kw_only=True):
     """An active entry of prtAlertTable."""
 
     index: int
@@ -104,7 +124,7 @@ class Alert(_Doc):
     description: str | None = None
 
 
-class Interface(_Doc):
+class Interface(_Doc, frozen=True, kw_only=True):
     """One IF-MIB interface; octets are the 64-bit counters when the device has them."""
 
     index: int
@@ -125,7 +145,7 @@ class Interface(_Doc):
     counter_bits: int = 64
 
 
-class DslLine(_Doc):
+class DslLine(_Doc, frozen=True, kw_only=True):
     """ADSL-LINE-MIB figures of one DSL line, in SI units."""
 
     index: int
@@ -138,7 +158,7 @@ class DslLine(_Doc):
     upstream_attenuation_db: float | None = None
 
 
-class DocsisChannel(_Doc):
+class DocsisChannel(_Doc, frozen=True, kw_only=True):
     """One DOCSIS channel of a cable modem."""
 
     direction: Literal["downstream", "upstream"]
@@ -148,7 +168,7 @@ class DocsisChannel(_Doc):
     snr_db: float | None = None
 
 
-class Resources(_Doc):
+class Resources(_Doc, frozen=True, kw_only=True):
     """CPU and memory from HOST-RESOURCES-MIB."""
 
     cpu_percent: float | None = None
@@ -156,7 +176,7 @@ class Resources(_Doc):
     memory_used_bytes: int | None = None
 
 
-class DeviceReport(_Doc):
+class DeviceReport(_Doc, frozen=True, kw_only=True):
     """Everything known about one device after one poll: the `probe --json` document."""
 
     address: str
@@ -213,8 +233,21 @@ def _last(index: Oid) -> int:
     return index[-1] if index else 0
 
 
-_COLORS: Final = ("black", "cyan", "magenta", "yellow", "light cyan", "light magenta", "photo black",
-                  "matte black", "gray", "grey", "red", "green", "blue")  # fmt: skip
+_COLORS: Final = (
+    "black",
+    "cyan",
+    "magenta",
+    "yellow",
+    "light cyan",
+    "light magenta",
+    "photo black",
+    "matte black",
+    "gray",
+    "grey",
+    "red",
+    "green",
+    "blue",
+)
 
 
 def _color(row: Row, colorants: Mapping[int, str], description: str | None) -> str | None:
@@ -238,12 +271,20 @@ def _supplies(ex: Extraction) -> list[Supply]:
             continue
         percent, state = level_percent(level, capacity)
         description = _str(row, "description")
-        result.append(Supply(
-            index=_last(index), description=description, kind=_str(row, "kind"),
-            color=_color(row, colorants, description), unit=_str(row, "unit"),
-            supply_class=_str(row, "class"), level=level, capacity=capacity,
-            level_percent=percent, level_state=state,
-        ))  # fmt: skip
+        result.append(
+            Supply(
+                index=_last(index),
+                description=description,
+                kind=_str(row, "kind"),
+                color=_color(row, colorants, description),
+                unit=_str(row, "unit"),
+                supply_class=_str(row, "class"),
+                level=level,
+                capacity=capacity,
+                level_percent=percent,
+                level_state=state,
+            )
+        )
     return result
 
 
@@ -258,13 +299,21 @@ def _trays(ex: Extraction) -> list[Tray]:
             alert = "critical"
         elif status is not None and status & 8:
             alert = "non_critical"
-        result.append(Tray(
-            index=_last(index), name=_str(row, "name") or _str(row, "description"),
-            media=_str(row, "media"), unit=_str(row, "unit"), capacity=capacity, level=level,
-            level_percent=percent, level_state=state,
-            status=_AVAILABILITY.get(status & 7) if status is not None and status >= 0 else None,
-            alert=alert, offline=bool(status is not None and status >= 0 and status & 32),
-        ))  # fmt: skip
+        result.append(
+            Tray(
+                index=_last(index),
+                name=_str(row, "name") or _str(row, "description"),
+                media=_str(row, "media"),
+                unit=_str(row, "unit"),
+                capacity=capacity,
+                level=level,
+                level_percent=percent,
+                level_state=state,
+                status=_AVAILABILITY.get(status & 7) if status is not None and status >= 0 else None,
+                alert=alert,
+                offline=bool(status is not None and status >= 0 and status & 32),
+            )
+        )
     return result
 
 
@@ -279,11 +328,11 @@ def _counters(ex: Extraction) -> dict[str, int | None]:
         if name.startswith("pages_") and isinstance(value, int):
             counters[name] = value
     for index, row in ex.table("vendor_counters"):
-        value, label = _int(row, "value"), _str(row, "name")
-        if value is None or not label:
+        count, label = _int(row, "value"), _str(row, "name")
+        if count is None or not label:
             continue
         key = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_") or f"counter_{format_oid(index)}"
-        counters[key if key not in counters else f"{key}_{format_oid(index).replace('.', '_')}"] = value
+        counters[key if key not in counters else f"{key}_{format_oid(index).replace('.', '_')}"] = count
     return counters
 
 
@@ -294,19 +343,27 @@ def _interfaces(ex: Extraction) -> list[Interface]:
         speed = _int(row, "speed")
         in64, out64 = _int(row, "in_octets64"), _int(row, "out_octets64")
         use64 = in64 is not None or out64 is not None
-        result.append(Interface(
-            index=_last(index), name=_str(row, "name") or _str(row, "descr"), descr=_str(row, "descr"),
-            alias=_str(row, "alias"), type=_str(row, "type"),
-            admin_status=_str(row, "admin_status"), oper_status=_str(row, "oper_status"),
-            # ifSpeed saturates at 4294967295; ifHighSpeed (Mbit/s) is the real figure then.
-            speed_bps=high * 1_000_000 if high else speed,
-            mac=_str(row, "mac"),
-            in_octets=in64 if use64 else _int(row, "in_octets32"),
-            out_octets=out64 if use64 else _int(row, "out_octets32"),
-            in_errors=_int(row, "in_errors"), out_errors=_int(row, "out_errors"),
-            in_discards=_int(row, "in_discards"), out_discards=_int(row, "out_discards"),
-            counter_bits=64 if use64 else 32,
-        ))  # fmt: skip
+        result.append(
+            Interface(
+                index=_last(index),
+                name=_str(row, "name") or _str(row, "descr"),
+                descr=_str(row, "descr"),
+                alias=_str(row, "alias"),
+                type=_str(row, "type"),
+                admin_status=_str(row, "admin_status"),
+                oper_status=_str(row, "oper_status"),
+                # ifSpeed saturates at 4294967295; ifHighSpeed (Mbit/s) is the real figure then.
+                speed_bps=high * 1_000_000 if high else speed,
+                mac=_str(row, "mac"),
+                in_octets=in64 if use64 else _int(row, "in_octets32"),
+                out_octets=out64 if use64 else _int(row, "out_octets32"),
+                in_errors=_int(row, "in_errors"),
+                out_errors=_int(row, "out_errors"),
+                in_discards=_int(row, "in_discards"),
+                out_discards=_int(row, "out_discards"),
+                counter_bits=64 if use64 else 32,
+            )
+        )
     return result
 
 
@@ -320,23 +377,32 @@ def _dsl(ex: Extraction) -> list[DslLine]:
     lines = []
     for index in sorted(set(atur) | set(atuc)):
         r, c = atur.get(index, {}), atuc.get(index, {})
-        lines.append(DslLine(
-            index=_last(index), downstream_rate_bps=_int(r, "rate"), upstream_rate_bps=_int(c, "rate"),
-            downstream_attainable_bps=_int(r, "attainable_rate"),
-            downstream_snr_margin_db=_tenths(_int(r, "snr_margin_tenth_db")),
-            upstream_snr_margin_db=_tenths(_int(c, "snr_margin_tenth_db")),
-            downstream_attenuation_db=_tenths(_int(r, "attenuation_tenth_db")),
-            upstream_attenuation_db=_tenths(_int(c, "attenuation_tenth_db")),
-        ))  # fmt: skip
+        lines.append(
+            DslLine(
+                index=_last(index),
+                downstream_rate_bps=_int(r, "rate"),
+                upstream_rate_bps=_int(c, "rate"),
+                downstream_attainable_bps=_int(r, "attainable_rate"),
+                downstream_snr_margin_db=_tenths(_int(r, "snr_margin_tenth_db")),
+                upstream_snr_margin_db=_tenths(_int(c, "snr_margin_tenth_db")),
+                downstream_attenuation_db=_tenths(_int(r, "attenuation_tenth_db")),
+                upstream_attenuation_db=_tenths(_int(c, "attenuation_tenth_db")),
+            )
+        )
     return lines
 
 
 def _docsis(ex: Extraction) -> list[DocsisChannel]:
     channels = [
-        DocsisChannel(direction="downstream", index=_last(i), frequency_hz=_int(row, "frequency_hz"),
-                      power_dbmv=_tenths(_int(row, "power_tenth_dbmv")), snr_db=_tenths(_int(row, "snr_tenth_db")))
+        DocsisChannel(
+            direction="downstream",
+            index=_last(i),
+            frequency_hz=_int(row, "frequency_hz"),
+            power_dbmv=_tenths(_int(row, "power_tenth_dbmv")),
+            snr_db=_tenths(_int(row, "snr_tenth_db")),
+        )
         for i, row in ex.table("docsis_downstream")
-    ]  # fmt: skip
+    ]
     channels += [
         DocsisChannel(direction="upstream", index=_last(i), power_dbmv=_tenths(_int(row, "power_tenth_dbmv")))
         for i, row in ex.table("docsis_upstream")
@@ -346,16 +412,21 @@ def _docsis(ex: Extraction) -> list[DocsisChannel]:
 
 def _resources(ex: Extraction) -> Resources | None:
     loads = [v for _, row in ex.table("processors") if (v := _int(row, "load")) is not None]
-    total = used = None
+    total: int | None = None
+    used: int | None = None
     for _, row in ex.table("storage"):
         if row.get("type") == format_oid(_HR_STORAGE_RAM):
             unit, size, use = _int(row, "unit"), _int(row, "size"), _int(row, "used")
             if unit and size is not None and use is not None:
-                total, used = (total or 0) + unit * size, (used or 0) + unit * use
+                total = (total or 0) + unit * size
+                used = (used or 0) + unit * use
     if not loads and total is None:
         return None
-    return Resources(cpu_percent=round(sum(loads) / len(loads), 1) if loads else None,
-                     memory_total_bytes=total, memory_used_bytes=used)  # fmt: skip
+    return Resources(
+        cpu_percent=round(sum(loads) / len(loads), 1) if loads else None,
+        memory_total_bytes=total,
+        memory_used_bytes=used,
+    )
 
 
 def _errors(ex: Extraction) -> list[str]:
@@ -415,31 +486,57 @@ def build_report(
     serial = _first(ex, "general", "serial") or _str(ex.scalars, "serial") or _first(ex, "entity", "serial")
     uptime = ex.scalars.get("sys_uptime")
     identity = Identity(
-        sys_descr=_str(ex.scalars, "sys_descr"), sys_object_id=_str(ex.scalars, "sys_object_id"),
-        sys_name=_str(ex.scalars, "sys_name"), vendor=_vendor(ex, vendor_names, profile_vendor),
-        model=_model(ex), serial=serial,
-        firmware=_str(ex.scalars, "firmware") or _first(ex, "entity", "firmware") or _first(ex, "entity", "software"),
+        sys_descr=_str(ex.scalars, "sys_descr"),
+        sys_object_id=_str(ex.scalars, "sys_object_id"),
+        sys_name=_str(ex.scalars, "sys_name"),
+        vendor=_vendor(ex, vendor_names, profile_vendor),
+        model=_model(ex),
+        serial=serial,
+        firmware=_str(ex.scalars, "firmware")
+        or _first(ex, "entity", "firmware")
+        or _first(ex, "entity", "software"),
         uptime_s=uptime / 100 if isinstance(uptime, int) else None,  # sysUpTime is in hundredths of a second
-    )  # fmt: skip
+    )
     status = _str(hr_printer[0][1], "status") if hr_printer else None
     report = DeviceReport(
-        address=address, reachable=True, kind=kind, identity=identity,
-        supplies=supplies, trays=trays,
-        covers=[Cover(index=_last(i), description=_str(r, "description"), status=_str(r, "status"))
-                for i, r in ex.table("covers")],
-        alerts=[Alert(index=_last(i), severity=_str(r, "severity"), group=_str(r, "group"),
-                      group_index=_int(r, "group_index"), code=_str(r, "code"), description=_str(r, "description"))
-                for i, r in ex.table("alerts")],
+        address=address,
+        reachable=True,
+        kind=kind,
+        identity=identity,
+        supplies=supplies,
+        trays=trays,
+        covers=[
+            Cover(index=_last(i), description=_str(r, "description"), status=_str(r, "status"))
+            for i, r in ex.table("covers")
+        ],
+        alerts=[
+            Alert(
+                index=_last(i),
+                severity=_str(r, "severity"),
+                group=_str(r, "group"),
+                group_index=_int(r, "group_index"),
+                code=_str(r, "code"),
+                description=_str(r, "description"),
+            )
+            for i, r in ex.table("alerts")
+        ],
         errors=_errors(ex) if is_printer else [],
         status=status if status in ("idle", "printing", "warmup", "other") else "unknown",
         counters=_counters(ex) if is_printer else {},
-        interfaces=interfaces, dsl=_dsl(ex), docsis=_docsis(ex), resources=_resources(ex),
-        profiles=profiles, poll_seconds=poll_seconds,
-    )  # fmt: skip
+        interfaces=interfaces,
+        dsl=_dsl(ex),
+        docsis=_docsis(ex),
+        resources=_resources(ex),
+        profiles=profiles,
+        poll_seconds=poll_seconds,
+    )
     return msgspec.structs.replace(report, device=device_key(report))
 
 
-def unreachable_report(address: str, reason: str, device: str = "", poll_seconds: float | None = None) -> DeviceReport:
+def unreachable_report(
+    address: str, reason: str, device: str = "", poll_seconds: float | None = None
+) -> DeviceReport:
     """The report of a device that did not answer; `device` is its key from an earlier poll, if any."""
-    return DeviceReport(address=address, reachable=False, device=device or address, reason=reason,
-                        poll_seconds=poll_seconds)  # fmt: skip
+    return DeviceReport(
+        address=address, reachable=False, device=device or address, reason=reason, poll_seconds=poll_seconds
+    )

@@ -127,7 +127,7 @@ def as_mac(vb: VarBind) -> str | None:
         return None
     raw = vb.value
     octets: bytes | None = raw if len(raw) == 6 else None
-    if octets is None or all(32 <= b < 127 for b in raw) and len(raw) > 6:
+    if octets is None or (all(32 <= b < 127 for b in raw) and len(raw) > 6):
         # Text forms seen in walks: "0:50:56:b6:2c:10", "00-50-56-B6-2C-10", "005056b62c10".
         text = raw.decode("latin-1").strip()
         parts = [p for p in _MAC_SPLIT.split(text) if p]

@@ -64,8 +64,9 @@ class SnmpSim:
         self.proc: subprocess.Popen[bytes] | None = None
         self.communities: list[str] = []
 
-    def add_walk(self, source: Path, community: str | None = None,
-                 replace: Mapping[str, str] | None = None) -> str:
+    def add_walk(
+        self, source: Path, community: str | None = None, replace: Mapping[str, str] | None = None
+    ) -> str:
         """Serve `source` under `community` (default: its name), with `replace` = {OID: "TYPE|VALUE"}."""
         community = community or source.stem
         lines = source.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
@@ -91,8 +92,13 @@ class SnmpSim:
         cmd += [f"--cache-dir={self.cache}", "--logging-method=null"]
         if self.v3_user is not None:
             u = self.v3_user
-            cmd += [f"--v3-user={u.name}", f"--v3-auth-key={u.auth_key}", "--v3-auth-proto=SHA",
-                    f"--v3-priv-key={u.priv_key}", "--v3-priv-proto=AES"]
+            cmd += [
+                f"--v3-user={u.name}",
+                f"--v3-auth-key={u.auth_key}",
+                "--v3-auth-proto=SHA",
+                f"--v3-priv-key={u.priv_key}",
+                "--v3-priv-proto=AES",
+            ]
         cmd += [f"--data-dir={self.data}", f"--agent-udpv4-endpoint=127.0.0.1:{self.port}"]
         return cmd
 
@@ -108,9 +114,22 @@ class SnmpSim:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"snmpsim exited: {(self.root / 'snmpsim.log').read_text()[-2000:]}")
             probe = subprocess.run(
-                [snmpget, "-v2c", "-c", self.communities[0], "-t", "0.3", "-r", "0", "-On",
-                 f"127.0.0.1:{self.port}", "1.3.6.1.2.1.1.2.0"],
-                capture_output=True, check=False)
+                [
+                    snmpget,
+                    "-v2c",
+                    "-c",
+                    self.communities[0],
+                    "-t",
+                    "0.3",
+                    "-r",
+                    "0",
+                    "-On",
+                    f"127.0.0.1:{self.port}",
+                    "1.3.6.1.2.1.1.2.0",
+                ],
+                capture_output=True,
+                check=False,
+            )
             if probe.returncode == 0:
                 return
         self.stop()
