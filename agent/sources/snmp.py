@@ -52,7 +52,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     concurrency: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 32
     backoff_max_seconds: Annotated[float, msgspec.Meta(ge=0)] = 900
     devices: list[Device] = []
-    auth: dict[str, Auth] = {"default": Auth()}
+    auth: dict[str, Auth] = msgspec.field(default_factory=lambda: {"default": Auth()})
     discovery: Discovery = Discovery()
 
     def __post_init__(self) -> None:
