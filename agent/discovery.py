@@ -32,11 +32,11 @@ def host_of_printer_uri(uri: str) -> str | None:
         host = parts.hostname
     except ValueError:
         return None
-    if parts.scheme.lower() not in _NETWORK_SCHEMES or not host:
-        return None
     if parts.scheme.lower() == "hp":  # hp:/net/Model?ip=10.0.0.5 (HPLIP)
         ip = urllib.parse.parse_qs(parts.query).get("ip")
         return ip[0] if ip else None
+    if parts.scheme.lower() not in _NETWORK_SCHEMES or not host:
+        return None
     if host in ("localhost",) or (host.endswith(".local") and "dnssd" in uri):
         return None
     try:
