@@ -60,7 +60,7 @@ def test_promql_returns_exactly_the_values_sent(
     result = fake_agents.query(victoria_metrics.url, 'cpu_value{site="Main office"}[1h]')
     got = {
         f"{item['metric']['agent_id']}/{item['metric']['item']}": {
-            int(round(float(ts) * 1000)): float(v) for ts, v in item["values"]
+            round(float(ts) * 1000): float(v) for ts, v in item["values"]
         }
         for item in result
     }

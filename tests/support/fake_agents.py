@@ -145,7 +145,7 @@ def stored_values(vm_url: str, selector: str, window: str = "1h") -> dict[str, l
     """Raw samples per agent_id for `selector` over `window`, via a range-vector instant query."""
     series: dict[str, list[tuple[int, float]]] = {}
     for item in query(vm_url, f"{selector}[{window}]"):
-        points = [(int(round(float(ts) * 1000)), float(v)) for ts, v in item["values"]]
+        points = [(round(float(ts) * 1000), float(v)) for ts, v in item["values"]]
         series.setdefault(item["metric"].get("agent_id", ""), []).extend(points)
     return series
 
