@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+from tests.collector.conftest import MakeCollector, wait_for_seqs
 from tests.support import fake_agents
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import Mosquitto, VictoriaMetrics
 
 
 @pytest.fixture
-def collector(
-    tmp_path: Path, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
-) -> Iterator[CollectorProcess]:
-    proc = CollectorProcess(tmp_path / "collector", mosquitto.url, victoria_metrics.url)
-    proc.start()
-    yield proc
-    proc.kill()
-
-
-def wait_for_seqs(vm_url: str, expected: dict[str, list[int]], timeout: float = 20.0) -> dict[str, list[int]]:
-    """Poll VictoriaMetrics until it holds `expected` sequence numbers (or time runs out)."""
-    deadline = time.monotonic() + timeout
-    stored: dict[str, list[int]] = {}
-    while time.monotonic() < deadline:
-        fake_agents.flush_vm(vm_url)
-        stored = fake_agents.stored_seqs(vm_url, expected)
-        if stored == expected:
-            break
-        time.sleep(0.3)
-    return stored
+def collector(make_collector: MakeCollector) -> CollectorProcess:
+    return make_collector()
 
 
 def test_promql_returns_exactly_the_values_sent(
