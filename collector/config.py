@@ -112,14 +112,24 @@ def load(path: Path | None) -> CollectorConfig:
         text = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    return load_text(text, str(path))
+
+
+def load_text(text: bytes, source: str) -> CollectorConfig:
+    """The configuration in TOML `text`; errors name `source`."""
     try:
         config = msgspec.toml.decode(text, type=CollectorConfig)
     except msgspec.ValidationError as err:
-        raise ConfigError(f"{path}: {err}") from err
+        raise ConfigError(f"{source}: {err}") from err
     except msgspec.DecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    check(config, str(path))
+        raise ConfigError(f"{source}: not valid TOML: {err}") from err
+    check(config, source)
     return config
+
+
+def sections() -> list[tuple[str, type[msgspec.Struct]]]:
+    """Each [section] of collector.toml and the Struct it decodes into."""
+    return [(name, type(getattr(CollectorConfig(), name))) for name in CollectorConfig.__struct_fields__]
 
 
 def with_overrides(
