@@ -23,7 +23,7 @@ def test_in_order_has_no_gaps() -> None:
 
 
 def test_a_jump_opens_a_gap_and_a_late_arrival_fills_it() -> None:
-    state, verdicts = observe_all([1, 4, 5])
+    state, _ = observe_all([1, 4, 5])
     assert state.gaps == 2 and state.missing == [(2, 4)]
     assert state.observe(3) is Verdict.FILLED
     assert state.gaps == 1 and state.missing == [(2, 3)]
@@ -38,7 +38,7 @@ def test_redelivery_is_a_duplicate() -> None:
 
 
 def test_numbers_below_the_window_are_accepted() -> None:
-    state, verdicts = observe_all([10, 3])
+    _, verdicts = observe_all([10, 3])
     assert verdicts == [Verdict.NEW, Verdict.UNKNOWN]
 
 
@@ -66,7 +66,7 @@ def test_state_survives_in_the_store(tmp_path: Path) -> None:
     for seq in (1, 2, 5):
         first.observe("pc-1", seq)
     with begin_write(engine) as conn:
-        merged, opened, filled = sequence.save(conn, first.take_dirty())
+        _, opened, filled = sequence.save(conn, first.take_dirty())
     assert (opened, filled) == (2, 0)
     restarted = SequenceTracker()
     restarted.load(engine)
