@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.protocol import Batch
@@ -20,10 +21,10 @@ from collector import rules
 from collector.incidents.correlate import correlate
 from collector.incidents.reconcile import Inputs, reconcile
 from collector.incidents.store import Incident, IncidentStore
-from collector.observers import PresenceChange
+from collector.observers import AgentStatus, PresenceChange
 from collector.rules.condition import Condition
 from collector.rules.settings import NS, Settings, load_settings
-from collector.state import FleetState
+from collector.state import FleetState, Scope
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,17 @@ class IncidentEngine:
         self.last_conditions = conditions
         return changed
 
+    def agents(self) -> list[AgentSummary]:
+        with self._lock:
+            return agents_of(self.state)
+
+    def devices(self) -> list[DeviceSummary]:
+        device_conditions = frozenset(
+            name for rule in self.settings.state if rule.scope is Scope.DEVICE for name in rule.conditions
+        )
+        with self._lock:
+            return devices_of(self.state, device_conditions)
+
     def run(self) -> None:
         """Evaluate every cycle until `stop()`; a failing cycle is logged and the next one runs."""
         period = self.settings.incidents.cycle_seconds
@@ -102,3 +114,55 @@ class IncidentEngine:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSummary:
+    """An agent as the API lists it."""
+
+    agent_id: str
+    site: str
+    status: AgentStatus
+    since_ns: int
+    last_seen_ns: int
+    host: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    """A printer or modem as the API lists it: who polls it and what it reports as wrong."""
+
+    device: str
+    site: str
+    agents: tuple[str, ...]
+    problems: tuple[str, ...]
+    last_seen_ns: int
+
+
+def agents_of(state: FleetState) -> list[AgentSummary]:
+    return [
+        AgentSummary(a.agent_id, a.site, a.status, a.since_ns, a.last_seen_ns,
+                     a.facts.host if a.facts else "", a.facts.version if a.facts else "")
+        for a in sorted(state.agents.values(), key=lambda a: a.agent_id)
+    ]
+
+
+def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[DeviceSummary]:
+    found: dict[str, tuple[str, set[str], set[str], int]] = {}
+    for s in state.states.values():
+        if s.condition not in device_conditions:
+            continue
+        site, agents, problems, seen = found.get(s.subject, (s.site, set(), set(), 0))
+        agents.add(s.agent_id)
+        if not s.ok:
+            problems.add(s.condition)
+        found[s.subject] = (site or s.site, agents, problems, max(seen, s.observed_ns))
+    for by_owner in state.series.values():
+        for series in by_owner.values():
+            if series.scope is Scope.DEVICE:
+                site, agents, problems, seen = found.get(series.owner, (series.site, set(), set(), 0))
+                agents.add(series.agent_id)
+                found[series.owner] = (site, agents, problems, max(seen, series.latest[0]))
+    return [DeviceSummary(d, site, tuple(sorted(a)), tuple(sorted(p)), seen)
+            for d, (site, a, p, seen) in sorted(found.items())]

@@ -412,14 +412,15 @@ class IncidentStore:
             )
         return token
 
-    def token_role(self, token: str) -> str | None:
+    def token_identity(self, token: str) -> tuple[str, str] | None:
+        """(role, name) of a valid token, None for an unknown or revoked one."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(api_tokens.c.role).where(
+                sa.select(api_tokens.c.role, api_tokens.c.name).where(
                     api_tokens.c.token_sha256 == hash_token(token), api_tokens.c.revoked == sa.false()
                 )
             ).first()
-            return None if row is None else str(row.role)
+            return None if row is None else (str(row.role), str(row.name))
 
     # -- outbox --------------------------------------------------------------------------
 
