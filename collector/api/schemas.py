@@ -1,0 +1,156 @@
+"""Request and response bodies of the REST API (pydantic: FastAPI validates with them -> 422)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Text = Annotated[str, Field(max_length=4000)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+Matcher = Annotated[str, Field(max_length=256, pattern=r"^[^\x00-\x1f]*$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignIn(_In):
+    assignee: Name
+
+
+class CommentIn(_In):
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class ResolveIn(_In):
+    text: Text = ""
+
+
+class SilenceIn(_In):
+    """A silence (incidents open but notify nobody) or maintenance window (no incidents at all)."""
+
+    kind: Literal["silence", "maintenance"] = "silence"
+    site: Matcher = ""
+    device: Matcher = ""
+    agent_id: Matcher = ""
+    condition: Matcher = ""
+    starts: dt.datetime | None = None  # default: now
+    ends: dt.datetime | None = None
+    duration_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 366)] | None = None
+    reason: Text = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> SilenceIn:
+        if not (self.site or self.device or self.agent_id or self.condition):
+            raise ValueError(
+                "name at least one of site, device, agent_id, condition: a silence of everything is refused"
+            )
+        if (self.ends is None) == (self.duration_minutes is None):
+            raise ValueError("give exactly one of ends or duration_minutes")
+        for moment in (self.starts, self.ends):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("times need a time zone, e.g. 2026-05-01T08:00:00Z")
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise ValueError("ends must be after starts")
+        return self
+
+
+class IncidentOut(BaseModel):
+    id: int
+    key: str
+    rule: str
+    condition: str
+    category: str
+    severity: str
+    scope: str
+    subject: str
+    site: str
+    agent_id: str
+    device: str
+    summary: str
+    status: str
+    opened_ns: int
+    since_ns: int
+    updated_ns: int
+    acknowledged_ns: int | None
+    acknowledged_by: str
+    assignee: str
+    resolved_ns: int | None
+    resolved_by: str
+    flapping: bool
+    suppressed_by: str
+    silenced: bool
+    affected: list[str]
+    reopen_count: int
+    version: int
+
+
+class ArticleRef(BaseModel):
+    slug: str
+    title: str
+    steps: list[str]
+    stale: bool
+
+
+class IncidentDetail(IncidentOut):
+    articles: list[ArticleRef]
+
+
+class IncidentPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[IncidentOut]
+
+
+class EventOut(BaseModel):
+    id: int
+    time_ns: int
+    kind: str
+    actor: str
+    text: str
+
+
+class SilenceOut(BaseModel):
+    id: int
+    kind: str
+    site: str
+    device: str
+    agent_id: str
+    condition: str
+    starts_ns: int
+    ends_ns: int
+    reason: str
+    created_by: str
+
+
+class AgentOut(BaseModel):
+    agent_id: str
+    site: str
+    status: str
+    since_ns: int
+    last_seen_ns: int
+    host: str
+    version: str
+    open_incidents: list[IncidentOut] = []
+
+
+class DeviceOut(BaseModel):
+    device: str
+    site: str
+    agents: list[str]
+    problems: list[str]
+    last_seen_ns: int
+    open_incidents: list[IncidentOut] = []
+
+
+class ArticleOut(BaseModel):
+    slug: str
+    title: str
+    conditions: list[str]
+    last_reviewed: dt.date
+    stale: bool
+    steps: list[str]
+    body: str

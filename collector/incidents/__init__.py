@@ -1,0 +1,1 @@
+"""Incidents: correlation, reconciliation (pure), the ticket store and the engine that runs them."""

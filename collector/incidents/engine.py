@@ -1,0 +1,168 @@
+"""The incidents engine: an ingest Observer that keeps FleetState and reconciles incidents each cycle.
+
+Ingest calls `observe_batch` / `observe_presence` in its own thread; they only update
+FleetState under a lock, so they are quick. `evaluate(now_ns)` runs the rules,
+correlation and reconciliation and writes the store; `run()` calls it every
+`cycle_seconds` until stopped. Several workers may run engines against one store:
+the store's unique index and version checks make their writes idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.protocol import Batch
+from collector import rules
+from collector.incidents.correlate import correlate
+from collector.incidents.reconcile import Inputs, reconcile
+from collector.incidents.store import Incident, IncidentStore
+from collector.observers import AgentStatus, PresenceChange
+from collector.rules.condition import Condition
+from collector.rules.settings import NS, Settings, load_settings
+from collector.state import FleetState, Scope
+
+log = logging.getLogger(__name__)
+
+
+class IncidentEngine:
+    """Observer of ingest that turns the fleet's state into incidents in `store`."""
+
+    def __init__(
+        self, store: IncidentStore, settings: Settings | None = None, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        self.store = store
+        self.settings = settings or load_settings()
+        self.state = FleetState(tracks=self.settings.tracks())
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_conditions: list[Condition] = []
+
+    @classmethod
+    def from_files(cls, store: IncidentStore, rules_path: Path | None = None) -> IncidentEngine:
+        return cls(store, load_settings(rules_path))
+
+    def observe_batch(self, batch: Batch, received_ns: int) -> None:
+        with self._lock:
+            self.state.apply_batch(batch, received_ns)
+
+    def observe_presence(self, change: PresenceChange) -> None:
+        with self._lock:
+            self.state.apply_presence(change)
+
+    def conditions(self, now_ns: int) -> list[Condition]:
+        """The correlated conditions present at `now_ns` (no store access)."""
+        with self._lock:
+            self.state.as_of = now_ns
+            found = rules.evaluate(self.state, self.settings)
+            return correlate(found, self.state, self.settings.correlation)
+
+    def evaluate(self, now_ns: int) -> list[Incident]:
+        """One cycle: rules, correlation, reconciliation, store; returns the incidents changed."""
+        conditions = self.conditions(now_ns)
+        with self._lock:
+            coverage = self.state.coverage()
+        policy = self.settings.incidents
+        open_views = self.store.open_views()
+        inputs = Inputs(
+            open=open_views,
+            recently_resolved=self.store.resolved_since(now_ns - int(policy.reopen_window_seconds * NS)),
+            silences=self.store.active_silences(now_ns),
+            coverage=coverage,
+        )
+        changes = reconcile(conditions, inputs, now_ns, policy)
+        changed = self.store.apply(changes, now_ns)
+        with self._lock:
+            # hysteresis remembers what fired; open incidents count too, so a restart keeps it
+            self.state.active = frozenset(c.key for c in conditions) | {
+                v.key for v in open_views if v.key not in {ch.key for ch in changes if ch.action == "resolve"}
+            }
+        self.last_conditions = conditions
+        return changed
+
+    def agents(self) -> list[AgentSummary]:
+        with self._lock:
+            return agents_of(self.state)
+
+    def devices(self) -> list[DeviceSummary]:
+        device_conditions = frozenset(
+            name for rule in self.settings.state if rule.scope is Scope.DEVICE for name in rule.conditions
+        )
+        with self._lock:
+            return devices_of(self.state, device_conditions)
+
+    def run(self) -> None:
+        """Evaluate every cycle until `stop()`; a failing cycle is logged and the next one runs."""
+        period = self.settings.incidents.cycle_seconds
+        while not self._stop.wait(period):
+            try:
+                self.evaluate(self.clock())
+            except Exception:
+                log.exception("incident evaluation failed")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="incidents", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSummary:
+    """An agent as the API lists it."""
+
+    agent_id: str
+    site: str
+    status: AgentStatus
+    since_ns: int
+    last_seen_ns: int
+    host: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    """A printer or modem as the API lists it: who polls it and what it reports as wrong."""
+
+    device: str
+    site: str
+    agents: tuple[str, ...]
+    problems: tuple[str, ...]
+    last_seen_ns: int
+
+
+def agents_of(state: FleetState) -> list[AgentSummary]:
+    return [
+        AgentSummary(a.agent_id, a.site, a.status, a.since_ns, a.last_seen_ns,
+                     a.facts.host if a.facts else "", a.facts.version if a.facts else "")
+        for a in sorted(state.agents.values(), key=lambda a: a.agent_id)
+    ]
+
+
+def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[DeviceSummary]:
+    found: dict[str, tuple[str, set[str], set[str], int]] = {}
+    for s in state.states.values():
+        if s.condition not in device_conditions:
+            continue
+        site, agents, problems, seen = found.get(s.subject, (s.site, set(), set(), 0))
+        agents.add(s.agent_id)
+        if not s.ok:
+            problems.add(s.condition)
+        found[s.subject] = (site or s.site, agents, problems, max(seen, s.observed_ns))
+    for by_owner in state.series.values():
+        for series in by_owner.values():
+            if series.scope is Scope.DEVICE:
+                site, agents, problems, seen = found.get(series.owner, (series.site, set(), set(), 0))
+                agents.add(series.agent_id)
+                found[series.owner] = (site, agents, problems, max(seen, series.latest[0]))
+    return [DeviceSummary(d, site, tuple(sorted(a)), tuple(sorted(p)), seen)
+            for d, (site, a, p, seen) in sorted(found.items())]

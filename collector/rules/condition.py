@@ -1,0 +1,54 @@
+"""Condition: what a rule says is wrong right now, keyed for deduplication."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from agent.protocol import Severity
+from collector.state import Scope, TagKey
+
+
+class Category(enum.StrEnum):
+    """Which kind of problem; routing and reports group by it."""
+
+    HOST = "host"
+    NETWORK = "network"
+    PRINTER = "printer"
+    SUPPLY = "supply"
+    DEVICE = "device"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A problem present at evaluation time; `key` is the incident dedup key."""
+
+    key: str
+    rule: str
+    condition: str  # the condition name, what knowledge-base articles are matched on
+    category: Category
+    severity: Severity
+    scope: Scope
+    subject: str  # agent id, device serial, site, or "fleet"
+    site: str
+    summary: str
+    since_ns: int  # when the problem was first seen
+    agent_id: str = ""
+    device: str = ""
+    tags: TagKey = ()
+    affected: tuple[str, ...] = ()  # agents (or sites) folded into a site (or fleet) condition
+    groupable: bool = False  # a per-agent check that correlation may fold into one site condition
+    suppressed_by: str = ""  # key of the condition that explains this one
+
+
+def agent_key(agent_id: str, condition: str, *parts: str) -> str:
+    return "/".join(("agent", agent_id, condition, *(p for p in parts if p)))
+
+
+def device_key(device: str, condition: str, *parts: str) -> str:
+    return "/".join(("device", device, condition, *(p for p in parts if p)))
+
+
+def site_key(site: str, condition: str) -> str:
+    return f"site/{site}/{condition}"

@@ -1,0 +1,85 @@
+"""A number above its mark for a minimum time; once firing it clears only below the lower mark."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from collector.rules.condition import Condition, agent_key, device_key
+from collector.rules.settings import NS, Settings, ThresholdRule
+from collector.state import FleetState, Scope
+
+
+def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
+    found: list[Condition] = []
+    for rule in settings.threshold:
+        if rule.enabled:
+            found += _evaluate_rule(state, rule)
+    return found
+
+
+def _evaluate_rule(state: FleetState, rule: ThresholdRule) -> list[Condition]:
+    found = []
+    clear_below = rule.above if rule.clear_below is None else rule.clear_below
+    window_start = state.as_of - int(rule.min_duration_seconds * NS)
+    for series in state.tracked_series(rule.measurement, rule.field):
+        tags = dict(series.tags)
+        parts = [tags.get(t, "") for t in rule.key_tags]
+        if series.scope is Scope.DEVICE:
+            key = device_key(series.owner, rule.name, *parts)
+        else:
+            key = agent_key(series.owner, rule.name, *parts)
+        _, value = series.latest
+        if key in state.active:
+            firing = value > clear_below
+        else:
+            firing = _held_above(series.points, rule.above, window_start)
+        if not firing:
+            continue
+        summary = rule.summary.format_map(_Fill(tags, field=rule.field, value=value))
+        found.append(
+            Condition(
+                key=key,
+                rule=rule.name,
+                condition=rule.name,
+                category=rule.category,
+                severity=rule.severity,
+                scope=series.scope,
+                subject=series.owner,
+                site=series.site,
+                summary=summary,
+                since_ns=_above_since(series.points, rule.above),
+                agent_id=series.agent_id if series.scope is Scope.AGENT else "",
+                device=series.owner if series.scope is Scope.DEVICE else "",
+                tags=series.tags,
+            )
+        )
+    return found
+
+
+def _held_above(points: deque[tuple[int, float]], above: float, window_start: int) -> bool:
+    """True if every point since `window_start`, and the one before it, is above the mark."""
+    for t, v in reversed(points):
+        if v <= above:
+            return False
+        if t <= window_start:
+            return True
+    return False  # the history does not reach back far enough yet
+
+
+def _above_since(points: deque[tuple[int, float]], above: float) -> int:
+    since = points[-1][0]
+    for t, v in reversed(points):
+        if v <= above:
+            break
+        since = t
+    return since
+
+
+class _Fill(dict[str, object]):
+    """Summary template values; a tag the series lacks renders empty instead of raising."""
+
+    def __init__(self, tags: dict[str, str], **values: object) -> None:
+        super().__init__(tags, **values)
+
+    def __missing__(self, key: str) -> str:
+        return ""

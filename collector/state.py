@@ -1,0 +1,235 @@
+"""FleetState: what the collector last saw of every agent, device and tracked series.
+
+Rules read it and never change it. The incidents engine feeds it from ingest
+(`apply_batch`, `apply_presence`) and sets `as_of` before each evaluation, so a rule
+is a pure function of this object. Only the measurements that some rule reads are
+kept (`tracked`), each as a short history so that thresholds can ask "above for five
+minutes" and rate rules can fit a slope; everything else passes through untouched,
+which is what keeps ingest at 20,000 samples/s.
+
+A sample or state that carries a `device` tag (or a State whose subject is a device
+serial, see `device_conditions`) belongs to the device, not to the agent that polled
+it: five PCs reporting one printer update one series.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from agent.protocol import AgentFacts, Batch, Severity
+from collector.observers import AgentStatus, PresenceChange
+
+# Tags the agent's scheduler adds to everything; they identify the sender, not the thing.
+SENDER_TAGS = frozenset({"agent_id", "site", "host"})
+
+TagKey = tuple[tuple[str, str], ...]
+
+
+class Scope(enum.StrEnum):
+    """What an observation or an incident is about."""
+
+    AGENT = "agent"  # one PC
+    DEVICE = "device"  # a printer or modem, keyed by serial
+    SITE = "site"  # many agents of one site
+    FLEET = "fleet"  # many sites at once
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """Keep a history of `measurement.field` for `retention_ns`, one point per `spacing_ns` at most."""
+
+    measurement: str
+    field: str
+    retention_ns: int
+    spacing_ns: int = 0
+
+
+@dataclass(slots=True)
+class Series:
+    """The recent values of one field of one measured thing."""
+
+    scope: Scope
+    owner: str  # agent id, or device serial
+    measurement: str
+    field: str
+    tags: TagKey
+    site: str
+    agent_id: str  # the agent that reported it last
+    points: deque[tuple[int, float]]
+
+    def tag(self, name: str) -> str:
+        return dict(self.tags).get(name, "")
+
+    @property
+    def latest(self) -> tuple[int, float]:
+        return self.points[-1]
+
+
+@dataclass(slots=True)
+class StateEntry:
+    """The latest State an agent reported about one subject and condition, and since when it holds."""
+
+    agent_id: str
+    site: str
+    subject: str
+    condition: str
+    ok: bool
+    severity: Severity
+    text: str
+    tags: TagKey
+    observed_ns: int
+    since_ns: int  # first observation with the current `ok`
+
+    def tag(self, name: str) -> str:
+        return dict(self.tags).get(name, "")
+
+
+@dataclass(slots=True)
+class AgentEntry:
+    """An agent's presence as the collector sees it."""
+
+    agent_id: str
+    site: str
+    status: AgentStatus
+    since_ns: int
+    last_seen_ns: int
+    facts: AgentFacts | None = None
+
+
+def tag_key(tags: Mapping[str, str]) -> TagKey:
+    """Tags without the sender tags, as a hashable key."""
+    return tuple(sorted((k, v) for k, v in tags.items() if k not in SENDER_TAGS))
+
+
+@dataclass
+class FleetState:
+    """The latest picture of the fleet; `as_of` is the evaluation time rules must use."""
+
+    tracks: Iterable[Track] = ()
+    as_of: int = 0
+    agents: dict[str, AgentEntry] = field(default_factory=dict)
+    states: dict[tuple[str, str, str, TagKey], StateEntry] = field(default_factory=dict)
+    # (measurement, field) -> (owner, tags) -> Series, so a rule walks only its own field
+    series: dict[tuple[str, str], dict[tuple[str, TagKey], Series]] = field(default_factory=dict)
+    active: frozenset[str] = frozenset()  # condition keys firing after the previous evaluation
+    _tracked: dict[str, list[Track]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for track in self.tracks:
+            self._tracked.setdefault(track.measurement, []).append(track)
+
+    def apply_batch(self, batch: Batch, received_ns: int) -> None:
+        """Take in one accepted batch: tracked samples, every state, and the agent as seen."""
+        agent = self._agent(batch.agent_id, batch.site, received_ns)
+        agent.last_seen_ns = max(agent.last_seen_ns, received_ns)
+        tracked = self._tracked
+        for sample in batch.samples:
+            tracks = tracked.get(sample.measurement)
+            if tracks is None:
+                continue
+            time_ns = sample.time_ns or batch.created_ns or received_ns
+            tags = sample.tags
+            key = tag_key(tags)
+            device = tags.get("device", "")
+            scope, owner = (Scope.DEVICE, device) if device else (Scope.AGENT, batch.agent_id)
+            for track in tracks:
+                value = sample.fields.get(track.field)
+                if value is None:
+                    continue
+                by_owner = self.series.setdefault((sample.measurement, track.field), {})
+                series = by_owner.get((owner, key))
+                if series is None:
+                    series = Series(
+                        scope,
+                        owner,
+                        sample.measurement,
+                        track.field,
+                        key,
+                        batch.site,
+                        batch.agent_id,
+                        deque(),
+                    )
+                    by_owner[(owner, key)] = series
+                series.agent_id = batch.agent_id
+                series.site = batch.site or series.site
+                _append(series.points, time_ns, float(value), track)
+        for state in batch.states:
+            observed = state.observed_ns or batch.created_ns or received_ns
+            key = tag_key(state.tags)
+            stkey = (batch.agent_id, state.subject, state.condition, key)
+            entry = self.states.get(stkey)
+            if entry is None:
+                self.states[stkey] = StateEntry(
+                    batch.agent_id,
+                    batch.site,
+                    state.subject,
+                    state.condition,
+                    state.ok,
+                    state.severity,
+                    state.text,
+                    key,
+                    observed,
+                    observed,
+                )
+                continue
+            if observed < entry.observed_ns:
+                continue  # a late redelivery must not roll the picture back
+            if entry.ok != state.ok:
+                entry.since_ns = observed
+            entry.ok, entry.severity, entry.text = state.ok, state.severity, state.text
+            entry.observed_ns, entry.site = observed, batch.site or entry.site
+
+    def apply_presence(self, change: PresenceChange) -> None:
+        """Record an agent's new presence status."""
+        agent = self._agent(change.agent_id, change.site, change.time_ns)
+        if agent.status != change.status:
+            agent.status, agent.since_ns = change.status, change.time_ns
+        agent.last_seen_ns = max(agent.last_seen_ns, change.last_seen_ns)
+        agent.site = change.site or agent.site
+        if change.facts is not None:
+            agent.facts = change.facts
+
+    def _agent(self, agent_id: str, site: str, time_ns: int) -> AgentEntry:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = AgentEntry(agent_id, site, AgentStatus.ONLINE, time_ns, time_ns)
+            self.agents[agent_id] = agent
+        elif site and agent.site != site:
+            agent.site = site
+        return agent
+
+    def tracked_series(self, measurement: str, field_name: str) -> Iterator[Series]:
+        """Every series of one tracked field."""
+        yield from self.series.get((measurement, field_name), {}).values()
+
+    def site_of(self, agent_id: str) -> str:
+        agent = self.agents.get(agent_id)
+        return agent.site if agent else ""
+
+    def coverage(self) -> frozenset[tuple[Scope, str]]:
+        """What this collector sees: a missing condition about one of these means "clear"."""
+        seen: set[tuple[Scope, str]] = {(Scope.AGENT, a) for a in self.agents}
+        seen.update((Scope.SITE, a.site) for a in self.agents.values())
+        seen.update((Scope.DEVICE, s.subject) for s in self.states.values())
+        for by_owner in self.series.values():
+            seen.update((Scope.DEVICE, s.owner) for s in by_owner.values() if s.scope is Scope.DEVICE)
+        if self.agents:
+            seen.add((Scope.FLEET, "fleet"))
+        return frozenset(seen)
+
+
+def _append(points: deque[tuple[int, float]], time_ns: int, value: float, track: Track) -> None:
+    if points and time_ns < points[-1][0]:
+        return  # out of order: a redelivered or late batch adds nothing to a history
+    if track.spacing_ns and len(points) > 1 and time_ns - points[-2][0] < track.spacing_ns:
+        # the newest point moves forward instead of adding one, so a dense feed stays bounded
+        points[-1] = (time_ns, value)
+    else:
+        points.append((time_ns, value))
+    # keep one point at or before the horizon, so a rule can tell the window is covered
+    horizon = time_ns - track.retention_ns
+    while len(points) > 2 and points[1][0] <= horizon:
+        points.popleft()

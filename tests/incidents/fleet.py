@@ -1,0 +1,93 @@
+"""Builders for batches, presence changes and engines in a fresh store, shared by incident tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from agent.protocol import Batch, Sample, Severity, State
+from collector.db import make_engine, migrate
+from collector.incidents.engine import IncidentEngine
+from collector.incidents.schema import notifications
+from collector.incidents.store import IncidentStore, Router
+from collector.observers import AgentStatus, PresenceChange
+from collector.rules.settings import Settings, load_settings
+
+S = 1_000_000_000
+T0 = 1_760_000_000 * S
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def batch(
+    agent_id: str,
+    t: int,
+    *,
+    site: str = "hq",
+    samples: Sequence[Sample] = (),
+    states: Sequence[State] = (),
+    seq: int = 0,
+) -> Batch:
+    return Batch(
+        v=1, agent_id=agent_id, seq=seq, created_ns=t, site=site, samples=list(samples), states=list(states)
+    )
+
+
+def state(
+    subject: str,
+    condition: str,
+    ok: bool,
+    t: int,
+    severity: Severity = Severity.WARNING,
+    text: str = "",
+    **tags: str,
+) -> State:
+    return State(subject, condition, ok, severity, text, dict(tags), t)
+
+
+def sample(measurement: str, t: int, tags: dict[str, str] | None = None, **fields: float) -> Sample:
+    return Sample(measurement, dict(fields), tags or {}, t)
+
+
+def presence(agent_id: str, status: AgentStatus, t: int, site: str = "hq") -> PresenceChange:
+    return PresenceChange(agent_id, site, status, None, t, t)
+
+
+def hook_router(_: object) -> Sequence[str]:
+    return ["hook"]
+
+
+def sqlite_store(tmp_path: Path, router: Router = hook_router) -> IncidentStore:
+    engine = make_engine(f"sqlite:///{tmp_path / 'incidents.db'}")
+    migrate(engine)
+    return IncidentStore(engine, router)
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped after."""
+    name = f"dw_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def engine_for(store: IncidentStore, settings: Settings | None = None) -> IncidentEngine:
+    return IncidentEngine(store, settings or load_settings(), clock=lambda: 0)
+
+
+def notices(store: IncidentStore) -> list[tuple[int, str]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(notifications.c.incident_id, notifications.c.notice).order_by(notifications.c.id)
+        )
+        return [(r.incident_id, r.notice) for r in rows]
