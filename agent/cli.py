@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--site", help="the office or branch this PC belongs to")
     common.add_argument("--interval", type=float, help="seconds between rounds of each source")
     common.add_argument("--spool", help="path of the spool file")
+    common.add_argument(
+        "--device",
+        action="append",
+        metavar="URL",
+        help="an SNMP device to poll, repeatable: snmp://COMMUNITY@HOST[:PORT] (see docs/snmp.md)",
+    )
     common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     parser = argparse.ArgumentParser(prog="deskwatch-agent", description="The deskwatch agent for one PC.")
@@ -46,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> AgentConfig:
-    overrides = {k: getattr(args, k) for k in ("broker", "agent_id", "site", "interval", "spool")}
+    overrides = {k: getattr(args, k) for k in ("broker", "agent_id", "site", "interval", "spool", "device")}
     return load(args.config, overrides)
 
 

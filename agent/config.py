@@ -21,6 +21,7 @@ import msgspec
 
 from agent import protocol
 from agent.errors import ConfigError
+from agent.snmp.settings import Settings as SnmpSettings
 from agent.sources import host, network
 
 
@@ -93,6 +94,7 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     spool: SpoolSettings = msgspec.field(default_factory=SpoolSettings)
     host: host.Settings = msgspec.field(default_factory=host.Settings)
     network: network.Settings = msgspec.field(default_factory=network.Settings)
+    snmp: SnmpSettings = msgspec.field(default_factory=SnmpSettings)
 
     @property
     def resolved_agent_id(self) -> str:
@@ -110,6 +112,7 @@ FLAG_KEYS = {
     "site": ("site",),
     "interval": ("interval_seconds",),
     "spool": ("spool", "path"),
+    "device": ("snmp", "device_urls"),
 }
 
 

@@ -20,7 +20,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -32,9 +31,19 @@ from tests.support.services import REPO, Mosquitto, free_port, wait_for_port
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ZABBIX_KEYS = [
-    "system.cpu.util", "system.cpu.load[all,avg1]", "vm.memory.size[available]", "vm.memory.size[total]",
-    "system.swap.size[,pfree]", "vfs.fs.size[/,pused]", "vfs.fs.size[/,free]", "net.if.in[lo]",
-    "net.if.out[lo]", "system.uptime", "proc.num[]", "vfs.dev.read[,ops]", "net.tcp.port[127.0.0.1,{port}]",
+    "system.cpu.util",
+    "system.cpu.load[all,avg1]",
+    "vm.memory.size[available]",
+    "vm.memory.size[total]",
+    "system.swap.size[,pfree]",
+    "vfs.fs.size[/,pused]",
+    "vfs.fs.size[/,free]",
+    "net.if.in[lo]",
+    "net.if.out[lo]",
+    "system.uptime",
+    "proc.num[]",
+    "vfs.dev.read[,ops]",
+    "net.tcp.port[127.0.0.1,{port}]",
 ]
 
 
@@ -116,46 +125,80 @@ def main() -> int:
     args = parser.parse_args()
     for binary in ("prometheus-node-exporter", "zabbix_agentd"):
         if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
-            subprocess.run(["apt-get", "install", "-y", "-qq", "prometheus-node-exporter", "zabbix-agent"],
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "prometheus-node-exporter", "zabbix-agent"],
+                check=True,
+                capture_output=True,
+            )
     work = Path(tempfile.mkdtemp(prefix="deskwatch-bench-"))
     results: list[Figures] = []
     procs: list[subprocess.Popen[bytes]] = []
 
     # Each program is measured alone, one after the other, so none steals the others' CPU.
     with Mosquitto(work / "broker") as broker:
-        config = write_config(work / "agent.toml", agent_id="bench-pc", broker=broker.url,
-                              spool=work / "spool.db", interval=args.interval, gateway_port=broker.port)
-        config.write_text(config.read_text().replace("[host]\ntop_processes = 0", "[host]\ntop_processes = 5"))
-        agent = subprocess.Popen([sys.executable, "-m", "agent", "run", "--config", str(config),
-                                  "--log-level", "WARNING"], env=agent_env(), cwd=REPO)
+        config = write_config(
+            work / "agent.toml",
+            agent_id="bench-pc",
+            broker=broker.url,
+            spool=work / "spool.db",
+            interval=args.interval,
+            gateway_port=broker.port,
+        )
+        config.write_text(
+            config.read_text().replace("[host]\ntop_processes = 0", "[host]\ntop_processes = 5")
+        )
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "--config", str(config), "--log-level", "WARNING"],
+            env=agent_env(),
+            cwd=REPO,
+        )
         procs.append(agent)
         results.append(measure("deskwatch-agent", agent.pid, args.seconds, None, args.interval))
         agent.terminate()
         agent.wait()
 
     port = free_port()
-    node = subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    node = subprocess.Popen(
+        ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     procs.append(node)
     wait_for_port(port)
     url = f"http://127.0.0.1:{port}/metrics"
-    results.append(measure("prometheus-node-exporter", node.pid, args.seconds,
-                           lambda: urllib.request.urlopen(url, timeout=10).read(), args.interval))
+    results.append(
+        measure(
+            "prometheus-node-exporter",
+            node.pid,
+            args.seconds,
+            lambda: urllib.request.urlopen(url, timeout=10).read(),
+            args.interval,
+        )
+    )
     node.terminate()
     node.wait()
 
     zport = free_port()
     zconf = work / "zabbix_agentd.conf"
-    zconf.write_text(f"ListenPort={zport}\nListenIP=127.0.0.1\nServer=127.0.0.1\nServerActive=\n"
-                     f"PidFile={work}/zabbix.pid\nLogFile={work}/zabbix.log\nAllowRoot=1\nStartAgents=3\n")
-    zabbix = subprocess.Popen(["zabbix_agentd", "-f", "-c", str(zconf)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    zconf.write_text(
+        f"ListenPort={zport}\nListenIP=127.0.0.1\nServer=127.0.0.1\nServerActive=\n"
+        f"PidFile={work}/zabbix.pid\nLogFile={work}/zabbix.log\nAllowRoot=1\nStartAgents=3\n"
+    )
+    zabbix = subprocess.Popen(
+        ["zabbix_agentd", "-f", "-c", str(zconf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     procs.append(zabbix)
     wait_for_port(zport)
     keys = [k.format(port=zport) for k in ZABBIX_KEYS]
-    results.append(measure("zabbix-agent", zabbix.pid, args.seconds,
-                           lambda: [zabbix_get(zport, k) for k in keys], args.interval))
+    results.append(
+        measure(
+            "zabbix-agent",
+            zabbix.pid,
+            args.seconds,
+            lambda: [zabbix_get(zport, k) for k in keys],
+            args.interval,
+        )
+    )
     zabbix.terminate()
     zabbix.wait()
     for p in procs:
@@ -167,8 +210,10 @@ def main() -> int:
     for r in results:
         print(f"{r.name:<26}{r.rss_mib:>9.1f}{r.pss_mib:>9.1f}{r.cpu_percent:>8.2f}")
     ours, node_fig = results[0], results[1]
-    print(f"targets: PSS <= 25 MiB: {'met' if ours.pss_mib <= 25 else 'MISSED'}; "
-          f"CPU <= node exporter's: {'met' if ours.cpu_percent <= node_fig.cpu_percent else 'MISSED'}")
+    print(
+        f"targets: PSS <= 25 MiB: {'met' if ours.pss_mib <= 25 else 'MISSED'}; "
+        f"CPU <= node exporter's: {'met' if ours.cpu_percent <= node_fig.cpu_percent else 'MISSED'}"
+    )
     return 0
 
 

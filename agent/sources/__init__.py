@@ -36,6 +36,10 @@ def enabled_sources(config: AgentConfig) -> list[tuple[str, Any, msgspec.Struct,
         ("host", host.collect, config.host),
         ("network", network.collect, config.network),
     ]
+    if config.snmp.enabled:
+        from agent.sources import snmp  # pysnmp loads only where SNMP is switched on
+
+        table.append(("snmp", snmp.collect, config.snmp))
     return [
         (name, collect, settings, settings.interval_seconds or config.interval_seconds)
         for name, collect, settings in table

@@ -3,76 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
 
 import msgspec
 
-from agent import discovery
+from agent import discovery, netinfo
 from agent.protocol import Sample, State
 from agent.snmp.client import Client
 from agent.snmp.observations import observe
 from agent.snmp.poll import poll
 from agent.snmp.profile import Profile, builtin_profiles, enterprise_names
 from agent.snmp.report import DeviceReport, unreachable_report
-from agent.snmp.target import Auth, Target
+from agent.snmp.settings import Device, Discovery, Settings
+from agent.snmp.target import Target, parse_device_url
 
 log = logging.getLogger(__name__)
 
 
-class Device(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One explicitly configured device: `[[snmp.devices]]`."""
-
-    host: Annotated[str, msgspec.Meta(min_length=1)]
-    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 161
-    auth: str = "default"  # a key of [snmp.auth]
-
-
-class Discovery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """`[snmp.discovery]`: which devices to find on our own, and with which credentials."""
-
-    cups: bool = True
-    windows_spooler: bool = True
-    gateway: bool = True
-    auth: str = "default"
-    refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600
-
-
-class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """`[snmp]` in agent.toml."""
-
-    interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60
-    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2
-    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 1
-    max_repetitions: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
-    concurrency: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 32
-    backoff_max_seconds: Annotated[float, msgspec.Meta(ge=0)] = 900
-    devices: list[Device] = []
-    auth: dict[str, Auth] = msgspec.field(default_factory=lambda: {"default": Auth()})
-    discovery: Discovery = Discovery()
-
-    def __post_init__(self) -> None:
-        for i, device in enumerate(self.devices):
-            if device.auth not in self.auth:
-                raise ValueError(f"devices[{i}].auth: no [snmp.auth.{device.auth}] defined")
-        if (self.discovery.cups or self.discovery.windows_spooler or self.discovery.gateway) and (
-            self.discovery.auth not in self.auth
-        ):
-            raise ValueError(f"discovery.auth: no [snmp.auth.{self.discovery.auth}] defined")
-
-
 def default_gateway() -> str | None:
-    """The default gateway from agent.netinfo, once that module exists; else None."""
-    try:
-        netinfo: Any = importlib.import_module("agent.netinfo")
-    except ImportError:
-        return None
-    address: str | None = netinfo.default_gateway()
-    return address
+    """The default gateway, where discovery looks for the office's modem or router."""
+    return netinfo.default_gateway()
 
 
 @dataclass
@@ -114,9 +67,18 @@ class Poller:
                 gateway=self.gateway if d.gateway else None,
             )
             self._discovered_at = time.monotonic()
+        from_flags = {
+            (t.host, t.port): msgspec.structs.replace(
+                t,
+                timeout_seconds=settings.timeout_seconds,
+                retries=settings.retries,
+                max_repetitions=settings.max_repetitions,
+            )
+            for t in map(parse_device_url, settings.device_urls)
+        }
         wanted = [(dev.host, dev.port, dev.auth) for dev in settings.devices]
         wanted += [(host, 161, d.auth) for host, _ in self._discovered]
-        targets: dict[tuple[str, int], Target] = {}
+        targets: dict[tuple[str, int], Target] = dict(from_flags)
         for host, port, auth in wanted:
             targets.setdefault(
                 (host, port),
@@ -188,3 +150,6 @@ async def collect(settings: Settings, now_ns: int) -> Sequence[Sample | State]:
     p = poller()
     reports = await p.poll_all(settings, await p.targets(settings), now_ns)
     return [obs for report in reports for obs in observe(report, now_ns)]
+
+
+__all__ = ["Device", "Discovery", "Settings", "collect", "poller"]

@@ -18,6 +18,8 @@ gateway_ports = [{gateway_port}]
 dns_names = ["localhost"]
 internet_targets = ["127.0.0.1:{gateway_port}"]
 timeout_seconds = 1.0
+[snmp]
+enabled = false
 """
 
 
