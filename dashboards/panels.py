@@ -228,6 +228,8 @@ def table(
             )
         )
         .thresholds(thresholds if thresholds is not None else steps(BLUE))
+        # Set explicitly so the JSON holds what the SDK's model would fill in when read back.
+        .align(common.FieldTextAlignment.AUTO)
     )
     if mappings:
         panel = panel.mappings(mappings).cell_options(
