@@ -18,8 +18,8 @@ the ratio compares the clients, not the absolute speed of a real printer.
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
+import logging
 import resource
 import statistics
 import subprocess
@@ -31,7 +31,6 @@ from agent.snmp.client import Client
 from agent.snmp.poll import poll
 from agent.snmp.profile import Profile, builtin_profiles, enterprise_names
 from agent.snmp.target import Auth, Target
-from agent.snmp.values import format_oid
 from agent.sources import snmp as source
 from tests.support.snmpsim import SnmpSim, walk_paths
 
@@ -50,7 +49,9 @@ def netsnmp_requests(profiles: list[Profile], sys_object_id: str | None) -> tupl
     """(scalar OIDs, table roots) the matching profiles read, as net-snmp arguments."""
     selected = [p for p in profiles if p.matches(sys_object_id)]
     scalars = [c.oid for p in selected for c in p.scalars]
-    tables = list(dict.fromkeys(".".join(c.oid.split(".")[:-1]) for p in selected for t in p.tables for c in t.columns))
+    tables = list(
+        dict.fromkeys(".".join(c.oid.split(".")[:-1]) for p in selected for t in p.tables for c in t.columns)
+    )
     return scalars, tables
 
 
@@ -78,7 +79,8 @@ def per_device(rounds: int) -> None:
     for path in walks.values():
         sim.add_walk(path)
     with sim:
-        print(f"{'walk':24} {'ours ms':>8} {'net-snmp ms':>11} {'ratio':>6} {'our CPU ms':>10} {'net-snmp CPU ms':>15}")
+        head = ("walk", "ours ms", "net-snmp ms", "ratio", "our CPU ms", "net-snmp CPU ms")
+        print("{:24} {:>8} {:>11} {:>6} {:>10} {:>15}".format(*head))
         totals = [0.0, 0.0, 0.0, 0.0]
 
         async def run() -> None:
@@ -99,14 +101,20 @@ def per_device(rounds: int) -> None:
                         their_cpu.append(_children_cpu() - c0)
                     row = [statistics.median(x) * 1000 for x in (ours, theirs, cpu, their_cpu)]
                     totals[:] = [a + b for a, b in zip(totals, row, strict=True)]
-                    print(f"{name:24} {row[0]:8.1f} {row[1]:11.1f} {row[0] / row[1]:6.2f} {row[2]:10.1f} {row[3]:15.1f}")
+                    ours_ms, theirs_ms, cpu_ms, their_cpu_ms = row
+                    print(
+                        f"{name:24} {ours_ms:8.1f} {theirs_ms:11.1f} {ours_ms / theirs_ms:6.2f} "
+                        f"{cpu_ms:10.1f} {their_cpu_ms:15.1f}"
+                    )
             finally:
                 client.close()
 
         asyncio.run(run())
         n = len(walks)
-        print(f"{'mean per device':24} {totals[0] / n:8.1f} {totals[1] / n:11.1f} {totals[0] / totals[1]:6.2f} "
-              f"{totals[2] / n:10.1f} {totals[3] / n:15.1f}")  # fmt: skip
+        print(
+            f"{'mean per device':24} {totals[0] / n:8.1f} {totals[1] / n:11.1f} {totals[0] / totals[1]:6.2f} "
+            f"{totals[2] / n:10.1f} {totals[3] / n:15.1f}"
+        )
         print("  net-snmp = 1 snmpget + 1 snmpbulkwalk per table (process start included), same snmpsim")
 
 
@@ -122,15 +130,21 @@ def fleet(size: int, simulators: int = 2) -> None:
         sim.start(timeout=120)
     try:
         settings = source.Settings(
-            timeout_seconds=5, retries=1, concurrency=size,
+            timeout_seconds=5,
+            retries=1,
+            concurrency=size,
             discovery=source.Discovery(cups=False, windows_spooler=False, gateway=False),
-        )  # fmt: skip
+        )
 
         async def run() -> tuple[float, float, int]:
             poller = source.Poller()
             try:
-                await poller.poll_all(settings, [Target("127.0.0.1", targets[0][0].port, Auth(community="printer000"))], 0)
-                fleet_targets = [Target("127.0.0.1", s.port, Auth(community=c), timeout_seconds=5) for s, c in targets]
+                await poller.poll_all(
+                    settings, [Target("127.0.0.1", targets[0][0].port, Auth(community="printer000"))], 0
+                )
+                fleet_targets = [
+                    Target("127.0.0.1", s.port, Auth(community=c), timeout_seconds=5) for s, c in targets
+                ]
                 cpu0, t0 = _self_cpu(), time.perf_counter()
                 reports = await poller.poll_all(settings, fleet_targets, 1)
                 wall, cpu = time.perf_counter() - t0, _self_cpu() - cpu0
@@ -140,7 +154,9 @@ def fleet(size: int, simulators: int = 2) -> None:
 
         wall, cpu, ok = asyncio.run(run())
         print(f"fleet: {size} printers on {simulators} snmpsim processes, polled concurrently by one Poller")
-        print(f"  wall {wall:.2f} s (target < 10 s), agent CPU {cpu:.2f} s (target < 5 s), {ok}/{size} answered")
+        print(
+            f"  wall {wall:.2f} s (target < 10 s), agent CPU {cpu:.2f} s (target < 5 s), {ok}/{size} answered"
+        )
     finally:
         for sim in sims:
             sim.stop()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from agent.protocol import Sample, State
@@ -170,3 +171,42 @@ def test_a_changed_walk_shows_the_new_toner_level(tmp_path: Path) -> None:
                 client.close()
 
         assert asyncio.run(both()) == [95.8, 25.0]
+
+
+def test_collect_from_toml_settings(snmpsim: SnmpSim) -> None:
+    """The [snmp] table as the agent config will hold it, decoded and collected once."""
+    text = f"""
+interval_seconds = 30
+timeout_seconds = 1
+[discovery]
+cups = false
+windows_spooler = false
+gateway = false
+[auth.office]
+community = "sharp"
+[[devices]]
+host = "127.0.0.1"
+port = {snmpsim.port}
+auth = "office"
+"""
+    settings = msgspec.toml.decode(text, type=source.Settings)
+
+    async def once() -> list[Sample | State]:
+        try:
+            return list(await source.collect(settings, now_ns=5))
+        finally:
+            source.poller().close()
+
+    observations = asyncio.run(once())
+    names = {o.measurement for o in observations if isinstance(o, Sample)}
+    wanted = {"snmp_device", "printer_info", "printer", "printer_supply", "printer_tray", "snmp_interface"}
+    assert wanted <= names
+    toner = [s for s in observations if isinstance(s, State) and s.condition == "printer_toner_low"]
+    assert toner and toner[0].subject == "6509415X00"
+
+
+def test_settings_reject_unknown_auth_and_keys() -> None:
+    with pytest.raises(msgspec.ValidationError, match=r"no \[snmp\.auth\.nope\]"):
+        msgspec.toml.decode(b'[[devices]]\nhost = "h"\nauth = "nope"', type=source.Settings)
+    with pytest.raises(msgspec.ValidationError, match="colour"):
+        msgspec.toml.decode(b"colour = 1", type=source.Settings)
