@@ -19,7 +19,7 @@ from agent.snmp.observations import observe
 from agent.snmp.poll import poll
 from agent.snmp.profile import Profile, builtin_profiles, enterprise_names
 from agent.snmp.report import DeviceReport, unreachable_report
-from agent.snmp.target import Auth, Target
+from agent.snmp.target import Auth, Target, parse_device_url
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,17 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             self.discovery.auth not in self.auth
         ):
             raise ValueError(f"discovery.auth: no [snmp.auth.{self.discovery.auth}] defined")
+
+
+def with_device_urls(settings: Settings, urls: Sequence[str]) -> Settings:
+    """`settings` plus the devices of repeatable `--device URL` flags (DeviceUrlError if one is bad)."""
+    auth = dict(settings.auth)
+    devices = list(settings.devices)
+    for n, url in enumerate(urls, 1):
+        target = parse_device_url(url)
+        auth[f"device_url_{n}"] = target.auth
+        devices.append(Device(host=target.host, port=target.port, auth=f"device_url_{n}"))
+    return msgspec.structs.replace(settings, auth=auth, devices=devices)
 
 
 def default_gateway() -> str | None:

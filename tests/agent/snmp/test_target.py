@@ -75,3 +75,17 @@ def test_hosts_from_printers_conf() -> None:
 def test_hplip_uri_carries_the_ip_in_the_query() -> None:
     assert host_of_printer_uri("hp:/net/HP_LaserJet?ip=10.0.0.7") == "10.0.0.7"
     assert host_of_printer_uri("ipp://127.0.0.1/printers/x") is None
+
+
+def test_device_urls_become_devices_with_their_own_auth() -> None:
+    from agent.sources.snmp import Settings, with_device_urls
+
+    settings = with_device_urls(Settings(), ["snmp://c1@10.0.0.5", "snmpv3://u:a:p@10.0.0.6:1161"])
+    assert [(d.host, d.port, d.auth) for d in settings.devices] == [
+        ("10.0.0.5", 161, "device_url_1"),
+        ("10.0.0.6", 1161, "device_url_2"),
+    ]
+    assert settings.auth["device_url_1"].community == "c1"
+    assert settings.auth["device_url_2"].level == "authPriv"
+    with pytest.raises(DeviceUrlError):
+        with_device_urls(Settings(), ["ftp://x"])
