@@ -180,7 +180,8 @@ def main() -> int:
             cpu1 = cpu_seconds(pid)
             samples = sent * SAMPLES
             print(
-                f"sustained: {args.agents:,} agents, offered {args.rate:,.0f} samples/s for {args.seconds:.0f} s: "
+                f"sustained: {args.agents:,} agents, offered {args.rate:,.0f} samples/s "
+                f"for {args.seconds:.0f} s: "
                 f"{samples / (done - t0):,.0f} samples/s end to end, {sent:,} of {sent:,} batches stored "
                 f"(zero loss)"
             )
