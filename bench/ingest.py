@@ -149,7 +149,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
-        with Mosquitto(work / "mosquitto") as broker, VictoriaMetrics(work / "vm") as vm:
+        broker, vm = Mosquitto(work / "mosquitto"), VictoriaMetrics(work / "vm")
+        broker.start()
+        vm.start()
+        try:
             base_ns = time.time_ns() - 2 * 3600 * 10**9  # all bench timestamps fall in the last 3 h
             top = ceiling(vm, base_ns)
             print(f"ceiling (direct write, 20,000-line bodies): {top:,.0f} samples/s")
@@ -221,6 +224,9 @@ def main() -> int:
             )
             print(f"dead letters: {collector.metric('deskwatch_ingest_decode_errors_total'):.0f}")
             collector.stop()
+        finally:
+            vm.stop()
+            broker.stop()
     return 0
 
 

@@ -26,7 +26,9 @@ def test_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     engine = make_engine(db)
     migrate(engine)
     with begin_write(engine) as conn:
-        deadletter.add(conn, [DeadLetter(10**18, "deskwatch/v1/pc-1/metrics", "too_large", "too big", b"{x")], 10)
+        deadletter.add(
+            conn, [DeadLetter(10**18, "deskwatch/v1/pc-1/metrics", "too_large", "too big", b"{x")], 10
+        )
     assert main(["deadletter", "list", "--db", db]) == 0
     assert "too_large\tdeskwatch/v1/pc-1/metrics\ttoo big" in capsys.readouterr().out
     assert main(["deadletter", "show", "1", "--db", db]) == 0
