@@ -16,11 +16,11 @@ def test_buffer_keeps_order_across_a_restart_and_drops_oldest_beyond_its_bound(t
     reopened = DiskBuffer(tmp_path, max_bytes=25, metrics=metrics)
     assert len(reopened) == 3 and reopened.size_bytes == 13
     reopened.append(b"e" * 10)  # 23 bytes: still fits
-    reopened.append(b"f" * 10)  # 33 bytes: the oldest body (two lines) goes
-    assert metrics.buffer_dropped_lines._value.get() == 2
+    reopened.append(b"f" * 10)  # 33 bytes: the two oldest bodies (three lines) go
+    assert metrics.buffer_dropped_lines._value.get() == 3
     bodies = []
     while (item := reopened.oldest()) is not None:
         bodies.append(item[1])
         reopened.remove(item[0])
-    assert bodies == [b"c 3", b"d 4", b"e" * 10, b"f" * 10]
+    assert bodies == [b"d 4", b"e" * 10, b"f" * 10]
     assert reopened.size_bytes == 0 and metrics.buffer_bytes._value.get() == 0
