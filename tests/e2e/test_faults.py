@@ -69,7 +69,7 @@ def test_broker_restart_during_traffic(
     make_collector: MakeCollector,
     agents: list[AgentProcess],
 ) -> None:
-    make_collector()
+    make_collector(group="")
     spools = {n: _agent(tmp_path, n, mosquitto.url, agents) for n in ("pc-br-1", "pc-br-2")}
     for spool in spools.values():
         _wait_made(spool, 10)
@@ -90,7 +90,7 @@ def test_agent_killed_and_restarted_during_broker_outage(
     make_collector: MakeCollector,
     agents: list[AgentProcess],
 ) -> None:
-    make_collector()
+    make_collector(group="")  # one collector, as shipped: a plain, persistent subscription
     spool = _agent(tmp_path, "pc-k9", mosquitto.url, agents)
     _wait_made(spool, 5)
     mosquitto.stop()
@@ -169,7 +169,7 @@ def test_network_partition_between_agent_and_broker(
         "listener @PORT@ 127.0.0.1", f"listener @PORT@ 127.0.0.1\nlistener @PORT@ {netns.host_ip}"
     )
     with Mosquitto(tmp_path / "broker", port=port, config=template) as broker:
-        collector = CollectorProcess(tmp_path / "collector", broker.url, victoria_metrics.url)
+        collector = CollectorProcess(tmp_path / "collector", broker.url, victoria_metrics.url, group="")
         collector.start()
         try:
             spool = tmp_path / "pc-part.db"

@@ -28,6 +28,7 @@ class CollectorProcess:
         extra: str = "",
         flush_interval_seconds: float = 0.05,
         presence_check_seconds: float = 0.5,
+        group: str = "test",
     ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +40,7 @@ class CollectorProcess:
 [mqtt]
 broker = "{broker_url}"
 client_id = "{client_id}"
-group = "test"
+group = "{group}"
 
 [metrics]
 url = "{metrics_url}"
