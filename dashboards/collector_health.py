@@ -126,7 +126,9 @@ def build() -> model.Dashboard:
             "short",
             Query(f"sum(increase(deskwatch_ingest_sequence_gaps_total[{RATE}]))", "batches missing"),
             Query(f"sum(increase(deskwatch_ingest_sequence_gaps_filled_total[{RATE}]))", "arrived late"),
-            Query("topk(5, deskwatch_agent_sequence_gaps)", "never arrived: {{agent_id}}"),
+            Query(
+                "topk(5, max by (agent_id) (deskwatch_agent_sequence_gaps))", "never arrived: {{agent_id}}"
+            ),
             description="Batches an agent numbered but the collector never saw (lost data).",
             min_value=0,
         )

@@ -24,6 +24,8 @@ UID = "deskwatch-fleet"
 SITE = 'site=~"$site"'
 # The collector's rules raise cpu_high/memory_high/disk_full at 95 %; orange starts earlier.
 BUSY = steps(GREEN, (80, ORANGE), (95, RED))
+# Every collector process exports the same agent series (docs/metrics.md): max first, then count.
+UP = f"max by (agent_id, site) (deskwatch_agent_up{{{SITE}}})"
 
 
 def build() -> model.Dashboard:
@@ -39,7 +41,7 @@ def build() -> model.Dashboard:
         stat(
             "Agents online",
             "none",
-            Query(f"sum(deskwatch_agent_up{{{SITE}}})"),
+            Query(f"sum({UP})"),
             description="Agents whose last message was a birth or a batch, within their staleness window.",
             thresholds=steps(GREEN),
         )
@@ -49,7 +51,7 @@ def build() -> model.Dashboard:
             "Agents not online",
             "none",
             # 1 - up counts offline, lost and stale agents and is 0 (not "no data") when none are.
-            Query(f"sum(1 - deskwatch_agent_up{{{SITE}}})"),
+            Query(f"sum(1 - {UP})"),
             description="Offline (shut down), lost (Last Will) or stale (no batch for a few intervals).",
             thresholds=steps(GREEN, (1, RED)),
         )
@@ -79,7 +81,10 @@ def build() -> model.Dashboard:
         table(
             "Agents by site and status",
             "none",
-            Query(f"sum by (site, status) (deskwatch_agent_status{{{SITE}}})"),
+            Query(
+                "count by (site, status) "
+                f"(max by (agent_id, site, status) (deskwatch_agent_status{{{SITE}}}))"
+            ),
             description="How many agents of each site are online, offline, lost or stale.",
         )
     )
@@ -87,7 +92,7 @@ def build() -> model.Dashboard:
         timeseries(
             "Agents online per site",
             "none",
-            Query(f"sum by (site) (deskwatch_agent_up{{{SITE}}})", "{{site}}"),
+            Query(f"sum by (site) ({UP})", "{{site}}"),
             min_value=0,
         )
     )
@@ -96,7 +101,10 @@ def build() -> model.Dashboard:
             "Agents not heard from",
             "s",
             # Agents that went quiet have the largest ages, so the top 20 always shows them.
-            Query(f"topk(20, time() - deskwatch_agent_last_seen_timestamp_seconds{{{SITE}}})"),
+            Query(
+                "topk(20, time() - max by (agent_id, site) "
+                f"(deskwatch_agent_last_seen_timestamp_seconds{{{SITE}}}))"
+            ),
             description="The 20 agents heard from longest ago: seconds since their last batch or birth.",
             thresholds=steps(GREEN, (120, ORANGE), (600, RED)),
             width=24,

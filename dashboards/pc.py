@@ -47,7 +47,7 @@ def build() -> model.Dashboard:
         stat(
             "Agent",
             "none",
-            Query(f"deskwatch_agent_up{{{PC}}}"),
+            Query(f"max(deskwatch_agent_up{{{PC}}})"),
             mappings=ok_mapping("Online", "Not online"),
             description="As the collector sees it: online, or offline/lost/stale.",
         )
