@@ -306,6 +306,11 @@ def run(args: argparse.Namespace, client: Client) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script `deskwatch`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dashboards"]:  # works on files and Grafana, not on the collector's API
+        from dashboards.cli import main as dashboards_main
+
+        return dashboards_main(argv[1:])
     args = parser().parse_args(argv)
     client = Client(args.api, args.token)
     try:
