@@ -142,8 +142,15 @@ class DeviceSummary:
 
 def agents_of(state: FleetState) -> list[AgentSummary]:
     return [
-        AgentSummary(a.agent_id, a.site, a.status, a.since_ns, a.last_seen_ns,
-                     a.facts.host if a.facts else "", a.facts.version if a.facts else "")
+        AgentSummary(
+            a.agent_id,
+            a.site,
+            a.status,
+            a.since_ns,
+            a.last_seen_ns,
+            a.facts.host if a.facts else "",
+            a.facts.version if a.facts else "",
+        )
         for a in sorted(state.agents.values(), key=lambda a: a.agent_id)
     ]
 
@@ -164,5 +171,7 @@ def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[Dev
                 site, agents, problems, seen = found.get(series.owner, (series.site, set(), set(), 0))
                 agents.add(series.agent_id)
                 found[series.owner] = (site, agents, problems, max(seen, series.latest[0]))
-    return [DeviceSummary(d, site, tuple(sorted(a)), tuple(sorted(p)), seen)
-            for d, (site, a, p, seen) in sorted(found.items())]
+    return [
+        DeviceSummary(d, site, tuple(sorted(a)), tuple(sorted(p)), seen)
+        for d, (site, a, p, seen) in sorted(found.items())
+    ]
