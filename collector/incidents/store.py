@@ -604,6 +604,7 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 def _update_values(change: Change, as_of: int) -> dict[str, Any]:
     values: dict[str, Any] = dict(
         clear_cycles=change.clear_cycles,
+        clear_tick_ns=as_of if change.action in (Action.CLEARING, Action.RESOLVE) else 0,
         flips=json.dumps(list(change.flips)),
         flapping=change.flapping,
         suppressed_by=change.suppressed_by,
@@ -693,6 +694,7 @@ def _view(r: Any) -> IncidentView:
         flapping=bool(r["flapping"]),
         notified=bool(r["notified"]),
         clear_cycles=r["clear_cycles"],
+        clear_tick_ns=r["clear_tick_ns"],
         flips=tuple(json.loads(r["flips"])),
         resolved_ns=r["resolved_ns"] or 0,
     )
