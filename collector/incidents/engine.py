@@ -49,12 +49,19 @@ class IncidentEngine:
         return cls(store, load_settings(rules_path))
 
     def observe_batch(self, batch: Batch, received_ns: int) -> None:
-        with self._lock:
-            self.state.apply_batch(batch, received_ns)
+        # Observers must not raise into ingest: a batch this engine cannot take is logged, not fatal.
+        try:
+            with self._lock:
+                self.state.apply_batch(batch, received_ns)
+        except Exception:
+            log.exception("incidents could not take batch %s/%s", batch.agent_id, batch.seq)
 
     def observe_presence(self, change: PresenceChange) -> None:
-        with self._lock:
-            self.state.apply_presence(change)
+        try:
+            with self._lock:
+                self.state.apply_presence(change)
+        except Exception:
+            log.exception("incidents could not take presence of %s", change.agent_id)
 
     def conditions(self, now_ns: int) -> list[Condition]:
         """The correlated conditions present at `now_ns` (no store access)."""

@@ -1,0 +1,77 @@
+"""Everything of incidents in one object, for the collector's main to build, start and stop.
+
+    incidents = Incidents(config.incidents, make_engine(config.db_url))   # after migrate()
+    ingest.add_observer(incidents.engine)                                 # an Observer
+    app.include_router(incidents.api_router())                            # /api/v1/...
+    incidents.start()      # evaluation every cycle_seconds + notification delivery
+    ...
+    writer.write(incidents.metric_samples(now_ns))                        # once per cycle
+    incidents.stop()
+
+`IncidentsConfig` is the `[incidents]` table of collector.toml.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+from fastapi import APIRouter
+from sqlalchemy import Engine
+
+from agent.protocol import Sample
+from collector.api import ApiContext, create_router
+from collector.incidents import metrics
+from collector.incidents.engine import IncidentEngine
+from collector.incidents.store import IncidentStore
+from collector.kb import KnowledgeBase
+from collector.notify.delivery import Connector
+from collector.notify.email import Email, EmailSettings
+from collector.notify.notifier import Notifier, RetryPolicy
+from collector.notify.routing import Route, Router
+from collector.notify.webhook import Webhook, WebhookSettings
+from collector.rules.settings import load_settings
+
+
+class IncidentsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The `[incidents]` table of collector.toml."""
+
+    rules_file: str = ""  # merged over collector/rules/defaults.toml
+    kb_dirs: list[str] = []  # extra article directories; a file named like a shipped one replaces it
+    webhooks: dict[str, WebhookSettings] = {}  # connector name -> settings
+    email: dict[str, EmailSettings] = {}
+    routes: list[Route] = []  # empty: every connector hears of every incident
+    retry: RetryPolicy = RetryPolicy()
+    notify_interval_seconds: float = 1.0
+
+
+class Incidents:
+    """The store, engine, notifier and knowledge base of one collector process."""
+
+    def __init__(self, config: IncidentsConfig, db: Engine, clock: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        connectors: dict[str, Connector] = {name: Webhook(s) for name, s in config.webhooks.items()}
+        connectors.update({name: Email(s) for name, s in config.email.items()})
+        routes = config.routes or [Route(name) for name in connectors]
+        self.store = IncidentStore(db, Router(routes))
+        settings = load_settings(Path(config.rules_file) if config.rules_file else None)
+        self.engine = IncidentEngine(self.store, settings, clock)
+        self.notifier = Notifier(self.store, connectors, config.retry, clock)
+        self.kb = KnowledgeBase.load(*(Path(d) for d in config.kb_dirs))
+        self.clock = clock
+
+    def api_router(self) -> APIRouter:
+        return create_router(ApiContext(self.store, self.kb, self.engine, self.clock))
+
+    def metric_samples(self, now_ns: int) -> list[Sample]:
+        return metrics.collect(self.store, now_ns)
+
+    def start(self) -> None:
+        self.engine.start()
+        self.notifier.start(self.config.notify_interval_seconds)
+
+    def stop(self) -> None:
+        self.engine.stop()
+        self.notifier.stop()
