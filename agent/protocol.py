@@ -75,7 +75,7 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defa
     pass
 
 
-class Sample(_Struct):
+class Sample(_Struct, frozen=True):
     """Numeric observations of one thing at one time: `<measurement>_<field>{tags}` in PromQL."""
 
     measurement: Name
@@ -84,7 +84,7 @@ class Sample(_Struct):
     time_ns: TimeNs = 0
 
 
-class State(_Struct):
+class State(_Struct, frozen=True):
     """A condition that is either fine or a problem: a paper jam, a failed DNS lookup."""
 
     subject: Annotated[str, msgspec.Meta(max_length=256)]  # what it is about: "dns:intranet", a device key
@@ -96,7 +96,7 @@ class State(_Struct):
     observed_ns: TimeNs = 0
 
 
-class Batch(_Struct):
+class Batch(_Struct, frozen=True):
     """One publish of one agent: samples and states plus the sequence number the collector tracks."""
 
     v: int
@@ -108,7 +108,7 @@ class Batch(_Struct):
     states: Annotated[list[State], msgspec.Meta(max_length=MAX_ITEMS_PER_BATCH)] = []
 
 
-class AgentFacts(_Struct):
+class AgentFacts(_Struct, frozen=True):
     """What an agent says about itself when it comes online."""
 
     version: Annotated[str, msgspec.Meta(max_length=64)]
@@ -118,7 +118,7 @@ class AgentFacts(_Struct):
     started_ns: TimeNs = 0
 
 
-class Presence(_Struct):
+class Presence(_Struct, frozen=True):
     """The retained message on `<prefix>/<agent_id>/state`.
 
     `online` with facts is the birth; `offline` with reason `lost` is the Last Will the
@@ -138,7 +138,7 @@ class Presence(_Struct):
 ParamValue = str | int | float | bool
 
 
-class Command(_Struct):
+class Command(_Struct, frozen=True):
     """An on-demand diagnostic the collector asks one agent to run, signed by the collector."""
 
     v: int
@@ -152,7 +152,7 @@ class Command(_Struct):
     signature: Annotated[str, msgspec.Meta(max_length=256)] = ""  # base64, over signing_bytes()
 
 
-class CommandResult(_Struct):
+class CommandResult(_Struct, frozen=True):
     """An agent's answer to a Command: `ok`, `error` (the check failed), `rejected` or `timeout`."""
 
     v: int

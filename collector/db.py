@@ -9,12 +9,14 @@ without stepping on each other; `upgrade heads` applies them all.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -54,3 +56,23 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the database behind `engine` to the newest schema of every subsystem."""
     command.upgrade(alembic_config(engine), "heads")
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the write lock from its first statement.
+
+    SQLite's default deferred transaction takes the lock only at the first write, and a
+    read-then-write transaction that loses the race to another process fails at once
+    instead of waiting; BEGIN IMMEDIATE waits (busy timeout) instead. PostgreSQL needs
+    nothing here: callers lock rows with SELECT ... FOR UPDATE.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()

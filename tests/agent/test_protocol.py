@@ -24,7 +24,9 @@ def test_batch_round_trips() -> None:
 
 
 def test_presence_and_command_round_trip() -> None:
-    birth = Presence(v=1, agent_id="pc-1", status="online", facts=protocol.AgentFacts("0.1", "pc-1", "Linux", 30))
+    birth = Presence(
+        v=1, agent_id="pc-1", status="online", facts=protocol.AgentFacts("0.1", "pc-1", "Linux", 30)
+    )
     assert protocol.decode(protocol.encode(birth), Presence) == birth
     cmd = Command(v=1, id="c1", agent_id="pc-1", check="ping", issued_ns=1, expires_ns=2, nonce="abcdefgh")
     assert protocol.decode(protocol.encode(cmd), Command) == cmd
@@ -82,7 +84,12 @@ def test_parse_topic(name: str, expected: tuple[str, Kind]) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["other/v1/pc-1/metrics", "deskwatch/v1/pc-1/metrics/x", "deskwatch/v1/pc-1/blob", "deskwatch/v1/-x/state"],
+    [
+        "other/v1/pc-1/metrics",
+        "deskwatch/v1/pc-1/metrics/x",
+        "deskwatch/v1/pc-1/blob",
+        "deskwatch/v1/-x/state",
+    ],
 )
 def test_parse_topic_rejects(name: str) -> None:
     with pytest.raises(ProtocolError):
@@ -93,4 +100,6 @@ def test_signing_bytes_ignore_signature_but_cover_everything_else() -> None:
     cmd = Command(v=1, id="c1", agent_id="pc-1", check="ping", issued_ns=1, expires_ns=2, nonce="abcdefgh")
     signed = msgspec.structs.replace(cmd, signature="sig")
     assert protocol.signing_bytes(cmd) == protocol.signing_bytes(signed)
-    assert protocol.signing_bytes(cmd) != protocol.signing_bytes(msgspec.structs.replace(cmd, agent_id="pc-2"))
+    assert protocol.signing_bytes(cmd) != protocol.signing_bytes(
+        msgspec.structs.replace(cmd, agent_id="pc-2")
+    )

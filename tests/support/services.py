@@ -151,9 +151,35 @@ class VictoriaMetrics(Service):
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp,
+            ):
+                if resp.status == 200:
+                    return
             time.sleep(0.1)
         raise TimeoutError(f"VictoriaMetrics on {self.port} not healthy")
+
+
+class ProductionMosquitto(Mosquitto):
+    """The production config (TLS, passwords, ACL) from deploy/mosquitto/, in a private directory."""
+
+    def __init__(self, workdir: Path, users: dict[str, str]) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "data").mkdir(exist_ok=True)
+        subprocess.run(
+            [str(DEPLOY / "mosquitto" / "make-certs.sh"), str(workdir / "certs"), "localhost"],
+            check=True,
+            capture_output=True,
+        )
+        shutil.copy(DEPLOY / "mosquitto" / "acl", workdir / "acl")
+        passwd = workdir / "passwd"
+        passwd.touch()
+        for user, password in users.items():
+            subprocess.run(
+                [require_binary("mosquitto_passwd"), "-b", str(passwd), user, password], check=True
+            )
+        super().__init__(
+            workdir, config=(DEPLOY / "mosquitto" / "production.conf").read_text() + "user root\n"
+        )
+        self.ca_file = str(workdir / "certs" / "ca.crt")

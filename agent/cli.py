@@ -1,0 +1,127 @@
+"""deskwatch-agent: run | once | spool | check | probe.
+
+    deskwatch-agent run   [--config F] [flags]   the service: collect, spool, publish
+    deskwatch-agent once  [--config F] [flags]   collect every enabled source once, print one Batch as JSON
+    deskwatch-agent spool [--config F] [flags]   what waits on disk for the broker
+    deskwatch-agent check [--config F] [flags]   validate the configuration and say what it means
+    deskwatch-agent probe HOST ...               poll one SNMP device and print what it reports
+
+Exit codes: 0 fine, 1 bad arguments, 2 bad configuration or an unusable spool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent import protocol
+from agent.config import AgentConfig, load
+from agent.errors import AgentError
+from agent.spool import Spool
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="agent.toml (default: built-in defaults)")
+    common.add_argument("--broker", help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    common.add_argument("--agent-id", dest="agent_id", help="this agent's id (default: host name)")
+    common.add_argument("--site", help="the office or branch this PC belongs to")
+    common.add_argument("--interval", type=float, help="seconds between rounds of each source")
+    common.add_argument("--spool", help="path of the spool file")
+    common.add_argument(
+        "--device",
+        action="append",
+        metavar="URL",
+        help="an SNMP device to poll, repeatable: snmp://COMMUNITY@HOST[:PORT] (see docs/snmp.md)",
+    )
+    common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    parser = argparse.ArgumentParser(prog="deskwatch-agent", description="The deskwatch agent for one PC.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", parents=[common], help="collect and publish until stopped")
+    sub.add_parser("once", parents=[common], help="collect once and print the batch as JSON")
+    sub.add_parser("spool", parents=[common], help="show what waits in the spool")
+    sub.add_parser("check", parents=[common], help="validate the configuration")
+    sub.add_parser("probe", help="poll one SNMP device (see deskwatch-agent probe --help)", add_help=False)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> AgentConfig:
+    overrides = {k: getattr(args, k) for k in ("broker", "agent_id", "site", "interval", "spool", "device")}
+    return load(args.config, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["probe"]:
+        from agent import probe  # pysnmp loads only when a probe is asked for
+
+        code: int = probe.main(argv[1:])
+        return code
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and 1
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = _config(args)
+        if args.command == "check":
+            return _check(config, args.config)
+        if args.command == "once":
+            batch = asyncio.run(_once(config))
+            sys.stdout.write(json.dumps(protocol.to_builtins(batch), indent=2) + "\n")
+            return 0
+        if args.command == "spool":
+            return _spool(config)
+        asyncio.run(_run(config))
+        return 0
+    except AgentError as err:
+        print(f"deskwatch-agent: {err}", file=sys.stderr)
+        return 2
+
+
+async def _once(config: AgentConfig) -> protocol.Batch:
+    from agent.runner import collect_once
+
+    return await collect_once(config)
+
+
+async def _run(config: AgentConfig) -> None:
+    from agent.runner import run
+
+    await run(config)
+
+
+def _check(config: AgentConfig, path: Path | None) -> int:
+    from agent.sources import enabled_sources
+
+    sources = ", ".join(f"{name} every {interval:g} s" for name, _, _, interval in enabled_sources(config))
+    print(f"{path or 'built-in defaults'}: OK")
+    print(f"  agent id  {config.resolved_agent_id}  site {config.site or '(none)'}")
+    print(f"  broker    {config.mqtt.broker}  prefix {config.mqtt.prefix}")
+    print(f"  spool     {config.spool_path}  (at most {config.spool.max_bytes // 2**20} MiB)")
+    print(f"  sources   {sources or '(none enabled)'}")
+    return 0
+
+
+def _spool(config: AgentConfig) -> int:
+    spool = Spool(config.spool_path, config.spool.max_bytes)
+    stats = spool.stats()
+    spool.close()
+    oldest = (
+        datetime.fromtimestamp(stats.oldest_created_ns / 1e9, UTC).isoformat(timespec="seconds")
+        if stats.oldest_created_ns
+        else "-"
+    )
+    print(f"spool      {config.spool_path}")
+    print(f"batches    {stats.depth} waiting (oldest seq {stats.oldest_seq or '-'}, made {oldest})")
+    print(f"size       {stats.bytes} of {stats.max_bytes} bytes")
+    print(f"next seq   {stats.next_seq}")
+    print(f"dropped    {stats.dropped_total} batches (spool full)")
+    return 0

@@ -1,0 +1,170 @@
+"""agent.toml decoded into one AgentConfig, with every default in the structs.
+
+The agent runs with no file at all: agent id = host name, broker on 127.0.0.1:1883.
+A bad value stops the agent at start-up with one line naming the file (or flag), the
+key and what is wrong: `agent.toml: Expected `float`, got `str` - at `$.interval_seconds``.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from agent import protocol
+from agent.errors import ConfigError
+from agent.snmp.settings import Settings as SnmpSettings
+from agent.sources import host, network
+
+
+class MqttSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The `[mqtt]` table: where and how the agent publishes."""
+
+    broker: str = "mqtt://127.0.0.1:1883"  # mqtts://host:8883 for TLS
+    prefix: str = protocol.DEFAULT_PREFIX
+    username: str = ""
+    password_env: str = ""  # name of the environment variable that holds the password
+    password_file: str = ""  # or a file readable only by the agent's account
+    ca_file: str = ""  # CA that signed the broker's certificate (default: the system's)
+    cert_file: str = ""  # client certificate, where the broker asks for one
+    key_file: str = ""
+    keepalive_seconds: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    inflight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # batches published, not yet acknowledged
+    reconnect_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.broker)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(
+                f"broker {self.broker!r} must look like mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+            )
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.broker).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.broker)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.broker).scheme == "mqtts"
+
+    def password(self) -> str | None:
+        """The broker password from the environment or a file; never stored in agent.toml."""
+        if self.password_env:
+            return os.environ.get(self.password_env)
+        if self.password_file:
+            return Path(self.password_file).read_text().strip()
+        return None
+
+
+class SpoolSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The `[spool]` table: the on-disk store of batches not yet acknowledged by the broker."""
+
+    path: str = ""  # default: see default_spool_path()
+    # when full, the oldest batches are dropped (and counted)
+    max_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024)] = 64 * 2**20
+
+
+class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything in agent.toml."""
+
+    # default: this PC's host name; letters, digits, '.', '_' and '-', at most 64
+    agent_id: Annotated[str, msgspec.Meta(pattern=r"^$|" + protocol.AGENT_ID_PATTERN)] = ""
+    site: Annotated[str, msgspec.Meta(max_length=64)] = (
+        ""  # the office or branch; incidents are grouped by it
+    )
+    interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = (
+        30.0  # how often sources run unless they set their own
+    )
+    # random delay per round, so 1,000 PCs don't publish in the same second
+    jitter_seconds: Annotated[float, msgspec.Meta(ge=0)] = 2.0
+    mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
+    spool: SpoolSettings = msgspec.field(default_factory=SpoolSettings)
+    host: host.Settings = msgspec.field(default_factory=host.Settings)
+    network: network.Settings = msgspec.field(default_factory=network.Settings)
+    snmp: SnmpSettings = msgspec.field(default_factory=SnmpSettings)
+
+    @property
+    def resolved_agent_id(self) -> str:
+        return self.agent_id or default_agent_id()
+
+    @property
+    def spool_path(self) -> Path:
+        return Path(self.spool.path) if self.spool.path else default_spool_path()
+
+
+# Command-line flags and the config keys they set.
+FLAG_KEYS = {
+    "broker": ("mqtt", "broker"),
+    "agent_id": ("agent_id",),
+    "site": ("site",),
+    "interval": ("interval_seconds",),
+    "spool": ("spool", "path"),
+    "device": ("snmp", "device_urls"),
+}
+
+
+def load(path: Path | None, overrides: dict[str, Any] | None = None) -> AgentConfig:
+    """Read agent.toml (or nothing), apply flag overrides, validate; ConfigError says what is wrong."""
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            with path.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    flag_paths: dict[str, str] = {}
+    for flag, value in (overrides or {}).items():
+        if value is None:
+            continue
+        keys = FLAG_KEYS[flag]
+        node = raw
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+        flag_paths["$." + ".".join(keys)] = "--" + flag.replace("_", "-")
+    try:
+        return msgspec.convert(raw, AgentConfig)
+    except msgspec.ValidationError as err:
+        message = str(err)
+        found = re.search(r"at `(\$[^`]*)`", message)
+        where = found.group(1) if found else None
+        culprit = next((f for p, f in flag_paths.items() if where and p.startswith(where)), None)
+        if culprit is not None:
+            raise ConfigError(f"{culprit}: {message}") from None
+        raise ConfigError(f"{source}: {message}") from None
+
+
+def default_agent_id() -> str:
+    """This PC's host name, made safe for topics and metric labels."""
+    name = socket.gethostname().split(".")[0] or "agent"
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", name).lstrip("._-")[:64]
+    return name or "agent"
+
+
+def default_spool_path() -> Path:
+    """Where the spool lives when agent.toml does not say: a system path for a service, else per user."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "deskwatch" / "spool.db"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        if sys.platform == "darwin":
+            return Path("/Library/Application Support/deskwatch/spool.db")
+        return Path("/var/lib/deskwatch/spool.db")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "deskwatch" / "spool.db"

@@ -1,0 +1,23 @@
+"""Errors of the agent.
+
+    AgentError                 root: anything the agent reports to a person and stops on
+    ├── ConfigError            agent.toml or a flag has a bad value: names file, key, allowed values
+    └── SpoolError             the on-disk spool cannot be opened or written
+
+Problems with what the agent watches (a dead printer, a failed DNS lookup) are not
+errors: they travel as States in a batch.
+"""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Root of the agent's own errors."""
+
+
+class ConfigError(AgentError):
+    """A configuration value is wrong; the message names where and what is allowed."""
+
+
+class SpoolError(AgentError):
+    """The spool file cannot be used."""

@@ -1,0 +1,197 @@
+"""MQTT out: the spool's batches at QoS 1, presence on the retained state topic.
+
+The only agent module that imports paho. paho's network thread calls back into this
+module; every callback is handed to the asyncio loop with `call_soon_threadsafe`, so the
+spool is only ever touched from the loop's thread.
+
+Order and loss: batches leave the spool oldest first, at most `inflight` unacknowledged
+at a time, and are deleted only on a successful PUBACK. After a reconnect everything not
+acknowledged is sent again from the spool, so the collector may see a batch twice (it
+drops repeats by sequence number) but never misses one. A backlog of a day (2,880
+batches at 30 s) drains in seconds, so fresh batches wait behind it only briefly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent import protocol
+from agent.config import MqttSettings
+from agent.protocol import AgentFacts, Kind, Presence
+from agent.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    """Keeps one MQTT v5 connection and drains the spool through it."""
+
+    def __init__(
+        self, settings: MqttSettings, agent_id: str, site: str, facts: AgentFacts, spool: Spool
+    ) -> None:
+        self.settings = settings
+        self.agent_id = agent_id
+        self.site = site
+        self.facts = facts
+        self.spool = spool
+        self.publish_failures_total = 0
+        self.connected = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: dict[int, int] = {}  # paho message id -> batch seq
+        self._sent_up_to = 0  # highest seq published on this connection
+        self._retry_handle: asyncio.TimerHandle | None = None
+        self._client = self._make_client()
+
+    def _topic(self, kind: Kind) -> str:
+        return protocol.topic(self.settings.prefix, self.agent_id, kind)
+
+    def _presence(self, status: str, reason: str = "", facts: AgentFacts | None = None) -> bytes:
+        return protocol.encode(
+            Presence(
+                v=protocol.PROTOCOL_VERSION,
+                agent_id=self.agent_id,
+                status=status,  # type: ignore[arg-type]
+                time_ns=time.time_ns(),
+                site=self.site,
+                reason=reason,  # type: ignore[arg-type]
+                facts=facts,
+            )
+        )
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"deskwatch-agent-{self.agent_id}",
+            protocol=mqtt.MQTTv5,
+        )
+        if s.username:
+            client.username_pw_set(s.username, s.password())
+        if s.tls:
+            client.tls_set(
+                ca_certs=s.ca_file or None,
+                certfile=s.cert_file or None,
+                keyfile=s.key_file or None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        # The broker publishes this if the agent vanishes without a goodbye: "lost".
+        client.will_set(self._topic(Kind.STATE), self._presence("offline", "lost"), qos=1, retain=True)
+        client.reconnect_delay_set(1, max(1, int(s.reconnect_max_seconds)))
+        client.max_inflight_messages_set(s.inflight)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    async def start(self) -> None:
+        """Begin connecting in the background; the spool drains whenever the broker is there."""
+        self._loop = asyncio.get_running_loop()
+        self._client.connect_async(
+            self.settings.host, self.settings.port, keepalive=self.settings.keepalive_seconds
+        )
+        self._client.loop_start()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Graceful stop: retained `offline` with reason `shutdown`, then disconnect (no Last Will)."""
+        if self.connected:
+            info = self._client.publish(
+                self._topic(Kind.STATE), self._presence("offline", "shutdown"), qos=1, retain=True
+            )
+            with contextlib.suppress(RuntimeError, ValueError):  # the broker went away meanwhile
+                await asyncio.to_thread(info.wait_for_publish, timeout)
+        self.connected = False  # from here on a disconnect is ours, not a lost broker
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+        if self._retry_handle:
+            self._retry_handle.cancel()
+
+    def kick(self) -> None:
+        """A new batch is in the spool: send it if the window allows."""
+        self._fill()
+
+    # paho's thread -> the loop's thread
+
+    def _call(self, fn: Any, *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        if rc.is_failure:
+            self._call(self._connect_failed, str(rc))
+            return
+        birth = self._presence("online", facts=self.facts)
+        client.publish(self._topic(Kind.STATE), birth, qos=1, retain=True)
+        self._call(self._connected)
+
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        self._call(self._disconnected, str(rc))
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Properties | None) -> None:
+        self._call(self._acked, mid, rc.is_failure, str(rc))
+
+    # on the loop's thread
+
+    def _connected(self) -> None:
+        log.info("connected to broker %s", self.settings.broker)
+        self.connected = True
+        self._inflight.clear()
+        self._sent_up_to = 0
+        self._fill()
+
+    def _connect_failed(self, reason: str) -> None:
+        self.publish_failures_total += 1
+        log.warning("broker %s refused the connection: %s", self.settings.broker, reason)
+
+    def _disconnected(self, reason: str) -> None:
+        if self.connected:
+            log.warning("lost the broker %s (%s); batches wait in the spool", self.settings.broker, reason)
+        self.connected = False
+        self._inflight.clear()
+
+    def _acked(self, mid: int, failed: bool, reason: str) -> None:
+        seq = self._inflight.pop(mid, None)
+        if seq is None:
+            return  # the birth, or an acknowledgement from before a reconnect
+        if failed:
+            # The broker refused it (not authorized, quota): keep it, count it, try again later.
+            self.publish_failures_total += 1
+            log.warning("broker refused batch %d: %s; it stays in the spool", seq, reason)
+            self._sent_up_to = min(self._sent_up_to, seq - 1)
+            if self._retry_handle is None and self._loop is not None:
+                self._retry_handle = self._loop.call_later(5.0, self._retry)
+            return
+        self.spool.remove(seq)
+        self._fill()
+
+    def _retry(self) -> None:
+        self._retry_handle = None
+        self._fill()
+
+    def _fill(self) -> None:
+        if not self.connected or self._retry_handle is not None:
+            return
+        room = self.settings.inflight - len(self._inflight)
+        if room <= 0:
+            return
+        topic = self._topic(Kind.METRICS)
+        for seq, payload in self.spool.oldest(self._sent_up_to, room):
+            info = self._client.publish(topic, payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self.publish_failures_total += 1
+                return  # disconnected meanwhile: the reconnect sends it again
+            self._inflight[info.mid] = seq
+            self._sent_up_to = seq

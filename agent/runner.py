@@ -1,0 +1,119 @@
+"""The agent as a service: spool, publisher and scheduler wired together until a signal stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import signal
+import socket
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from agent import protocol
+from agent.config import AgentConfig
+from agent.protocol import AgentFacts, Batch, Sample, State
+from agent.publisher import Publisher
+from agent.scheduler import Scheduler, SourceRun, split
+from agent.sources import enabled_sources
+from agent.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+def agent_version() -> str:
+    try:
+        return version("deskwatch")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def facts(config: AgentConfig) -> AgentFacts:
+    """What the birth message says about this agent and its PC."""
+    return AgentFacts(
+        version=agent_version(),
+        host=socket.gethostname()[:256],
+        os=platform.platform()[:256],
+        interval_seconds=config.interval_seconds,
+        started_ns=time.time_ns(),
+    )
+
+
+def source_runs(config: AgentConfig) -> list[SourceRun]:
+    return [
+        SourceRun(name, collect, settings, interval)
+        for name, collect, settings, interval in enabled_sources(config)
+    ]
+
+
+async def run(config: AgentConfig) -> None:
+    """Collect and publish until SIGTERM or SIGINT, then say goodbye to the broker."""
+    agent_id = config.resolved_agent_id
+    spool = Spool(config.spool_path, config.spool.max_bytes)
+    publisher = Publisher(config.mqtt, agent_id, config.site, facts(config), spool)
+    scheduler = Scheduler(
+        agent_id,
+        config.site,
+        source_runs(config),
+        spool,
+        jitter_seconds=config.jitter_seconds,
+        on_batch=publisher.kick,
+        publish_failures=lambda: publisher.publish_failures_total,
+        connected=lambda: publisher.connected,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: the service wrapper stops us
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    log.info(
+        "agent %s (site %r) publishing to %s; spool %s", agent_id, config.site, config.mqtt.broker, spool.path
+    )
+    await publisher.start()
+    try:
+        await scheduler.run(stop)
+    finally:
+        log.info("stopping: %d batches wait in the spool", spool.stats().depth)
+        await publisher.stop()
+        spool.close()
+
+
+async def collect_once(config: AgentConfig) -> Batch:
+    """Every enabled source once, as one batch (sequence 0); needs no broker and no spool."""
+    now_ns = time.time_ns()
+    runs = source_runs(config)
+    results: list[Any] = await asyncio.gather(
+        *(r.collect(r.settings, now_ns) for r in runs), return_exceptions=True
+    )
+    observations: list[Sample | State] = []
+    for run_, result in zip(runs, results, strict=True):
+        if isinstance(result, BaseException):
+            observations.append(
+                State(
+                    "agent",
+                    "source_ok",
+                    False,
+                    protocol.Severity.WARNING,
+                    f"source {run_.name} failed: {result!r}"[:1000],
+                    {"source": run_.name},
+                    now_ns,
+                )
+            )
+        else:
+            observations.extend(result)
+    samples, states = split(observations, now_ns)
+    return Batch(
+        v=protocol.PROTOCOL_VERSION,
+        agent_id=config.resolved_agent_id,
+        seq=0,
+        created_ns=time.time_ns(),
+        site=config.site,
+        samples=samples,
+        states=states,
+    )
+
+
+__all__ = ["collect_once", "facts", "run"]

@@ -1,0 +1,142 @@
+"""The on-disk store of batches that the broker has not acknowledged yet.
+
+Every batch is written here before it is published and deleted only after the broker's
+PUBACK, so a broker outage of a day or a reboot in the middle of one loses nothing.
+The sequence counter lives in the same file and is advanced in the same transaction as
+the insert, so numbers continue across restarts and never repeat.
+
+Durability: SQLite in WAL mode with synchronous=FULL, i.e. one fsync per committed batch
+(a few per minute): a batch that `put()` returned for survives a power cut. The store is
+bounded by the bytes of the batches it holds; when a new batch would pass the bound,
+the oldest are deleted and counted in `dropped_total`, which the agent reports in its
+next batch. SQLite reuses the freed pages, so the file does not grow past the bound by
+much.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import SpoolError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch (
+    seq INTEGER PRIMARY KEY,
+    created_ns INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped_total', 0), ('bytes', 0);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    """What `deskwatch-agent spool` shows and the self-metrics report."""
+
+    depth: int
+    bytes: int
+    oldest_seq: int | None
+    oldest_created_ns: int | None
+    next_seq: int
+    dropped_total: int
+    max_bytes: int
+
+
+class Spool:
+    """Batches waiting for the broker, oldest first, bounded by size."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise SpoolError(f"cannot open spool {path}: {err}") from err
+
+    def close(self) -> None:
+        self._db.close()
+
+    def put(self, created_ns: int, make_payload: Callable[[int], bytes]) -> int:
+        """Store the batch `make_payload(seq)` under the next sequence number and return it."""
+        try:
+            with self._transaction():
+                seq = self._meta("next_seq")
+                payload = make_payload(seq)
+                self._db.execute("INSERT INTO batch VALUES (?, ?, ?)", (seq, created_ns, payload))
+                self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'next_seq'")
+                self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'bytes'", (len(payload),))
+                self._trim()
+        except sqlite3.Error as err:
+            raise SpoolError(f"cannot write spool {self.path}: {err}") from err
+        return seq
+
+    def _trim(self) -> None:
+        """Drop the oldest batches until the store fits its bound again (never the newest)."""
+        while self._meta("bytes") > self.max_bytes:
+            row = self._db.execute(
+                "SELECT seq, length(payload) FROM batch WHERE seq < (SELECT max(seq) FROM batch) "
+                "ORDER BY seq LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return
+            self._db.execute("DELETE FROM batch WHERE seq = ?", (row[0],))
+            self._db.execute("UPDATE meta SET value = value - ? WHERE key = 'bytes'", (row[1],))
+            self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'dropped_total'")
+
+    def oldest(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
+        """Up to `limit` batches with a sequence number above `after_seq`, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, payload FROM batch WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        ).fetchall()
+        return [(int(seq), bytes(payload)) for seq, payload in rows]
+
+    def remove(self, seq: int) -> None:
+        """Forget a batch the broker acknowledged."""
+        with self._transaction():
+            row = self._db.execute("SELECT length(payload) FROM batch WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return  # acknowledged twice (a redelivery) or dropped meanwhile
+            self._db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
+            self._db.execute("UPDATE meta SET value = value - ? WHERE key = 'bytes'", (row[0],))
+
+    def stats(self) -> SpoolStats:
+        depth, oldest_seq, oldest_ns = self._db.execute(
+            "SELECT count(*), min(seq), min(created_ns) FROM batch"
+        ).fetchone()
+        return SpoolStats(
+            depth=int(depth),
+            bytes=self._meta("bytes"),
+            oldest_seq=oldest_seq,
+            oldest_created_ns=oldest_ns,
+            next_seq=self._meta("next_seq"),
+            dropped_total=self._meta("dropped_total"),
+            max_bytes=self.max_bytes,
+        )
+
+    def _meta(self, key: str) -> int:
+        value: int = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+        return value
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error (the connection runs in autocommit)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,144 @@
+"""deskwatch-collector: `run` the service, inspect and replay the dead-letter store.
+
+Subcommands live in `COMMANDS`, a table of name -> (add arguments, handle); another
+subsystem adds its own with one entry (`token create`, `signing-key`, `agents enroll`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from collector import config as config_module
+from collector import deadletter
+from collector.config import CollectorConfig, broker_address
+from collector.db import make_engine, migrate
+from collector.errors import CollectorError
+
+AddArguments = Callable[[argparse.ArgumentParser], None]
+Handle = Callable[[argparse.Namespace], int]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="collector.toml (default: built-in defaults)")
+    parser.add_argument("--broker", help="MQTT broker URL, mqtt://HOST:PORT or mqtts://...")
+    parser.add_argument("--metrics-url", help="VictoriaMetrics (or InfluxDB 2) base URL")
+    parser.add_argument("--db", help="collector store URL (sqlite:///FILE or postgresql://...)")
+    parser.add_argument("--listen", help="HTTP HOST:PORT for /metrics, /healthz and the API")
+
+
+def load_config(args: argparse.Namespace) -> CollectorConfig:
+    """The config file named by --config with the flags applied on top."""
+    config = config_module.load(args.config)
+    return config_module.with_overrides(
+        config, broker=args.broker, metrics_url=args.metrics_url, db=args.db, listen=args.listen
+    )
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the collector until SIGTERM or SIGINT."""
+    from collector.__main__ import setup_logging
+    from collector.service import CollectorService
+
+    config = load_config(args)
+    setup_logging(config.log.level)
+    service = CollectorService(config)
+    stop = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    service.start()
+    stop.wait()
+    service.stop()
+    return 0
+
+
+def _deadletter_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the newest dead letters, one a line")
+    _common(listing)
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--reason", help="only this reason code (e.g. malformed_json, agent_id_mismatch)")
+    show = actions.add_parser("show", help="one dead letter with its payload")
+    _common(show)
+    show.add_argument("id", type=int)
+    replay = actions.add_parser("replay", help="publish dead letters to their topics again and delete them")
+    _common(replay)
+    replay.add_argument("ids", type=int, nargs="+")
+
+
+def _when(ns: int) -> str:
+    return datetime.datetime.fromtimestamp(ns / 1e9, datetime.UTC).isoformat(timespec="seconds")
+
+
+def deadletter_command(args: argparse.Namespace) -> int:
+    """`deadletter list|show|replay`."""
+    config = load_config(args)
+    engine = make_engine(config.store.url)
+    migrate(engine)
+    if args.action == "list":
+        for letter in deadletter.recent(engine, args.limit, args.reason):
+            print(
+                f"{letter.id}\t{_when(letter.received_ns)}\t{letter.reason_code}\t{letter.topic}\t{letter.reason}"
+            )
+        return 0
+    if args.action == "show":
+        letter = deadletter.get(engine, args.id)
+        print(f"id:      {letter.id}\nreceived: {_when(letter.received_ns)}\ntopic:   {letter.topic}")
+        print(f"reason:  {letter.reason_code}: {letter.reason}\npayload: {len(letter.payload)} bytes")
+        print(letter.payload.decode("utf-8", errors="backslashreplace"))
+        return 0
+    count = deadletter.replay(engine, args.ids, _publisher(config))
+    print(f"replayed {count}")
+    return 0
+
+
+def _publisher(config: CollectorConfig) -> Callable[[str, bytes], None]:
+    """Publish at QoS 1 and wait for the broker's PUBACK."""
+    host, port, tls = broker_address(config.mqtt)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
+    if tls:
+        client.tls_set(ca_certs=config.mqtt.ca_file or None)
+    client.connect(host, port)
+    client.loop_start()
+
+    def publish(topic: str, payload: bytes) -> None:
+        client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
+
+    return publish
+
+
+COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
+    "run": ("run the collector service", _run_arguments, run),
+    "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of deskwatch-collector."""
+    parser = argparse.ArgumentParser(prog="deskwatch-collector")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        add_arguments(commands.add_parser(name, help=help_text))
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command][2](args)
+    except CollectorError as err:
+        print(f"deskwatch-collector: {err}", file=sys.stderr)
+        return 2

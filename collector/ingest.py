@@ -1,0 +1,377 @@
+"""MQTT v5 shared subscription -> decoded Batch; everything else is dead-lettered.
+
+`Ingest` holds one persistent MQTT session (clean_start False, a session expiry) in the
+shared subscription `$share/<group>/<prefix>/+/metrics`, so N collectors split the
+batches, plus a plain subscription to `<prefix>/+/state`, so each one also gets the
+retained births and Last Wills (presence changes are compare-and-set in the store, so
+only one collector reports each).
+
+Messages are acknowledged by hand (paho `manual_ack`) and only by `flush()`, after
+
+1. their lines are in VictoriaMetrics or fsynced in the writer's disk buffer,
+2. the dead letters, sequence state and presence are committed in the store,
+
+in the order they arrived. A collector killed before that loses nothing: the broker
+redelivers to the same session. A batch whose sequence number the store already has is
+a redelivery of something stored before the ack got out, and is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import Engine
+
+from agent.protocol import Batch, Kind, Presence, ProtocolError, decode, parse_topic
+from collector import deadletter, presence, sequence
+from collector.config import CollectorConfig, broker_address
+from collector.db import begin_write
+from collector.deadletter import DeadLetter
+from collector.errors import CollectorError
+from collector.line_protocol import batch_lines
+from collector.observers import Observer, PresenceChange
+from collector.selfmetrics import SelfMetrics
+from collector.sequence import SequenceTracker, Verdict
+from collector.writer import Sink
+
+log = logging.getLogger(__name__)
+
+BAD_TOPIC: Final = "bad_topic"
+AGENT_ID_MISMATCH: Final = "agent_id_mismatch"
+INTERNAL_ERROR: Final = "internal_error"
+
+
+def reason_code(reason: str) -> str:
+    """A short, bounded label for a ProtocolError reason, for metrics and filtering."""
+    if reason.startswith("payload of"):
+        return "too_large"
+    if reason.startswith("unsupported protocol version"):
+        return "unsupported_version"
+    if "malformed" in reason or "truncated" in reason or "trailing characters" in reason:
+        return "malformed_json"
+    return "invalid_message"
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What arrived since the last flush, in arrival order."""
+
+    acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, qos)
+    lines: list[str] = field(default_factory=list)
+    batches: list[tuple[Batch, int]] = field(default_factory=list)
+    presences: list[tuple[Presence, int]] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    seen: dict[str, presence.Seen] = field(default_factory=dict)
+    since: float = 0.0
+
+
+class Ingest:
+    """The MQTT client and the flush loop that stores what it receives."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        engine: Engine,
+        sink: Sink,
+        metrics: SelfMetrics,
+        observers: Sequence[Observer] = (),
+        password: str = "",
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._config = config
+        self._prefix = config.mqtt.prefix
+        self._engine = engine
+        self._sink = sink
+        self._metrics = metrics
+        self._observers = list(observers)
+        self._clock = clock
+        self._tracker = SequenceTracker()
+        self._lock = threading.Condition()
+        self._pending = _Pending()
+        self._flush_lock = threading.Lock()
+        self._accepting = True
+        self._stop = threading.Event()
+        self._connected = False
+        self._flush_thread = threading.Thread(target=self._flush_loop, name="ingest-flush", daemon=True)
+        self._client = self._make_client(password)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call `observer` for every accepted batch and presence change from now on."""
+        self._observers.append(observer)
+
+    def _make_client(self, password: str) -> mqtt.Client:
+        settings = self._config.mqtt
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if settings.username:
+            client.username_pw_set(settings.username, password or None)
+        _, _, tls = broker_address(settings)
+        if tls:
+            client.tls_set(ca_certs=settings.ca_file or None)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(1, 30)
+        return client
+
+    def start(self) -> None:
+        """Load the sequence state, connect and start receiving."""
+        self._tracker.load(self._engine)
+        settings = self._config.mqtt
+        host, port, _ = broker_address(settings)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = settings.session_expiry_seconds
+        # Bounds the unacknowledged messages the broker sends us, so it bounds memory.
+        props.ReceiveMaximum = settings.max_inflight
+        self._flush_thread.start()
+        self._client.connect_async(
+            host, port, keepalive=settings.keepalive_seconds, clean_start=False, properties=props
+        )
+        self._client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+            return
+        group, prefix = self._config.mqtt.group, self._prefix
+        options = SubscribeOptions(qos=1)
+        client.subscribe(
+            [
+                (f"$share/{group}/{prefix}/+/{Kind.METRICS.value}", options),
+                (f"{prefix}/+/{Kind.STATE.value}", options),
+            ]
+        )
+        self._connected = True
+        self._metrics.mqtt_connected.set(1)
+        log.info("connected to %s as %s", self._config.mqtt.broker, self._config.mqtt.client_id)
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        self._connected = False
+        self._metrics.mqtt_connected.set(0)
+        if not self._stop.is_set():
+            log.warning("lost the broker connection (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if not self._accepting:
+            return  # shutting down: left unacknowledged, the broker redelivers it to this session
+        received_ns = self._clock()
+        try:
+            self.receive(message.topic, bytes(message.payload), received_ns, message.mid, message.qos)
+        except Exception:
+            log.exception("cannot handle a message on %s; dead-lettering it", message.topic)
+            letter = DeadLetter(
+                received_ns, message.topic, INTERNAL_ERROR, "internal error", bytes(message.payload)
+            )
+            with self._lock:
+                self._pending.letters.append(letter)
+                self._pending.acks.append((message.mid, message.qos))
+
+    def receive(self, topic: str, payload: bytes, received_ns: int, mid: int = 0, qos: int = 0) -> None:
+        """Decode one message and queue what it means for the next flush."""
+        try:
+            agent_id, kind = parse_topic(self._prefix, topic)
+            if kind is Kind.METRICS:
+                self._metrics.messages.labels(kind="metrics").inc()
+                batch = decode(payload, Batch)
+                _check_agent(batch.agent_id, agent_id)
+                self._accept_batch(batch, received_ns, mid, qos)
+                return
+            self._metrics.messages.labels(kind=kind.value).inc()
+            if kind is Kind.STATE and not payload:
+                self._queue_ack(mid, qos)  # a retained message being cleared
+                return
+            if kind is not Kind.STATE:
+                raise ProtocolError(f"ingest does not take {kind.value} messages")
+            message = decode(payload, Presence)
+            _check_agent(message.agent_id, agent_id)
+        except _Mismatch as err:
+            self._reject(topic, payload, received_ns, AGENT_ID_MISMATCH, str(err), mid, qos)
+            return
+        except ProtocolError as err:
+            code = BAD_TOPIC if err.reason.startswith("topic ") else reason_code(err.reason)
+            self._reject(topic, payload, received_ns, code, err.reason, mid, qos)
+            return
+        with self._lock:
+            self._pending.presences.append((message, received_ns))
+            self._pending.acks.append((mid, qos))
+
+    def _accept_batch(self, batch: Batch, received_ns: int, mid: int, qos: int) -> None:
+        verdict = self._tracker.observe(batch.agent_id, batch.seq)
+        if verdict is Verdict.DUPLICATE:
+            self._metrics.batches.labels(result="duplicate").inc()
+            self._metrics.duplicates.inc()
+            self._queue_ack(mid, qos)
+            return
+        lines = batch_lines(batch)
+        self._metrics.batches.labels(result="accepted").inc()
+        self._metrics.samples.inc(len(batch.samples) + len(batch.states))
+        self._metrics.lines.inc(len(lines))
+        with self._lock:
+            pending = self._pending
+            if not pending.acks:
+                pending.since = time.monotonic()
+            pending.lines.extend(lines)
+            pending.batches.append((batch, received_ns))
+            pending.acks.append((mid, qos))
+            pending.seen[batch.agent_id] = presence.Seen(batch.site, batch.created_ns, received_ns)
+            if self._full(pending):
+                self._lock.notify()
+
+    def _full(self, pending: _Pending) -> bool:
+        # Half the broker's in-flight window: it must not stall waiting for our acks.
+        return len(pending.lines) >= self._config.metrics.batch_lines or len(pending.acks) >= max(
+            1, self._config.mqtt.max_inflight // 2
+        )
+
+    def _queue_ack(self, mid: int, qos: int) -> None:
+        with self._lock:
+            if not self._pending.acks:
+                self._pending.since = time.monotonic()
+            self._pending.acks.append((mid, qos))
+
+    def _reject(
+        self, topic: str, payload: bytes, received_ns: int, code: str, reason: str, mid: int, qos: int
+    ) -> None:
+        self._metrics.decode_errors.labels(reason=code).inc()
+        log.debug("dead-lettered a message on %s: %s", topic, reason)
+        with self._lock:
+            if not self._pending.acks:
+                self._pending.since = time.monotonic()
+            self._pending.letters.append(DeadLetter(received_ns, topic, code, reason, payload))
+            self._pending.acks.append((mid, qos))
+
+    def _flush_loop(self) -> None:
+        interval = self._config.metrics.flush_interval_seconds
+        while not self._stop.is_set():
+            with self._lock:
+                pending = self._pending
+                due = pending.since + interval - time.monotonic()
+                if not pending.acks or (due > 0 and not self._full(pending)):
+                    self._lock.wait(interval if not pending.acks else max(due, 0.001))
+                    continue
+            try:
+                self.flush()
+            except CollectorError as err:
+                log.error("cannot store received messages (%s); retrying", err)
+                self._stop.wait(1.0)
+            except Exception:
+                log.exception("flush failed; retrying")
+                self._stop.wait(1.0)
+
+    def flush(self) -> None:
+        """Store everything pending, then acknowledge it; on failure it stays pending for the next try."""
+        with self._flush_lock:
+            with self._lock:
+                pending, self._pending = self._pending, _Pending()
+            if not pending.acks:
+                return
+            started = time.perf_counter()
+            try:
+                self._store(pending)
+            except BaseException:
+                with self._lock:  # put it back in front, so nothing is acknowledged out of order
+                    self._pending = _prepend(pending, self._pending)
+                raise
+            for mid, qos in pending.acks:
+                if qos:
+                    self._client.ack(mid, qos)
+            self._metrics.flush_seconds.observe(time.perf_counter() - started)
+
+    def _store(self, pending: _Pending) -> None:
+        if pending.lines:
+            self._sink.store("\n".join(pending.lines).encode())
+            written_ns = self._clock()
+            for batch, _ in pending.batches:
+                self._metrics.lag_seconds.observe(max(written_ns - batch.created_ns, 0) / 1e9)
+        views = self._tracker.take_dirty()
+        try:
+            with begin_write(self._engine) as conn:
+                deadletter.add(conn, pending.letters, self._config.deadletter.max_entries)
+                merged, opened, filled = sequence.save(conn, views)
+                changes = presence.apply(conn, pending.presences, pending.seen)
+        except BaseException:
+            self._tracker.mark_dirty(views)
+            raise
+        self._tracker.adopt(merged)
+        self._metrics.gaps.inc(opened)
+        self._metrics.gaps_filled.inc(filled)
+        for batch, received_ns in pending.batches:
+            for observer in self._observers:
+                self._call(observer.observe_batch, batch, received_ns)
+        self.notify(changes)
+
+    def notify(self, changes: Sequence[PresenceChange]) -> None:
+        """Tell every observer about presence changes (also used by the staleness check)."""
+        for change in changes:
+            if change.previous is not change.status:
+                log.info("agent %s is %s (was %s)", change.agent_id, change.status.value, change.previous)
+            for observer in self._observers:
+                self._call(observer.observe_presence, change)
+
+    def _call(self, method: Callable[..., None], *args: Any) -> None:
+        try:
+            method(*args)
+        except Exception:
+            self._metrics.observer_errors.inc()
+            log.exception("observer %r failed", method)
+
+    def stop(self, timeout: float) -> None:
+        """Stop taking messages, store and acknowledge what arrived within `timeout` s, disconnect."""
+        self._accepting = False
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        self._flush_thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.flush()
+                break
+            except Exception as err:  # the store or disk is gone: what is left gets redelivered
+                log.warning("final flush failed (%s); unacknowledged messages will be redelivered", err)
+                time.sleep(0.2)
+        time.sleep(0.05)  # let the acknowledgements leave before the DISCONNECT
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _check_agent(payload_agent: str, topic_agent: str) -> None:
+    if payload_agent != topic_agent:
+        raise _Mismatch(f"payload agent_id {payload_agent!r} differs from the topic's {topic_agent!r}")
+
+
+def _prepend(first: _Pending, then: _Pending) -> _Pending:
+    merged = _Pending(
+        acks=first.acks + then.acks,
+        lines=first.lines + then.lines,
+        batches=first.batches + then.batches,
+        presences=first.presences + then.presences,
+        letters=first.letters + then.letters,
+        seen={**first.seen, **then.seen},
+        since=first.since,
+    )
+    return merged

@@ -1,0 +1,255 @@
+"""Per-agent sequence numbers: which batches arrived, which are missing, which came twice.
+
+Every batch carries a sequence number that survives agent restarts. `SequenceTracker`
+remembers, per agent, the highest number seen and the ranges below it still missing:
+a number above the highest opens a gap, a late arrival inside a gap fills (un-counts)
+it, and anything else at or below the highest is a duplicate, a QoS 1 redelivery that
+ingest drops. Numbers below the tracked window (`floor`) cannot be judged and are
+accepted; VictoriaMetrics' dedup collapses them if they were stored before.
+
+The state lives in the collector's store (`agent_sequence`) so that a restarted or
+killed collector does not store a redelivered batch twice, and so that several
+collector processes, which each see only their share of an agent's batches, count gaps
+over the union of what they all saw: `save()` merges this process's view into the
+stored one under a row lock and takes the merged view back.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+)
+
+# Ranges kept per agent; beyond this the oldest gap is written off as lost for good.
+MAX_RANGES: Final = 64
+
+metadata = MetaData()
+agent_sequence = Table(
+    "agent_sequence",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("floor", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    Column("missing", Text, nullable=False),  # JSON [[start, end), ...]
+    Column("lost", BigInteger, nullable=False),  # gaps dropped from `missing` to bound it
+    Column("duplicates", Integer, nullable=False),
+)
+
+Range = tuple[int, int]  # half-open [start, end)
+
+
+class Verdict(enum.Enum):
+    """What one sequence number means for the batch that carries it."""
+
+    NEW = "new"  # store it
+    FILLED = "filled"  # store it: a late arrival that closes part of a gap
+    UNKNOWN = "unknown"  # store it: below the tracked window, cannot tell
+    DUPLICATE = "duplicate"  # drop it: seen before
+
+
+@dataclass(slots=True)
+class AgentSequence:
+    """What is known about one agent's sequence numbers."""
+
+    floor: int
+    high: int
+    missing: list[Range] = field(default_factory=list)
+    lost: int = 0
+    duplicates: int = 0
+
+    @property
+    def gaps(self) -> int:
+        """Batches never received: still-open gaps plus gaps written off."""
+        return self.lost + sum(end - start for start, end in self.missing)
+
+    def observe(self, seq: int) -> Verdict:
+        """Record `seq` and say whether its batch is new."""
+        if seq > self.high:
+            if seq > self.high + 1:
+                self.missing.append((self.high + 1, seq))
+                self._bound()
+            self.high = seq
+            return Verdict.NEW
+        if seq < self.floor:
+            return Verdict.UNKNOWN
+        for index, (start, end) in enumerate(self.missing):
+            if start <= seq < end:
+                pieces = [r for r in ((start, seq), (seq + 1, end)) if r[0] < r[1]]
+                self.missing[index : index + 1] = pieces
+                return Verdict.FILLED
+        self.duplicates += 1
+        return Verdict.DUPLICATE
+
+    def _bound(self) -> None:
+        while len(self.missing) > MAX_RANGES:
+            start, end = self.missing.pop(0)
+            self.lost += end - start
+            self.floor = end
+
+
+def _complement(ranges: list[Range], low: int, high: int) -> list[Range]:
+    """The half-open ranges in [low, high) not covered by sorted, disjoint `ranges`."""
+    result: list[Range] = []
+    at = low
+    for start, end in ranges:
+        if start > at:
+            result.append((at, min(start, high)))
+        at = max(at, end)
+    if at < high:
+        result.append((at, high))
+    return [r for r in result if r[0] < r[1]]
+
+
+def _seen(state: AgentSequence) -> list[Range]:
+    return _complement(state.missing, state.floor, state.high + 1)
+
+
+def merge(a: AgentSequence, b: AgentSequence) -> AgentSequence:
+    """The view of an agent's sequence after seeing everything `a` and `b` saw."""
+    seen = sorted(_seen(a) + _seen(b))
+    union: list[Range] = []
+    for start, end in seen:
+        if union and start <= union[-1][1]:
+            union[-1] = (union[-1][0], max(union[-1][1], end))
+        else:
+            union.append((start, end))
+    low, high = min(a.floor, b.floor), max(a.high, b.high)
+    merged = AgentSequence(
+        floor=low,
+        high=high,
+        missing=_complement(union, low, high + 1),
+        lost=max(a.lost, b.lost),
+        duplicates=max(a.duplicates, b.duplicates),
+    )
+    merged._bound()
+    return merged
+
+
+class SequenceTracker:
+    """Every agent's AgentSequence in this process, with the agents changed since the last save."""
+
+    def __init__(self) -> None:
+        self._agents: dict[str, AgentSequence] = {}
+        self._dirty: set[str] = set()
+
+    def observe(self, agent_id: str, seq: int) -> Verdict:
+        """Record a batch's sequence number; the first one seen from an agent starts its window."""
+        state = self._agents.get(agent_id)
+        self._dirty.add(agent_id)
+        if state is None:
+            self._agents[agent_id] = AgentSequence(floor=seq, high=seq)
+            return Verdict.NEW
+        return state.observe(seq)
+
+    def get(self, agent_id: str) -> AgentSequence | None:
+        return self._agents.get(agent_id)
+
+    def load(self, engine: Engine) -> None:
+        """Replace this process's view with the stored one (at startup)."""
+        with engine.connect() as conn:
+            for row in conn.execute(select(agent_sequence)):
+                self._agents[row.agent_id] = _from_row(row)
+
+    def take_dirty(self) -> dict[str, AgentSequence]:
+        """Copies of the agents changed since the last call, for `save()` outside the lock."""
+        dirty = {
+            agent_id: AgentSequence(s.floor, s.high, list(s.missing), s.lost, s.duplicates)
+            for agent_id in self._dirty
+            if (s := self._agents.get(agent_id)) is not None
+        }
+        self._dirty.clear()
+        return dirty
+
+    def mark_dirty(self, agent_ids: Iterable[str]) -> None:
+        """Save these agents again next time (their last save did not commit)."""
+        self._dirty.update(agent_ids)
+
+    def adopt(self, merged: dict[str, AgentSequence]) -> None:
+        """Take the merged views `save()` returned, keeping anything observed meanwhile."""
+        for agent_id, stored in merged.items():
+            current = self._agents.get(agent_id)
+            self._agents[agent_id] = stored if current is None else merge(current, stored)
+
+
+def save(conn: Connection, views: dict[str, AgentSequence]) -> tuple[dict[str, AgentSequence], int, int]:
+    """Merge `views` into the stored rows (locked); return the merged views, gaps opened and gaps filled.
+
+    Runs inside the caller's transaction, which must hold the write lock (SQLite: BEGIN
+    IMMEDIATE; PostgreSQL: the FOR UPDATE here).
+    """
+    if not views:
+        return {}, 0, 0
+    stored: dict[str, AgentSequence] = {}
+    for chunk in _chunks(sorted(views), 500):
+        query = select(agent_sequence).where(agent_sequence.c.agent_id.in_(chunk))
+        if conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        for row in conn.execute(query):
+            stored[row.agent_id] = _from_row(row)
+    merged: dict[str, AgentSequence] = {}
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    opened = filled = 0
+    for agent_id, view in views.items():
+        before = stored.get(agent_id)
+        after = view if before is None else merge(before, view)
+        merged[agent_id] = after
+        delta = after.gaps - (before.gaps if before else 0)
+        opened += max(delta, 0)
+        filled += max(-delta, 0)
+        if before is None:
+            inserts.append({"agent_id": agent_id, **_to_row(after)})
+        else:
+            updates.append({"key": agent_id, **_to_row(after)})
+    if inserts:
+        conn.execute(agent_sequence.insert(), inserts)
+    if updates:
+        conn.execute(
+            agent_sequence.update().where(agent_sequence.c.agent_id == bindparam("key")),
+            updates,
+        )
+    return merged, opened, filled
+
+
+def stored_gaps(conn: Connection) -> dict[str, int]:
+    """Batches never received, per agent, over everything every collector saw."""
+    return {row.agent_id: _from_row(row).gaps for row in conn.execute(select(agent_sequence))}
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_ranges = msgspec.json.Decoder(list[tuple[int, int]])
+
+
+def _from_row(row: Row[Any]) -> AgentSequence:
+    return AgentSequence(row.floor, row.high, list(_ranges.decode(row.missing)), row.lost, row.duplicates)
+
+
+def _to_row(state: AgentSequence) -> dict[str, object]:
+    return {
+        "floor": state.floor,
+        "high": state.high,
+        "missing": msgspec.json.encode(state.missing).decode(),
+        "lost": state.lost,
+        "duplicates": state.duplicates,
+    }

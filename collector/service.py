@@ -1,0 +1,103 @@
+"""One collector process: ingest, writer, presence checks and the HTTP app, wired together.
+
+service = CollectorService(config)
+service.add_observer(incidents_engine)    # before start(): sees every batch and presence change
+service.app.include_router(api_router)     # the FastAPI app behind --listen
+service.start(); ...; service.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from collector import presence, sequence
+from collector.config import CollectorConfig, listen_address
+from collector.db import begin_write, make_engine, migrate
+from collector.http import Health, Server, create_app
+from collector.ingest import Ingest
+from collector.observers import Observer
+from collector.selfmetrics import SelfMetrics
+from collector.writer import DiskBuffer, MetricsWriter, Sink
+
+log = logging.getLogger(__name__)
+
+
+class CollectorService:
+    """Everything `deskwatch-collector run` starts, in one object."""
+
+    def __init__(self, config: CollectorConfig) -> None:
+        self.config = config
+        self.engine = make_engine(config.store.url)
+        migrate(self.engine)
+        self.metrics = SelfMetrics()
+        self._exporter = presence.PresenceExporter()
+        self.metrics.registry.register(self._exporter)
+        token = os.environ.get(config.metrics.token_env, "") if config.metrics.token_env else ""
+        password = os.environ.get(config.mqtt.password_env, "") if config.mqtt.password_env else ""
+        buffer_dir = Path(config.metrics.buffer_dir)
+        self._buffer = DiskBuffer(buffer_dir, config.metrics.buffer_max_bytes, self.metrics)
+        self._sink = Sink(MetricsWriter(config.metrics, self.metrics, token), self._buffer, config.metrics)
+        self.ingest = Ingest(config, self.engine, self._sink, self.metrics, password=password)
+        self.app: FastAPI = create_app(self.metrics.registry, self.health)
+        host, port = listen_address(config.http.listen)
+        self._http = Server(self.app, host, port)
+        self._stop = threading.Event()
+        self._presence_thread = threading.Thread(target=self._presence_loop, name="presence", daemon=True)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call `observer` for every accepted batch and every presence change."""
+        self.ingest.add_observer(observer)
+
+    def health(self) -> Health:
+        connected = self.ingest.connected
+        return Health(
+            ok=connected,
+            mqtt_connected=connected,
+            metrics_writable=self._sink.healthy,
+            buffer_bytes=self._buffer.size_bytes,
+        )
+
+    def start(self) -> None:
+        self._sink.start()
+        self.ingest.start()
+        self._presence_thread.start()
+        self._http.start()
+        log.info("collector running; HTTP on %s", self.config.http.listen)
+
+    def stop(self) -> None:
+        """Stop within about metrics.shutdown_timeout_seconds; buffered data stays on disk."""
+        timeout = self.config.metrics.shutdown_timeout_seconds
+        self._stop.set()
+        self.ingest.stop(timeout)
+        self._sink.close(timeout=2.0)
+        self._http.stop()
+        self._presence_thread.join(2.0)
+        self.engine.dispose()
+        log.info("collector stopped")
+
+    def _presence_loop(self) -> None:
+        settings = self.config.presence
+        while True:
+            try:
+                self.check_presence(time.time_ns())
+            except Exception:
+                log.exception("presence check failed")
+            if self._stop.wait(settings.check_interval_seconds):
+                return
+
+    def check_presence(self, now_ns: int) -> None:
+        """Mark agents stale, tell the observers, refresh the agent metrics."""
+        settings = self.config.presence
+        with begin_write(self.engine) as conn:
+            changes = presence.expire(
+                conn, now_ns, settings.stale_intervals, settings.default_interval_seconds
+            )
+        self.ingest.notify(changes)
+        with self.engine.connect() as conn:
+            self._exporter.update(presence.agents(conn), sequence.stored_gaps(conn))

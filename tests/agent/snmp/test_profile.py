@@ -1,0 +1,99 @@
+"""Profiles: every shipped file loads, bad files name file and key, extract() is pure and table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.snmp.errors import ProfileError
+from agent.snmp.profile import builtin_profiles, enterprise_names, extract, load_profile
+from agent.snmp.report import build_report, level_percent
+from agent.snmp.values import ValueKind, VarBind, parse_oid
+
+
+def test_shipped_profiles_load_generic_first() -> None:
+    names = [p.name for p in builtin_profiles()]
+    assert names[:4] == ["system", "if_mib", "host_resources", "printer_mib"]
+    assert {"brother", "sharp", "konica", "mikrotik"} <= set(names)
+    assert enterprise_names()[2435] == "Brother"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('name = "x"\nscalars = [{ oid = "sysDescr.0", name = "d" }]', "$.scalars[0].oid"),
+        ('name = "x"\nscalars = [{ oid = "1.3.6", name = "d", type = "float" }]', "scalars[0].type"),
+        ('name = "x"\nscalars = [{ oid = "1.3.6", name = "d", enum = "nope" }]', "scalars[0].enum"),
+        ('name = "x"\nbogus = 1', "bogus"),
+        ('name = "x"\n[enums.e]\nabc = "y"', "enums.e"),
+        ("name = ", "x.toml"),
+    ],
+)
+def test_bad_profile_names_file_and_key(text: str, where: str) -> None:
+    with pytest.raises(ProfileError) as err:
+        load_profile("x.toml", text)
+    assert str(err.value).startswith("x.toml: ")
+    assert where in str(err.value)
+
+
+PROFILE = load_profile(
+    "t.toml",
+    """
+name = "t"
+scalars = [{ oid = "1.3.6.1.2.1.1.5.0", name = "sys_name", type = "text" }]
+[[tables]]
+name = "supplies"
+columns = [
+  { oid = "1.3.6.1.2.1.43.11.1.1.6", name = "description", type = "text" },
+  { oid = "1.3.6.1.2.1.43.11.1.1.5", name = "kind", type = "int", enum = "t" },
+  { oid = "1.3.6.1.2.1.43.11.1.1.8", name = "capacity" },
+  { oid = "1.3.6.1.2.1.43.11.1.1.9", name = "level" },
+]
+[enums.t]
+3 = "toner"
+""",
+)
+
+
+def col(oid: str, *rows: tuple[str, ValueKind, int | bytes]) -> tuple[tuple[int, ...], list[VarBind]]:
+    base = parse_oid(oid)
+    return base, [VarBind(base + parse_oid(i), k, v) for i, k, v in rows]
+
+
+def test_extract_names_rows_by_index_and_applies_enums() -> None:
+    name = parse_oid("1.3.6.1.2.1.1.5.0")
+    columns = dict(
+        [
+            col("1.3.6.1.2.1.43.11.1.1.6", ("1.1", ValueKind.OCTETS, b"Cyan Toner")),
+            col("1.3.6.1.2.1.43.11.1.1.5", ("1.1", ValueKind.INTEGER, 3)),
+            col("1.3.6.1.2.1.43.11.1.1.8", ("1.1", ValueKind.INTEGER, 200)),
+            col("1.3.6.1.2.1.43.11.1.1.9", ("1.1", ValueKind.INTEGER, 50)),
+        ]
+    )
+    ex = extract([PROFILE], {name: VarBind(name, ValueKind.OCTETS, b"lp1")}, columns)
+    assert ex.scalars == {"sys_name": "lp1"}
+    assert ex.table("supplies") == [((1, 1), {"description": "Cyan Toner", "kind": "toner", "capacity": 200, "level": 50})]
+    report = build_report("10.0.0.9", ex, profiles=["t"], vendor_names={})
+    assert report.kind == "printer"
+    assert report.supplies[0].level_percent == 25.0
+    assert report.supplies[0].color == "cyan"
+    assert report.device == "10.0.0.9"  # no serial, no interface: the address is the key
+
+
+@pytest.mark.parametrize(
+    ("level", "capacity", "percent", "state"),
+    [
+        (50, 200, 25.0, "known"),
+        (0, 100, 0.0, "known"),
+        (120, 100, 100.0, "known"),  # a level above capacity is clamped, not 120 %
+        (-3, 100, None, "some_remaining"),
+        (-2, 100, None, "unknown"),
+        (-1, 100, None, "other"),
+        (40, -2, None, "known"),  # raw units of an unknown whole
+        (40, 0, None, "known"),
+        (None, 100, None, "unknown"),
+    ],
+)
+def test_level_percent_keeps_rfc3805_special_values_as_states(
+    level: int | None, capacity: int | None, percent: float | None, state: str
+) -> None:
+    assert level_percent(level, capacity) == (percent, state)

@@ -1,0 +1,172 @@
+"""The agent against a real Mosquitto: store-and-forward across outages and restarts, Last Will."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent import protocol
+from agent.protocol import Batch, Presence
+from agent.spool import Spool
+from tests.support.agent_process import AgentProcess, write_config
+from tests.support.mqtt import Subscriber
+from tests.support.services import Mosquitto
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def agents() -> Iterator[list[AgentProcess]]:
+    started: list[AgentProcess] = []
+    yield started
+    for agent in started:
+        agent.cleanup()
+
+
+def _seqs(messages: list[object]) -> list[int]:
+    return [protocol.decode(m.payload, Batch).seq for m in messages]  # type: ignore[attr-defined]
+
+
+def _wait_spool_depth(path: Path, depth: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            spool = Spool(path, 1 << 30)
+            got = spool.stats().depth
+            spool.close()
+            if got >= depth:
+                return got
+        time.sleep(0.1)
+    raise TimeoutError(f"spool never reached {depth} batches")
+
+
+def test_store_and_forward_survives_outage_and_agent_restart(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    broker = Mosquitto(tmp_path / "broker")
+    topic = protocol.topic(protocol.DEFAULT_PREFIX, "pc-sf", protocol.Kind.METRICS)
+    # A persistent subscriber session, made while the broker is up, keeps queueing for us
+    # through the broker's own restart (the collector works the same way).
+    broker.start()
+    Subscriber(broker.port, topic, client_id="collector-sf", persistent=True).close()
+    broker.stop()
+
+    spool_path = tmp_path / "spool.db"
+    config = write_config(tmp_path / "agent.toml", agent_id="pc-sf", broker=broker.url, spool=spool_path)
+    agent = AgentProcess(config, tmp_path / "agent.log").start()
+    agents.append(agent)
+    _wait_spool_depth(spool_path, 12)
+    assert agent.terminate() == 0  # restarted while the broker is still down
+    agent.start()
+    outage = _wait_spool_depth(spool_path, 24)
+
+    broker.start()
+    try:
+        with Subscriber(broker.port, topic, client_id="collector-sf", persistent=True) as sub:
+            messages = sub.wait_for(lambda got: len(got) > outage + 5, timeout=30)
+            agent.terminate()
+            seqs = _seqs(sub.snapshot())
+    finally:
+        broker.stop()
+
+    first_seen = list(dict.fromkeys(seqs))
+    assert first_seen == sorted(first_seen), "batches arrived out of order"
+    assert set(range(1, max(seqs) + 1)) <= set(seqs), "a sequence number is missing"
+    assert max(seqs) >= outage
+    assert len(messages) > outage
+    spool = Spool(spool_path, 1 << 30)
+    left = spool.stats()
+    spool.close()
+    # Everything the outage left behind was acknowledged and deleted.
+    assert left.oldest_seq is None or left.oldest_seq > outage
+
+
+def test_last_will_on_crash_and_goodbye_on_sigterm(
+    tmp_path: Path, mosquitto: Mosquitto, agents: list[AgentProcess]
+) -> None:
+    state_topic = protocol.topic(protocol.DEFAULT_PREFIX, "pc-lwt", protocol.Kind.STATE)
+    config = write_config(
+        tmp_path / "agent.toml",
+        agent_id="pc-lwt",
+        broker=mosquitto.url,
+        spool=tmp_path / "spool.db",
+        interval=1,
+    )
+    with Subscriber(mosquitto.port, state_topic) as sub:
+        agent = AgentProcess(config, tmp_path / "agent.log").start()
+        agents.append(agent)
+
+        def presences() -> list[Presence]:
+            return [protocol.decode(m.payload, Presence) for m in sub.snapshot()]
+
+        sub.wait_for(lambda _: any(p.status == "online" for p in presences()))
+        birth = next(p for p in presences() if p.status == "online")
+        assert birth.facts is not None and birth.facts.interval_seconds == 1 and birth.site == "test"
+
+        agent.kill()
+        sub.wait_for(lambda _: presences()[-1].status == "offline")
+        assert presences()[-1].reason == "lost"
+
+        agent.start()
+        sub.wait_for(lambda _: presences()[-1].status == "online")
+        assert agent.terminate() == 0
+        sub.wait_for(lambda _: presences()[-1].status == "offline")
+        assert presences()[-1].reason == "shutdown"
+
+    # The goodbye is retained: a collector that connects later still learns it.
+    with Subscriber(mosquitto.port, state_topic) as late:
+        retained = late.wait_for(lambda got: len(got) >= 1)
+        assert retained[0].retain
+        assert protocol.decode(retained[0].payload, Presence).reason == "shutdown"
+
+
+def test_full_spool_drops_oldest_and_reports_it(tmp_path: Path, agents: list[AgentProcess]) -> None:
+    broker = Mosquitto(tmp_path / "broker")  # not started: the broker is down
+    spool_path = tmp_path / "spool.db"
+    config = write_config(
+        tmp_path / "agent.toml",
+        agent_id="pc-full",
+        broker=broker.url,
+        spool=spool_path,
+        interval=0.1,
+        extra="",
+    )
+    config.write_text(
+        config.read_text().replace(
+            f'[spool]\npath = "{spool_path}"', f'[spool]\npath = "{spool_path}"\nmax_bytes = 65536'
+        )
+    )
+    agent = AgentProcess(config, tmp_path / "agent.log").start()
+    agents.append(agent)
+    deadline = time.monotonic() + 60
+    dropped = 0
+    while time.monotonic() < deadline and dropped < 5:
+        time.sleep(0.2)
+        if spool_path.exists():
+            spool = Spool(spool_path, 1 << 30)
+            stats = spool.stats()
+            spool.close()
+            dropped = stats.dropped_total
+            assert stats.bytes <= 65536
+    assert dropped >= 5, "the spool never filled up"
+
+    broker.start()
+    try:
+        topic = protocol.topic(protocol.DEFAULT_PREFIX, "pc-full", protocol.Kind.METRICS)
+        with Subscriber(broker.port, topic) as sub:
+
+            def reported(got: list[object]) -> bool:
+                for m in got:
+                    batch = protocol.decode(m.payload, Batch)  # type: ignore[attr-defined]
+                    for s in batch.samples:
+                        if s.measurement == "agent" and s.fields["spool_dropped_total"] >= dropped:
+                            return True
+                return False
+
+            sub.wait_for(reported, timeout=30)
+    finally:
+        agent.cleanup()
+        broker.stop()

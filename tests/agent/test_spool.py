@@ -1,0 +1,59 @@
+"""The spool keeps batches until acknowledged, in order, across restarts, within its bound."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.spool import Spool
+
+
+def _put(spool: Spool, size: int = 100) -> int:
+    return spool.put(1, lambda seq: b"x" * size)
+
+
+def test_spool_replays_oldest_batch_first(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 1 << 20)
+    seqs = [spool.put(i, lambda seq: f"batch {seq}".encode()) for i in range(5)]
+    assert seqs == [1, 2, 3, 4, 5]
+    assert spool.oldest(limit=2) == [(1, b"batch 1"), (2, b"batch 2")]
+    assert [s for s, _ in spool.oldest(after_seq=3)] == [4, 5]
+    spool.remove(1)
+    spool.remove(1)  # a second PUBACK for the same batch is harmless
+    assert spool.stats().depth == 4
+    assert spool.oldest(limit=1)[0][0] == 2
+
+
+def test_sequence_numbers_and_batches_survive_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 1 << 20)
+    for _ in range(3):
+        _put(spool)
+    spool.remove(1)
+    spool.close()
+    again = Spool(tmp_path / "s.db", 1 << 20)
+    assert [s for s, _ in again.oldest()] == [2, 3]
+    assert _put(again) == 4
+
+
+def test_full_spool_drops_oldest_and_counts(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 64 * 1024)
+    for _ in range(100):
+        _put(spool, 1024)
+    stats = spool.stats()
+    assert stats.bytes <= 64 * 1024
+    assert stats.depth == 64
+    assert stats.dropped_total == 36
+    assert stats.oldest_seq == 37  # the oldest went, the newest stayed
+    assert [s for s, _ in spool.oldest(limit=1000)][-1] == 100
+
+
+def test_failed_payload_does_not_use_up_a_sequence_number(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 1 << 20)
+
+    def broken(seq: int) -> bytes:
+        raise ValueError("encoding failed")
+
+    with pytest.raises(ValueError):
+        spool.put(1, broken)
+    assert _put(spool) == 1

@@ -1,0 +1,71 @@
+"""collector.toml: the example loads, errors name the file and key, flags override."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from collector import config
+from collector.cli import main
+from collector.config import CollectorConfig
+from collector.errors import ConfigError
+from tests.support.services import DEPLOY
+
+
+def test_example_config_loads_and_documents_every_default() -> None:
+    example = DEPLOY / "collector.toml"
+    assert config.load(example) == CollectorConfig()
+    uncommented = "\n".join(
+        line[2:] if line.startswith("# ") and "=" in line else line
+        for line in example.read_text().splitlines()
+        if not line.startswith("##")
+    )
+    documented = tomllib.loads(uncommented)
+    assert config.load_text(uncommented.encode(), "example") == CollectorConfig()
+    for section, struct in config.sections():
+        assert set(documented[section]) == set(struct.__struct_fields__), section
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[mqtt]\nmax_inflight = "many"',
+            "collector.toml: Expected `int`, got `str` - at `$.mqtt.max_inflight`",
+        ),
+        ("[mqtt]\nbrokr = 'x'", "collector.toml: Object contains unknown field `brokr` - at `$.mqtt`"),
+        ("[mqtt]\nbroker = 'tcp://x'", "collector.toml: mqtt.broker must be mqtt://HOST[:PORT]"),
+        ("[http]\nlisten = '9108'", "collector.toml: http.listen must be HOST:PORT, got '9108'"),
+        ("[metrics]\ntoken_env = 'DESKWATCH_NOT_SET_ANYWHERE'", "collector.toml: metrics.token_env names"),
+        ("[mqtt", "collector.toml: not valid TOML"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert str(err.value).startswith(str(tmp_path / message)) or message in str(err.value)
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text('[mqtt]\nbroker = "mqtt://a:1"\n[http]\nlisten = "0.0.0.0:1"\n')
+    loaded = config.with_overrides(
+        config.load(path), broker="mqtts://b", listen="127.0.0.1:2", db="sqlite://"
+    )
+    assert (loaded.mqtt.broker, loaded.http.listen, loaded.store.url) == (
+        "mqtts://b",
+        "127.0.0.1:2",
+        "sqlite://",
+    )
+    assert config.broker_address(loaded.mqtt) == ("b", 8883, True)
+
+
+def test_cli_reports_a_bad_config_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text("[mqtt]\nport = 1\n")
+    assert main(["deadletter", "list", "--config", str(path)]) == 2
+    assert "unknown field `port`" in capsys.readouterr().err

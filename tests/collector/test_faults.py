@@ -1,0 +1,194 @@
+"""Crashes, outages, garbage and sharing: no valid sample lost, none stored twice."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import msgspec
+import pytest
+
+from agent.protocol import PROTOCOL_VERSION, encode
+from collector import deadletter
+from collector.db import make_engine
+from tests.collector.conftest import MakeCollector, wait_for_seqs
+from tests.support import fake_agents
+from tests.support.services import Mosquitto, VictoriaMetrics
+
+
+def publish_for(
+    url: str, agents: int, batches: int, pause: float, base_ns: int, stop: threading.Event | None = None
+) -> dict[str, list[int]]:
+    """Publish `batches` batches per agent, round-robin, `pause` s apart; return what was sent."""
+    publisher = fake_agents.Publisher(url)
+    sent: dict[str, list[int]] = {fake_agents.agent_id(a): [] for a in range(agents)}
+    for seq in range(batches):
+        for agent in range(agents):
+            publisher.publish(fake_agents.make_batch(agent, seq, base_ns + seq * 10**7 + agent * 10**5))
+            sent[fake_agents.agent_id(agent)].append(seq)
+        time.sleep(pause)
+    publisher.close()
+    return sent
+
+
+def test_kill_9_while_agents_publish_loses_nothing(
+    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    collector = make_collector()
+    base_ns = time.time_ns() - 120 * 10**9
+    result: dict[str, dict[str, list[int]]] = {}
+    thread = threading.Thread(
+        target=lambda: result.update(sent=publish_for(mosquitto.url, 4, 150, 0.02, base_ns))
+    )
+    thread.start()
+    time.sleep(1.0)
+    collector.kill()
+    time.sleep(0.5)
+    collector.start()
+    time.sleep(0.7)
+    collector.kill()  # twice, the second time right after a restart
+    collector.start()
+    thread.join()
+    sent = result["sent"]
+    assert wait_for_seqs(victoria_metrics.url, sent) == sent
+    # Nothing stored twice: one sample per series and timestamp, and every value as sent.
+    values = fake_agents.stored_values(victoria_metrics.url, 'cpu_value{item="i00"}')
+    assert sorted(len(points) for points in values.values()) == [150] * 4
+
+
+def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
+    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    collector = make_collector()
+    rng = random.Random(5)
+    publisher = fake_agents.Publisher(mosquitto.url)
+    base_ns = time.time_ns() - 60 * 10**9
+    valid = encode(fake_agents.make_batch(0, 0, base_ns))
+    bad: list[tuple[str, bytes, str]] = []
+    for index in range(1000):
+        kind = index % 8
+        agent = fake_agents.agent_id(index % 3)
+        topic = f"deskwatch/v1/{agent}/metrics"
+        if kind == 0:
+            noise = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))
+            payload, reason = b"\xff" + noise, "malformed_json"  # not a byte any JSON value starts with
+        elif kind == 1:
+            cut = rng.randint(1, len(valid) - 2)
+            payload, reason = valid[:cut], "malformed_json"
+        elif kind == 2:
+            payload, reason = valid.replace(b'"v":1', b'"v":99'), "unsupported_version"
+        elif kind == 3:
+            payload, reason = valid.replace(b'"seq":0', b'"seq":"zero"'), "invalid_message"
+        elif kind == 4:
+            payload, reason = encode(fake_agents.make_batch(7, index, base_ns)), "agent_id_mismatch"
+        elif kind == 5:
+            payload, reason = b"[" * 300_000, "too_large"
+        elif kind == 6:
+            payload, reason = b'{"v":1,"agent_id":"' + agent.encode() + b'","seq":1}', "invalid_message"
+        else:
+            topic, payload, reason = "deskwatch/v1/bad agent!/metrics", b"{}", "bad_topic"
+        bad.append((topic, payload, reason))
+    sent: dict[str, list[int]] = {fake_agents.agent_id(a): [] for a in range(3)}
+    for index, (topic, payload, _) in enumerate(bad):
+        publisher.publish_raw(topic, payload)
+        if index % 10 == 0:
+            agent, seq = (index // 10) % 3, index // 30
+            publisher.publish(fake_agents.make_batch(agent, seq, base_ns + seq * 10**8 + agent * 10**6))
+            sent[fake_agents.agent_id(agent)].append(seq)
+    publisher.close()
+    assert wait_for_seqs(victoria_metrics.url, sent) == sent
+
+    engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
+    deadline = time.monotonic() + 20
+    while deadline > time.monotonic() and deadletter.count(engine) < 1000:
+        time.sleep(0.2)
+    letters = deadletter.recent(engine, limit=2000)
+    assert len(letters) == 1000
+    by_payload = {(letter.topic, letter.payload): letter.reason_code for letter in letters}
+    assert sorted(by_payload.get((t, p), "missing") for t, p, _ in bad) == sorted(r for _, _, r in bad)
+    assert all(letter.reason for letter in letters)
+    assert collector.health()["mqtt_connected"] is True
+    assert collector.metric("deskwatch_ingest_decode_errors_total") == 1000
+
+
+def test_two_collectors_in_one_group_store_each_batch_once_and_both_work(
+    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    first = make_collector("collector-a")
+    second = make_collector("collector-b", db_url=f"sqlite:///{first.workdir / 'collector.db'}")
+    base_ns = time.time_ns() - 60 * 10**9
+    sent = publish_for(mosquitto.url, 5, 40, 0.005, base_ns)
+    assert wait_for_seqs(victoria_metrics.url, sent) == sent
+    accepted = [c.metric('deskwatch_ingest_batches_total{result="accepted"}') for c in (first, second)]
+    assert sum(accepted) == 5 * 40
+    assert min(accepted) > 0
+    assert (
+        first.metric("deskwatch_ingest_duplicates_total") + second.metric("deskwatch_ingest_duplicates_total")
+        == 0
+    )
+    # Gaps are counted over what both saw: each collector alone saw only every other batch.
+    time.sleep(1.0)
+    assert "deskwatch_agent_sequence_gaps{" in first.metrics()
+    gaps = [
+        float(line.rsplit(" ", 1)[1])
+        for line in first.metrics().splitlines()
+        if line.startswith("deskwatch_agent_sequence_gaps{")
+    ]
+    assert gaps == [0.0] * 5
+
+
+@pytest.mark.slow
+def test_victoria_metrics_down_for_60_s_loses_nothing(
+    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    collector = make_collector()
+    base_ns = time.time_ns() - 300 * 10**9
+    publisher = fake_agents.Publisher(mosquitto.url)
+    sent: dict[str, list[int]] = {fake_agents.agent_id(a): [] for a in range(3)}
+    seq = 0
+
+    def publish_round() -> None:
+        nonlocal seq
+        for agent in range(3):
+            publisher.publish(fake_agents.make_batch(agent, seq, base_ns + seq * 10**8 + agent * 10**6))
+            sent[fake_agents.agent_id(agent)].append(seq)
+        seq += 1
+
+    for _ in range(5):
+        publish_round()
+    victoria_metrics.stop()
+    down_until = time.monotonic() + 60
+    while time.monotonic() < down_until:
+        publish_round()
+        time.sleep(0.5)
+    publisher.wait()
+    assert collector.metric("deskwatch_writer_buffer_bytes") > 0
+    assert collector.health()["metrics_writable"] is False
+    victoria_metrics.start()
+    for _ in range(5):
+        publish_round()
+    publisher.close()
+    assert wait_for_seqs(victoria_metrics.url, sent, timeout=40) == sent
+    deadline = time.monotonic() + 10
+    while collector.metric("deskwatch_writer_buffer_bytes") > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert collector.metric("deskwatch_writer_buffer_bytes") == 0
+
+
+def test_dead_letter_payload_replays_through_ingest(
+    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    collector = make_collector()
+    batch = fake_agents.make_batch(1, 3, time.time_ns() - 10**9)
+    wrong = msgspec.json.encode({**msgspec.to_builtins(batch), "v": PROTOCOL_VERSION + 1})
+    publisher = fake_agents.Publisher(mosquitto.url)
+    publisher.publish_raw("deskwatch/v1/pc-00001/metrics", wrong)
+    publisher.close()
+    engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
+    deadline = time.monotonic() + 10
+    while not deadletter.recent(engine) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (letter,) = deadletter.recent(engine)
+    assert letter.reason_code == "unsupported_version"
+    assert "unsupported protocol version 2" in letter.reason

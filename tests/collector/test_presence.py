@@ -1,0 +1,83 @@
+"""Presence: births, Last Wills, goodbyes and staleness -> status, and the changes reported once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from agent.protocol import Presence
+from collector import presence
+from collector.db import begin_write, make_engine, migrate
+from collector.observers import AgentStatus
+from collector.presence import Seen
+from tests.collector.conftest import MakeCollector
+from tests.support import fake_agents
+from tests.support.services import Mosquitto
+
+S = 10**9
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate(engine)
+    return engine
+
+
+def offline(reason: str, time_ns: int) -> Presence:
+    return Presence(v=1, agent_id="pc-00001", status="offline", reason=reason, time_ns=time_ns)  # type: ignore[arg-type]
+
+
+def statuses(
+    engine: Engine, messages: list[tuple[Presence, int]], seen: dict[str, Seen] | None = None
+) -> list:
+    with begin_write(engine) as conn:
+        changes = presence.apply(conn, messages, seen or {})
+    return [(c.status, c.previous) for c in changes]
+
+
+def test_birth_lwt_batch_and_goodbye(engine: Engine) -> None:
+    birth = fake_agents.birth(1, 10 * S, interval_seconds=30)
+    assert statuses(engine, [(birth, 11 * S)]) == [(AgentStatus.ONLINE, None)]
+    assert statuses(engine, [(birth, 12 * S)]) == []  # the retained birth again: no change
+    assert statuses(engine, [(offline("lost", 20 * S), 21 * S)]) == [(AgentStatus.LOST, AgentStatus.ONLINE)]
+    assert statuses(engine, [(birth, 22 * S)]) == []  # older than the Last Will
+    alive = {"pc-00001": Seen("hq", created_ns=30 * S, received_ns=31 * S)}
+    assert statuses(engine, [], alive) == [(AgentStatus.ONLINE, AgentStatus.LOST)]
+    assert statuses(engine, [(offline("shutdown", 40 * S), 41 * S)]) == [
+        (AgentStatus.OFFLINE, AgentStatus.ONLINE)
+    ]
+    late = {"pc-00001": Seen("hq", created_ns=35 * S, received_ns=42 * S)}
+    assert statuses(engine, [], late) == []  # spooled before the goodbye: still offline
+
+
+def test_no_batch_for_n_intervals_is_stale(engine: Engine) -> None:
+    statuses(engine, [(fake_agents.birth(1, 10 * S, interval_seconds=30), 10 * S)])
+    with begin_write(engine) as conn:
+        assert presence.expire(conn, 99 * S, stale_intervals=3, default_interval_seconds=60) == []
+        (change,) = presence.expire(conn, 101 * S, stale_intervals=3, default_interval_seconds=60)
+        assert (change.status, change.last_seen_ns) == (AgentStatus.STALE, 10 * S)
+        assert presence.expire(conn, 200 * S, stale_intervals=3, default_interval_seconds=60) == []
+        assert [row.status for row in presence.agents(conn)] == [AgentStatus.STALE]
+
+
+def test_agent_up_on_metrics(make_collector: MakeCollector, mosquitto: Mosquitto) -> None:
+    collector = make_collector()
+    publisher = fake_agents.Publisher(mosquitto.url)
+    now = time.time_ns()
+    publisher.publish(fake_agents.birth(1, now, site="Annex", interval_seconds=0.5))
+    publisher.publish(fake_agents.birth(2, now, site="Annex", interval_seconds=60))
+    publisher.publish(fake_agents.make_batch(2, 0, now))
+    publisher.close()
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        text = collector.metrics()
+        if 'deskwatch_agent_status{agent_id="pc-00001",site="Annex",status="stale"} 1.0' in text:
+            break
+        time.sleep(0.2)
+    assert 'deskwatch_agent_up{agent_id="pc-00001",site="Annex"} 0.0' in text
+    assert 'deskwatch_agent_up{agent_id="pc-00002",site="Annex"} 1.0' in text

@@ -1,0 +1,78 @@
+"""Per-agent sequence tracking: gaps, late arrivals, duplicates, merging two collectors' views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collector import sequence
+from collector.db import begin_write, make_engine, migrate
+from collector.sequence import AgentSequence, SequenceTracker, Verdict, merge
+
+
+def observe_all(seqs: list[int]) -> tuple[AgentSequence, list[Verdict]]:
+    tracker = SequenceTracker()
+    verdicts = [tracker.observe("a", s) for s in seqs]
+    state = tracker.get("a")
+    assert state is not None
+    return state, verdicts
+
+
+def test_in_order_has_no_gaps() -> None:
+    state, verdicts = observe_all([5, 6, 7])
+    assert verdicts == [Verdict.NEW] * 3 and state.gaps == 0
+
+
+def test_a_jump_opens_a_gap_and_a_late_arrival_fills_it() -> None:
+    state, _ = observe_all([1, 4, 5])
+    assert state.gaps == 2 and state.missing == [(2, 4)]
+    assert state.observe(3) is Verdict.FILLED
+    assert state.gaps == 1 and state.missing == [(2, 3)]
+    assert state.observe(2) is Verdict.FILLED
+    assert state.gaps == 0
+
+
+def test_redelivery_is_a_duplicate() -> None:
+    state, verdicts = observe_all([1, 2, 2, 1, 3])
+    assert verdicts == [Verdict.NEW, Verdict.NEW, Verdict.DUPLICATE, Verdict.DUPLICATE, Verdict.NEW]
+    assert state.duplicates == 2 and state.gaps == 0
+
+
+def test_numbers_below_the_window_are_accepted() -> None:
+    _, verdicts = observe_all([10, 3])
+    assert verdicts == [Verdict.NEW, Verdict.UNKNOWN]
+
+
+def test_too_many_gaps_write_off_the_oldest() -> None:
+    seqs = [2 * i for i in range(sequence.MAX_RANGES + 10)]
+    state, _ = observe_all(seqs)
+    assert len(state.missing) == sequence.MAX_RANGES
+    assert state.gaps == len(seqs) - 1
+    assert state.lost == len(seqs) - 1 - sequence.MAX_RANGES
+
+
+def test_merge_is_the_union_of_what_both_saw() -> None:
+    a, _ = observe_all([0, 2, 4, 6])
+    b, _ = observe_all([1, 3, 5])
+    merged = merge(a, b)
+    assert (merged.floor, merged.high, merged.missing, merged.gaps) == (0, 6, [], 0)
+    c, _ = observe_all([1, 3, 9])
+    assert merge(a, c).missing == [(5, 6), (7, 9)]
+
+
+def test_state_survives_in_the_store(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate(engine)
+    first = SequenceTracker()
+    for seq in (1, 2, 5):
+        first.observe("pc-1", seq)
+    with begin_write(engine) as conn:
+        _, opened, filled = sequence.save(conn, first.take_dirty())
+    assert (opened, filled) == (2, 0)
+    restarted = SequenceTracker()
+    restarted.load(engine)
+    assert restarted.observe("pc-1", 5) is Verdict.DUPLICATE
+    assert restarted.observe("pc-1", 3) is Verdict.FILLED
+    with begin_write(engine) as conn:
+        _, opened, filled = sequence.save(conn, restarted.take_dirty())
+        assert sequence.stored_gaps(conn) == {"pc-1": 1}
+    assert (opened, filled) == (0, 1)

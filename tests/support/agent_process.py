@@ -1,0 +1,101 @@
+"""Run `deskwatch-agent` as a real process, the way a PC's service manager would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.services import REPO
+
+# Loopback only: the tests never probe the machine's real gateway or the internet.
+LOCAL_NETWORK = """
+[network]
+gateway = "127.0.0.1"
+gateway_ports = [{gateway_port}]
+dns_names = ["localhost"]
+internet_targets = ["127.0.0.1:{gateway_port}"]
+timeout_seconds = 1.0
+[snmp]
+enabled = false
+"""
+
+
+def agent_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def write_config(
+    path: Path,
+    *,
+    agent_id: str,
+    broker: str,
+    spool: Path,
+    interval: float = 0.2,
+    gateway_port: int = 9,
+    extra: str = "",
+) -> Path:
+    """An agent.toml for tests: fast rounds, no jitter, loopback-only network checks."""
+    path.write_text(
+        f'agent_id = "{agent_id}"\nsite = "test"\ninterval_seconds = {interval}\njitter_seconds = 0\n'
+        f'[mqtt]\nbroker = "{broker}"\nreconnect_max_seconds = 1\n'
+        f'[spool]\npath = "{spool}"\n[host]\ntop_processes = 0\n'
+        + LOCAL_NETWORK.format(gateway_port=gateway_port)
+        + extra
+    )
+    return path
+
+
+class AgentProcess:
+    """`python -m agent run --config F` in the background; stop (SIGTERM) or kill (SIGKILL)."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AgentProcess:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "agent", "run", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=agent_env(),
+                cwd=REPO,
+            )
+        return self
+
+    def terminate(self, timeout: float = 15) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout)
+        self.proc = None
+        return rc
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`deskwatch-agent ARGS` to completion, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        capture_output=True,
+        text=True,
+        env=agent_env(),
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+    )

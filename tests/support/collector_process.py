@@ -1,0 +1,133 @@
+"""A real `python -m collector run` child process, with a config sized for tests and benches."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.support.services import REPO, free_port
+
+
+class CollectorProcess:
+    """One collector process; kill -9 and restart keep its client id, store and buffer."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        broker_url: str,
+        metrics_url: str,
+        client_id: str = "collector-1",
+        db_url: str | None = None,
+        extra: str = "",
+    ) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.config_path = workdir / "collector.toml"
+        db = db_url or f"sqlite:///{workdir / 'collector.db'}"
+        self.config_path.write_text(
+            f"""
+[mqtt]
+broker = "{broker_url}"
+client_id = "{client_id}"
+group = "test"
+
+[metrics]
+url = "{metrics_url}"
+flush_interval_seconds = 0.05
+retry_backoff_seconds = 0.1
+max_backoff_seconds = 1.0
+timeout_seconds = 2.0
+buffer_dir = "{workdir / "buffer"}"
+shutdown_timeout_seconds = 5.0
+
+[store]
+url = "{db}"
+
+[presence]
+check_interval_seconds = 0.5
+default_interval_seconds = 1.0
+
+[http]
+listen = "127.0.0.1:{self.port}"
+{extra}
+"""
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        log = open(self.workdir / "collector.log", "ab")  # noqa: SIM115 - lives as long as the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "collector", "run", "--config", str(self.config_path)],
+            cwd=REPO,
+            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"collector exited with {self.proc.returncode}: {self.log()[-2000:]}")
+            if self.health().get("mqtt_connected"):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"collector not healthy: {self.log()[-2000:]}")
+
+    def health(self) -> dict[str, object]:
+        with contextlib.suppress(OSError, ValueError):
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as resp:
+                    result: dict[str, object] = json.load(resp)
+                    return result
+            except urllib.error.HTTPError as err:
+                result = json.load(err)
+                return result
+        return {}
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as resp:
+            text: str = resp.read().decode()
+            return text
+
+    def metric(self, name: str) -> float:
+        """The sum of every series of `name` on /metrics (0 if absent)."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def log(self) -> str:
+        path = self.workdir / "collector.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.proc = None
+        return code
