@@ -8,7 +8,7 @@
     writer.write(incidents.metric_samples(now_ns))                        # once per cycle
     incidents.stop()
 
-`IncidentsConfig` is the `[incidents]` table of collector.toml.
+`IncidentsConfig` (collector/incidents/config.py) is the `[incidents]` table of collector.toml.
 """
 
 from __future__ import annotations
@@ -17,34 +17,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
 from fastapi import APIRouter
 from sqlalchemy import Engine
 
 from agent.protocol import Sample
 from collector.api import ApiContext, create_router
 from collector.incidents import metrics
+from collector.incidents.config import IncidentsConfig
 from collector.incidents.engine import IncidentEngine
 from collector.incidents.store import IncidentStore
 from collector.kb import KnowledgeBase
 from collector.notify.delivery import Connector
-from collector.notify.email import Email, EmailSettings
-from collector.notify.notifier import Notifier, RetryPolicy
+from collector.notify.email import Email
+from collector.notify.notifier import Notifier
 from collector.notify.routing import Route, Router
-from collector.notify.webhook import Webhook, WebhookSettings
+from collector.notify.webhook import Webhook
 from collector.rules.settings import load_settings
-
-
-class IncidentsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The `[incidents]` table of collector.toml."""
-
-    rules_file: str = ""  # merged over collector/rules/defaults.toml
-    kb_dirs: list[str] = []  # extra article directories; a file named like a shipped one replaces it
-    webhooks: dict[str, WebhookSettings] = {}  # connector name -> settings
-    email: dict[str, EmailSettings] = {}
-    routes: list[Route] = []  # empty: every connector hears of every incident
-    retry: RetryPolicy = RetryPolicy()
-    notify_interval_seconds: float = 1.0
 
 
 class Incidents:

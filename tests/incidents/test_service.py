@@ -10,7 +10,8 @@ import msgspec
 from fastapi import FastAPI
 
 from collector.db import make_engine, migrate
-from collector.incidents.service import Incidents, IncidentsConfig
+from collector.incidents.config import IncidentsConfig
+from collector.incidents.service import Incidents
 from tests.incidents.fleet import batch, state
 
 CONFIG = """
