@@ -66,7 +66,12 @@ def _group_sites(
             # an agent incident opened before its neighbours joined stays, explained by the site one
             out += [dataclasses.replace(c, suppressed_by=key) for c in members if c.key in state.active]
         else:
-            out += [c for c in members if c.key in state.active or state.as_of - c.since_ns >= hold_ns]
+            out += [
+                c
+                for c in members
+                if c.key in state.active
+                or state.as_of - c.since_ns >= (hold_ns if c.hold_down_ns is None else c.hold_down_ns)
+            ]
     return out
 
 

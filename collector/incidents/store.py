@@ -109,6 +109,7 @@ class IncidentFilter:
     device: str = ""
     agent_id: str = ""
     category: str = ""
+    condition: str = ""
     severity: str = ""
     since_ns: int = 0
     limit: int = 50
@@ -314,6 +315,7 @@ class IncidentStore:
             ("device", f.device),
             ("agent_id", f.agent_id),
             ("category", f.category),
+            ("condition", f.condition),
             ("severity", f.severity),
         ):
             if value:

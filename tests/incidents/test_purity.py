@@ -7,8 +7,13 @@ import sys
 
 import pytest
 
-PURE = ["collector.state", "collector.rules", "collector.incidents.correlate", "collector.incidents.reconcile",
-        "collector.incidents.silences"]
+PURE = [
+    "collector.state",
+    "collector.rules",
+    "collector.incidents.correlate",
+    "collector.incidents.reconcile",
+    "collector.incidents.silences",
+]
 IO = ["sqlalchemy", "httpx", "fastapi", "paho", "smtplib", "socket", "influxdb_client"]
 
 

@@ -224,3 +224,14 @@ def test_rules_file_overrides_defaults_by_name(tmp_path: Path) -> None:
         assert "rules.toml" in str(err) and "$.incidents.clear_cycles" in str(err)
     else:
         raise AssertionError("a wrong type must be refused")
+
+
+def test_many_agents_of_a_site_lost_together_make_one_site_incident(tmp_path: Path) -> None:
+    engine = engine_for(sqlite_store(tmp_path))
+    for i in range(30):
+        engine.observe_batch(batch(f"pc-{i:02}", T0), T0)
+        engine.observe_presence(presence(f"pc-{i:02}", AgentStatus.LOST, T0 + i * 2 * S))
+    for n in range(0, 10):
+        engine.evaluate(T0 + (120 + n * 30) * S)
+    (site,) = open_incidents(engine)
+    assert site.key == "site/hq/agent_lost" and len(site.affected) == 30
