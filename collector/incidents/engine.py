@@ -43,6 +43,7 @@ class IncidentEngine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_conditions: list[Condition] = []
+        self.after_cycle: Callable[[int], None] | None = None  # e.g. ship incident metrics
 
     @classmethod
     def from_files(cls, store: IncidentStore, rules_path: Path | None = None) -> IncidentEngine:
@@ -108,8 +109,11 @@ class IncidentEngine:
         """Evaluate every cycle until `stop()`; a failing cycle is logged and the next one runs."""
         period = self.settings.incidents.cycle_seconds
         while not self._stop.wait(period):
+            now = self.clock()
             try:
-                self.evaluate(self.clock())
+                self.evaluate(now)
+                if self.after_cycle is not None:
+                    self.after_cycle(now)
             except Exception:
                 log.exception("incident evaluation failed")
 

@@ -11,6 +11,11 @@ deduplication keeps one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
 from agent.protocol import Sample
 from collector.incidents.store import IncidentStore, Stats, stats
 
@@ -46,3 +51,30 @@ def incident_samples(s: Stats, now_ns: int) -> list[Sample]:
 def collect(store: IncidentStore, now_ns: int) -> list[Sample]:
     """Read the store and return the samples to write (call it once per cycle)."""
     return incident_samples(stats(store), now_ns)
+
+
+class PrometheusIncidents(Collector):
+    """The same figures on the collector's /metrics: `registry.register(PrometheusIncidents(store))`."""
+
+    def __init__(self, store: IncidentStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        s = stats(self.store)
+        open_ = GaugeMetricFamily(
+            "deskwatch_incidents_open", "Open incidents", labels=["category", "severity", "site"]
+        )
+        for (category, severity, site), count in sorted(s.open.items()):
+            open_.add_metric([category, severity, site], count)
+        yield open_
+        opened = CounterMetricFamily(
+            "deskwatch_incidents_opened", "Incidents opened or reopened", labels=["category"]
+        )
+        resolved = CounterMetricFamily(
+            "deskwatch_incidents_resolved", "Incidents resolved", labels=["category"]
+        )
+        for category in sorted(set(s.opened_total) | set(s.resolved_total)):
+            opened.add_metric([category], s.opened_total.get(category, 0))
+            resolved.add_metric([category], s.resolved_total.get(category, 0))
+        yield opened
+        yield resolved

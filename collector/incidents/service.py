@@ -5,7 +5,8 @@
     app.include_router(incidents.api_router())                            # /api/v1/...
     incidents.start()      # evaluation every cycle_seconds + notification delivery
     ...
-    writer.write(incidents.metric_samples(now_ns))                        # once per cycle
+    service.metrics.registry.register(incidents.prometheus_collector())  # /metrics
+    # and/or Incidents(..., ship=callback) to write incident Samples to VictoriaMetrics each cycle
     incidents.stop()
 
 `IncidentsConfig` (collector/incidents/config.py) is the `[incidents]` table of collector.toml.
@@ -38,7 +39,14 @@ from collector.rules.settings import load_settings
 class Incidents:
     """The store, engine, notifier and knowledge base of one collector process."""
 
-    def __init__(self, config: IncidentsConfig, db: Engine, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        config: IncidentsConfig,
+        db: Engine,
+        clock: Callable[[], int] = time.time_ns,
+        ship: Callable[[list[Sample]], None] | None = None,
+    ) -> None:
+        """`ship`, if given, gets the incident metric samples after every evaluation cycle."""
         self.config = config
         connectors: dict[str, Connector] = {name: Webhook(s) for name, s in config.webhooks.items()}
         connectors.update({name: Email(s) for name, s in config.email.items()})
@@ -49,9 +57,15 @@ class Incidents:
         self.notifier = Notifier(self.store, connectors, config.retry, clock)
         self.kb = KnowledgeBase.load(*(Path(d) for d in config.kb_dirs))
         self.clock = clock
+        if ship is not None:
+            self.engine.after_cycle = lambda now_ns: ship(self.metric_samples(now_ns))
 
     def api_router(self) -> APIRouter:
         return create_router(ApiContext(self.store, self.kb, self.engine, self.clock))
+
+    def prometheus_collector(self) -> metrics.PrometheusIncidents:
+        """Register on the /metrics registry for open/opened/resolved incident counts."""
+        return metrics.PrometheusIncidents(self.store)
 
     def metric_samples(self, now_ns: int) -> list[Sample]:
         return metrics.collect(self.store, now_ns)

@@ -15,10 +15,11 @@ import httpx
 import msgspec
 import pytest
 
-from agent.protocol import PROTOCOL_VERSION, Batch, Presence, Severity, State
+from agent.protocol import PROTOCOL_VERSION, Batch, Presence, Sample, Severity, State
 from collector.config import CollectorConfig, with_overrides
 from collector.incidents.config import IncidentsConfig
 from collector.incidents.service import Incidents
+from collector.line_protocol import batch_lines
 from collector.service import CollectorService
 from tests.support import fake_agents
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port
@@ -52,8 +53,20 @@ def running(
     )
     service = CollectorService(config)
     (tmp_path / "rules.toml").write_text(RULES)
-    incidents = Incidents(IncidentsConfig(rules_file=str(tmp_path / "rules.toml")), service.engine)
+
+    def ship(samples: list[Sample]) -> None:
+        # what the lead's wiring does through the writer: Samples -> line protocol -> VictoriaMetrics
+        now = time.time_ns()
+        lines = batch_lines(
+            Batch(v=PROTOCOL_VERSION, agent_id="collector", seq=0, created_ns=now, samples=samples)
+        )
+        httpx.post(
+            f"{victoria_metrics.url}/api/v2/write", content="\n".join(lines).encode()
+        ).raise_for_status()
+
+    incidents = Incidents(IncidentsConfig(rules_file=str(tmp_path / "rules.toml")), service.engine, ship=ship)
     service.add_observer(incidents.engine)
+    service.metrics.registry.register(incidents.prometheus_collector())
     service.app.include_router(incidents.api_router())
     token = incidents.store.create_token("helpdesk", "e2e", time.time_ns())
     service.start()
@@ -75,7 +88,7 @@ def wait_for(fetch: Callable[[], Any], predicate: Callable[[Any], bool], timeout
 
 
 def test_printer_and_lost_agent_incidents_through_the_broker(
-    running: tuple[str, str], mosquitto: Mosquitto
+    running: tuple[str, str], mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
 ) -> None:
     url, token = running
     api = httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -154,3 +167,12 @@ def test_printer_and_lost_agent_incidents_through_the_broker(
     )
     publisher.close()
     api.close()
+
+    # incident metrics reached VictoriaMetrics and /metrics
+    def opened_total() -> list[dict[str, Any]]:
+        fake_agents.flush_vm(victoria_metrics.url)
+        return fake_agents.query(victoria_metrics.url, 'incidents_opened_total{category="printer"}')
+
+    result = wait_for(opened_total, lambda r: bool(r))
+    assert result and float(result[0]["value"][1]) == 1
+    assert 'deskwatch_incidents_opened_total{category="agent"} 1.0' in httpx.get(f"{url}/metrics").text
