@@ -22,6 +22,7 @@ from collector.incidents.service import Incidents
 from collector.line_protocol import batch_lines
 from collector.service import CollectorService
 from tests.support import fake_agents
+from tests.support.agent_process import AgentProcess, write_config
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port
 
 pytestmark = pytest.mark.slow
@@ -176,3 +177,48 @@ def test_printer_and_lost_agent_incidents_through_the_broker(
     result = wait_for(opened_total, lambda r: bool(r))
     assert result and float(result[0]["value"][1]) == 1
     assert 'deskwatch_incidents_opened_total{category="agent"} 1.0' in httpx.get(f"{url}/metrics").text
+
+
+def test_killed_agent_is_lost_and_stopped_agent_is_not(
+    running: tuple[str, str], mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    url, token = running
+    api = httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    agents = {
+        name: AgentProcess(
+            write_config(
+                tmp_path / f"{name}.toml",
+                agent_id=name,
+                broker=mosquitto.url,
+                spool=tmp_path / name,
+                interval=0.5,
+                extra="",
+            ),
+            tmp_path / f"{name}.log",
+        ).start()
+        for name in ("pc-kill", "pc-stop")
+    }
+    try:
+
+        def statuses() -> dict[str, str]:
+            return {a["agent_id"]: a["status"] for a in api.get("/agents").json()}
+
+        assert wait_for(statuses, lambda s: s.get("pc-kill") == s.get("pc-stop") == "online", 30)
+        agents["pc-kill"].kill()  # kill -9: the broker publishes its Last Will
+        assert agents["pc-stop"].terminate() == 0  # a goodbye: no incident
+
+        def lost() -> list[str]:
+            items = api.get("/incidents", params={"status": ["open"], "condition": "agent_lost"}).json()[
+                "items"
+            ]
+            return sorted(i["agent_id"] for i in items)
+
+        assert wait_for(lost, lambda ids: ids != [], 30) == ["pc-kill"]
+        time.sleep(2)
+        assert lost() == ["pc-kill"] and statuses()["pc-stop"] == "offline"
+        agents["pc-kill"].start()
+        assert wait_for(lost, lambda ids: ids == [], 30) == []
+    finally:
+        for agent in agents.values():
+            agent.cleanup()
+        api.close()
