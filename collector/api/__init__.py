@@ -31,7 +31,7 @@ from collector.api.schemas import (
     SilenceIn,
     SilenceOut,
 )
-from collector.incidents.engine import AgentSummary, DeviceSummary
+from collector.incidents.engine import AgentSummary, DeviceSummary, SupplyForecast
 from collector.incidents.reconcile import IncidentStatus
 from collector.incidents.silences import Silence, SilenceKind
 from collector.incidents.store import (
@@ -52,11 +52,13 @@ Key = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 class Directory(Protocol):
-    """Where agents and devices come from: the IncidentEngine, or anything listing them alike."""
+    """Where agents, devices and supply forecasts come from: the IncidentEngine, or anything alike."""
 
     def agents(self) -> list[AgentSummary]: ...
 
     def devices(self) -> list[DeviceSummary]: ...
+
+    def supplies(self, now_ns: int) -> list[SupplyForecast]: ...
 
 
 class _NoDirectory:
@@ -64,6 +66,9 @@ class _NoDirectory:
         return []
 
     def devices(self) -> list[DeviceSummary]:
+        return []
+
+    def supplies(self, now_ns: int) -> list[SupplyForecast]:
         return []
 
 
@@ -304,7 +309,11 @@ def create_router(ctx: ApiContext) -> APIRouter:
     ) -> Response:
         now = ctx.clock()
         since_ns = now - reports.parse_since(since) * NS
-        built = reports.build_report(store.all_since(since_ns), since_ns, now, ctx.kb)
+        forecasts = [
+            reports.Forecast(f.device, f.site, f.supply, f.level_percent, f.percent_per_day, f.days_left)
+            for f in ctx.directory.supplies(now)
+        ]
+        built = reports.build_report(store.all_since(since_ns), since_ns, now, ctx.kb, forecasts=forecasts)
         if format == "csv":
             return Response(reports.render_csv(built), media_type="text/csv")
         if format == "html":

@@ -23,6 +23,7 @@ from collector.incidents.reconcile import Inputs, reconcile
 from collector.incidents.store import Incident, IncidentStore
 from collector.observers import AgentStatus, PresenceChange
 from collector.rules.condition import Condition
+from collector.rules.rate import seconds_left, since_last_rise
 from collector.rules.settings import NS, Settings, load_settings
 from collector.state import FleetState, Scope
 
@@ -105,6 +106,11 @@ class IncidentEngine:
         with self._lock:
             return devices_of(self.state, device_conditions)
 
+    def supplies(self, now_ns: int) -> list[SupplyForecast]:
+        with self._lock:
+            self.state.as_of = now_ns
+            return supplies_of(self.state)
+
     def run(self) -> None:
         """Evaluate every cycle until `stop()`; a failing cycle is logged and the next one runs."""
         period = self.settings.incidents.cycle_seconds
@@ -149,6 +155,41 @@ class DeviceSummary:
     agents: tuple[str, ...]
     problems: tuple[str, ...]
     last_seen_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyForecast:
+    """A printer supply's level, how fast it goes, and when it runs out at that pace."""
+
+    device: str
+    site: str
+    supply: str
+    level_percent: float
+    percent_per_day: float | None  # None: not enough history, or not falling
+    days_left: float | None
+
+
+def supplies_of(state: FleetState, window_days: float = 30) -> list[SupplyForecast]:
+    """Forecasts for every printer supply with a level history (pure over FleetState)."""
+    found = []
+    start = state.as_of - int(window_days * 86400 * NS)
+    for series in state.tracked_series("printer_supply", "level_percent"):
+        points = since_last_rise([(t, v) for t, v in series.points if t >= start and v >= 0], 0.05)
+        if not points:
+            continue
+        left = seconds_left(points, 3, 86400)
+        rate = None if left is None or left == 0 else points[-1][1] / (left / 86400)
+        found.append(
+            SupplyForecast(
+                series.owner,
+                series.site,
+                series.tag("supply"),
+                points[-1][1],
+                rate,
+                None if left is None else left / 86400,
+            )
+        )
+    return sorted(found, key=lambda f: (f.days_left is None, f.days_left or 0, f.device, f.supply))
 
 
 def agents_of(state: FleetState) -> list[AgentSummary]:

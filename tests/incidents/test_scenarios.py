@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agent.protocol import Severity
 from collector.incidents.reconcile import EventKind, IncidentStatus
 from collector.incidents.silences import SilenceKind
@@ -235,3 +237,24 @@ def test_many_agents_of_a_site_lost_together_make_one_site_incident(tmp_path: Pa
         engine.evaluate(T0 + (120 + n * 30) * S)
     (site,) = open_incidents(engine)
     assert site.key == "site/hq/agent_lost" and len(site.affected) == 30
+
+
+def test_supply_forecast_gives_consumption_per_day_and_days_left(tmp_path: Path) -> None:
+    engine = engine_for(sqlite_store(tmp_path))
+    for day in range(0, 6):
+        t = T0 + day * 86400 * S
+        engine.observe_batch(
+            batch(
+                "pc-1",
+                t,
+                samples=[
+                    sample(
+                        "printer_supply", t, {"device": "SN9", "supply": "cyan"}, level_percent=80 - 2 * day
+                    )
+                ],
+            ),
+            t,
+        )
+    (forecast,) = engine.supplies(T0 + 5 * 86400 * S)
+    assert (forecast.device, forecast.supply, forecast.level_percent) == ("SN9", "cyan", 70)
+    assert forecast.percent_per_day == pytest.approx(2) and forecast.days_left == pytest.approx(35)
