@@ -25,6 +25,7 @@ from collector.observers import AgentStatus, PresenceChange
 from collector.rules.condition import Condition
 from collector.rules.rate import seconds_left, since_last_rise
 from collector.rules.settings import NS, Settings, load_settings
+from collector.rules.states import device_of
 from collector.state import FleetState, Scope
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class IncidentEngine:
     def devices(self) -> list[DeviceSummary]:
         device_conditions = frozenset(
             name for rule in self.settings.state if rule.scope is Scope.DEVICE for name in rule.conditions
-        )
+        ) | {"snmp_reachable"}
         with self._lock:
             return devices_of(self.state, device_conditions)
 
@@ -210,13 +211,14 @@ def agents_of(state: FleetState) -> list[AgentSummary]:
 def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[DeviceSummary]:
     found: dict[str, tuple[str, set[str], set[str], int]] = {}
     for s in state.states.values():
-        if s.condition not in device_conditions:
+        if s.condition not in device_conditions and not s.tag("device"):
             continue
-        site, agents, problems, seen = found.get(s.subject, (s.site, set(), set(), 0))
+        device, _ = device_of(s)
+        site, agents, problems, seen = found.get(device, (s.site, set(), set(), 0))
         agents.add(s.agent_id)
         if not s.ok:
             problems.add(s.condition)
-        found[s.subject] = (site or s.site, agents, problems, max(seen, s.observed_ns))
+        found[device] = (site or s.site, agents, problems, max(seen, s.observed_ns))
     for by_owner in state.series.values():
         for series in by_owner.values():
             if series.scope is Scope.DEVICE:
