@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector import config as config_module
-from collector import deadletter, enroll
+from collector import deadletter, enroll, tokens
 from collector.config import CollectorConfig, broker_address
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
@@ -51,11 +51,16 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the collector until SIGTERM or SIGINT."""
     from collector.__main__ import setup_logging
+    from collector.incidents.service import Incidents
     from collector.service import CollectorService
 
     config = load_config(args)
     setup_logging(config.log.level)
     service = CollectorService(config)
+    incidents = Incidents(config.incidents, service.engine, ship=service.write_samples)
+    service.add_observer(incidents.engine)
+    service.app.include_router(incidents.api_router())
+    service.metrics.registry.register(incidents.prometheus_collector())
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -64,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     service.start()
+    incidents.start()
     stop.wait()
+    incidents.stop()
     service.stop()
     return 0
 
@@ -128,6 +135,7 @@ COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "run": ("run the collector service", _run_arguments, run),
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
     "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
+    "token": ("manage API tokens (token create --role ROLE)", tokens.add_arguments, tokens.command),
 }
 
 

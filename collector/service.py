@@ -16,11 +16,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from agent.protocol import PROTOCOL_VERSION, Batch, Sample
 from collector import presence, sequence
 from collector.config import CollectorConfig, listen_address
 from collector.db import begin_write, make_engine, migrate
 from collector.http import Health, Server, create_app
 from collector.ingest import Ingest
+from collector.line_protocol import batch_lines
 from collector.observers import Observer
 from collector.selfmetrics import SelfMetrics
 from collector.writer import DiskBuffer, MetricsWriter, Sink
@@ -53,6 +55,15 @@ class CollectorService:
     def add_observer(self, observer: Observer) -> None:
         """Call `observer` for every accepted batch and every presence change."""
         self.ingest.add_observer(observer)
+
+    def write_samples(self, samples: list[Sample]) -> None:
+        """Write the collector's own Samples (incident figures) to the metrics database."""
+        if not samples:
+            return
+        batch = Batch(
+            v=PROTOCOL_VERSION, agent_id="collector", seq=0, created_ns=time.time_ns(), samples=samples
+        )
+        self._sink.store("\n".join(batch_lines(batch)).encode())
 
     def health(self) -> Health:
         connected = self.ingest.connected
