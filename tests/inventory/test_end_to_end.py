@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import protocol
+from collector import helpdesk_cli
 from collector.api.lookup import create_lookup_router
 from collector.db import make_engine
 from collector.http import Server
@@ -74,7 +75,7 @@ def running(
 
 
 def test_inventory_reaches_the_collector_history_and_lookup(
-    running: tuple[CollectorProcess, Path], mosquitto: Mosquitto
+    running: tuple[CollectorProcess, Path], mosquitto: Mosquitto, capsys: pytest.CaptureFixture[str]
 ) -> None:
     collector, fake = running
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
@@ -140,6 +141,17 @@ def test_inventory_reaches_the_collector_history_and_lookup(
         "candidates": [],
         "pc": None,
     }
+
+    # The same through the CLI, as a person at the helpdesk types it.
+    cli = ["--api", f"http://127.0.0.1:{port}", "--token", viewer, "whois"]
+    assert helpdesk_cli.main([*cli, SERIAL]) == 0
+    screen = capsys.readouterr().out
+    assert screen.startswith(f"{AGENT} (") and "no open incidents" in screen.splitlines()[1]
+    assert f"serial {SERIAL}" in screen and "installed  zz-new-tool 2.0" in screen and USER in screen
+    assert helpdesk_cli.main([*cli, USER, "--json"]) == 0
+    assert msgspec.json.decode(capsys.readouterr().out)["pc"]["agent_id"] == AGENT
+    assert helpdesk_cli.main([*cli, "no-such-caller"]) == 0
+    assert capsys.readouterr().out.strip() == "no PC, user, address or serial matches 'no-such-caller'"
 
     # An oversize birth (an agent that skipped the bounds) is dead-lettered with the reason, and
     # the inventory stored before stays.
