@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from agent import protocol
+from agent import inventory, protocol
 from agent.errors import ConfigError
 from agent.snmp.settings import Settings as SnmpSettings
 from agent.sources import host, network
@@ -95,6 +95,7 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: host.Settings = msgspec.field(default_factory=host.Settings)
     network: network.Settings = msgspec.field(default_factory=network.Settings)
     snmp: SnmpSettings = msgspec.field(default_factory=SnmpSettings)
+    inventory: inventory.Settings = msgspec.field(default_factory=inventory.Settings)
 
     @property
     def resolved_agent_id(self) -> str:

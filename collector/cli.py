@@ -51,7 +51,10 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the collector until SIGTERM or SIGINT."""
     from collector.__main__ import setup_logging
+    from collector.api.lookup import create_lookup_router
     from collector.incidents.service import Incidents
+    from collector.inventory.lookup import Sources
+    from collector.inventory.store import InventoryStore
     from collector.service import CollectorService
 
     config = load_config(args)
@@ -60,6 +63,17 @@ def run(args: argparse.Namespace) -> int:
     incidents = Incidents(config.incidents, service.engine, ship=service.write_samples)
     service.add_observer(incidents.engine)
     service.app.include_router(incidents.api_router())
+    service.app.include_router(
+        create_lookup_router(
+            Sources(
+                InventoryStore(service.engine),
+                incidents.store,
+                incidents.kb,
+                conditions=lambda: incidents.engine.last_conditions,
+                devices=incidents.engine.devices,
+            )
+        )
+    )
     service.metrics.registry.register(incidents.prometheus_collector())
     stop = threading.Event()
 

@@ -22,6 +22,7 @@ from collector.config import CollectorConfig, listen_address
 from collector.db import begin_write, make_engine, migrate
 from collector.http import Health, Server, create_app
 from collector.ingest import Ingest
+from collector.inventory import store as inventory_store
 from collector.line_protocol import batch_lines
 from collector.observers import Observer
 from collector.selfmetrics import SelfMetrics
@@ -46,6 +47,7 @@ class CollectorService:
         self._buffer = DiskBuffer(buffer_dir, config.metrics.buffer_max_bytes, self.metrics)
         self._sink = Sink(MetricsWriter(config.metrics, self.metrics, token), self._buffer, config.metrics)
         self.ingest = Ingest(config, self.engine, self._sink, self.metrics, password=password)
+        self.ingest.add_presence_writer(inventory_store.record)  # inventories arrive in births
         self.app: FastAPI = create_app(self.metrics.registry, self.health)
         host, port = listen_address(config.http.listen)
         self._http = Server(self.app, host, port)
