@@ -31,7 +31,8 @@ def snmp_section(device_urls: list[str], interval: float = 1.0) -> str:
     """[snmp] polling exactly these devices (no discovery: nothing off this machine is asked)."""
     urls = ", ".join(f'"{u}"' for u in device_urls)
     return (
-        f"[snmp]\nenabled = true\ninterval_seconds = {interval}\ntimeout_seconds = 1\ndevice_urls = [{urls}]\n"
+        f"[snmp]\nenabled = true\ninterval_seconds = {interval}\ntimeout_seconds = 1\n"
+        f"device_urls = [{urls}]\n"
         "[snmp.discovery]\ncups = false\nwindows_spooler = false\ngateway = false\n"
     )
 
