@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.report import record
 from tests.support.agent_process import agent_env, write_config
 from tests.support.services import REPO, Mosquitto, free_port, wait_for_port
 
@@ -222,6 +223,22 @@ def main() -> int:
     for r in results:
         print(f"{r.name:<26}{r.rss_mib:>9.1f}{r.pss_mib:>9.1f}{r.cpu_percent:>8.2f}")
     ours, node_fig = results[0], results[1]
+    zabbix_fig = results[2]
+    baseline = (
+        f"node exporter {node_fig.pss_mib:.1f} MiB / {node_fig.cpu_percent:.2f} %, "
+        f"zabbix-agent {zabbix_fig.pss_mib:.1f} MiB / {zabbix_fig.cpu_percent:.2f} %"
+    )
+    record("agent_footprint", "agent PSS", ours.pss_mib, "MiB", baseline, "<= 25 MiB", ours.pss_mib <= 25)
+    record("agent_footprint", "agent RSS", ours.rss_mib, "MiB", baseline)
+    record(
+        "agent_footprint",
+        "agent CPU",
+        ours.cpu_percent,
+        "% of a core",
+        baseline,
+        "<= node exporter",
+        ours.cpu_percent <= node_fig.cpu_percent,
+    )
     print(
         f"targets: PSS <= 25 MiB: {'met' if ours.pss_mib <= 25 else 'MISSED'}; "
         f"CPU <= node exporter's: {'met' if ours.cpu_percent <= node_fig.cpu_percent else 'MISSED'}"

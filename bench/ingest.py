@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from agent.protocol import encode
+from bench.report import record
 from collector.line_protocol import batch_lines
 from tests.support import fake_agents
 from tests.support.collector_process import CollectorProcess
@@ -189,6 +190,17 @@ def main() -> int:
                 f"(zero loss)"
             )
             print(f"collector CPU: {(cpu1 - cpu0) / samples * 1000 * 1000:.2f} ms per 1,000 samples")
+            sustained = samples / (done - t0)
+            record(
+                "ingest",
+                f"sustained, {args.agents:,} agents, zero loss",
+                sustained,
+                "samples/s",
+                f"offered {args.rate:,.0f}/s",
+                ">= 20,000/s",
+                sustained >= 20_000 * 0.97,
+            )
+            record("ingest", "collector CPU per 1,000 samples", (cpu1 - cpu0) / samples * 1e6, "ms")
             if latencies:
                 ordered = sorted(latencies)
                 p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -196,6 +208,8 @@ def main() -> int:
                     f"publish -> queryable: p50 {statistics.median(ordered) * 1000:.0f} ms, "
                     f"p99 {p99 * 1000:.0f} ms ({len(ordered)} probes)"
                 )
+                record("ingest", "publish -> queryable p50", statistics.median(ordered) * 1000, "ms")
+                record("ingest", "publish -> queryable p99", p99 * 1000, "ms")
 
             # Saturation phase.
             rounds = int(args.seconds * batches_per_second) // args.agents + 1
@@ -223,6 +237,15 @@ def main() -> int:
                 f"collector CPU {(cpu3 - cpu2) / (flood_total * SAMPLES) * 1e6:.2f} ms per 1,000 samples"
             )
             print(f"dead letters: {collector.metric('deskwatch_ingest_decode_errors_total'):.0f}")
+            record(
+                "ingest",
+                "saturation, end to end",
+                rate,
+                "samples/s",
+                f"ceiling (direct write) {top:,.0f}/s = {rate / top:.0%}",
+                ">= 40% of ceiling",
+                rate / top >= 0.4,
+            )
             collector.stop()
         finally:
             vm.stop()

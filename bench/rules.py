@@ -25,6 +25,7 @@ from pathlib import Path
 
 from agent import protocol
 from agent.protocol import Batch, Sample, Severity, State
+from bench.report import record
 from collector.db import make_engine, migrate
 from collector.incidents.engine import IncidentEngine
 from collector.incidents.store import IncidentFilter, IncidentStore
@@ -124,6 +125,16 @@ def main() -> None:
         f"FleetState intake    {samples / statistics.median(intake):>12,.0f} samples/s",
         f"(median of {args.rounds})",
     )
+    intake_rate = samples / statistics.median(intake)
+    record(
+        "rules",
+        "engine intake",
+        intake_rate,
+        "samples/s",
+        f"decode {samples / decode_s:,.0f}/s",
+        ">= 20,000/s",
+        intake_rate >= 20_000,
+    )
 
     # 2. one full evaluation cycle, nothing wrong
     now = T0 + args.rounds * 30 * S
@@ -131,6 +142,7 @@ def main() -> None:
     engine.evaluate(now)
     quiet_cycle = time.perf_counter() - t
     print(f"evaluation cycle     {quiet_cycle * 1000:>12,.0f} ms for the whole fleet (quiet)")
+    record("rules", f"evaluation cycle, {args.agents:,} agents", quiet_cycle * 1000, "ms")
 
     # 3. first observation -> incident -> webhook
     now += 30 * S
@@ -157,6 +169,8 @@ def main() -> None:
     print(
         f"observation->webhook {to_webhook * 1000:>12,.0f} ms (+ the same wait and the notifier's 1 s poll)"
     )
+    record("rules", "observation -> incident", to_incident * 1000, "ms", "", "+ up to one cycle")
+    record("rules", "observation -> webhook", to_webhook * 1000, "ms", "", "+ one cycle and 1 s poll")
 
     # 4. the storm: 20 % fail internet within one minute, cycles every 10 s
     before = store.list_incidents(IncidentFilter())[1]
@@ -189,6 +203,16 @@ def main() -> None:
         f"  cycle time         {statistics.median(cycles) * 1000:>12,.0f} ms median,",
         f"{max(cycles) * 1000:,.0f} ms max",
     )
+    record(
+        "rules",
+        f"storm: {len(failing)} of {args.agents} agents fail -> incidents",
+        opened,
+        "",
+        "",
+        "<= 5",
+        opened <= 5,
+    )
+    record("rules", "storm: cycle time (max)", max(cycles) * 1000, "ms")
     receiver.server.shutdown()
 
 

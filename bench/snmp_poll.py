@@ -32,6 +32,7 @@ from agent.snmp.poll import poll
 from agent.snmp.profile import Profile, builtin_profiles, enterprise_names
 from agent.snmp.target import Auth, Target
 from agent.sources import snmp as source
+from bench.report import record
 from tests.support.snmpsim import SnmpSim, walk_paths
 
 
@@ -116,6 +117,12 @@ def per_device(rounds: int) -> None:
             f"{totals[2] / n:10.1f} {totals[3] / n:15.1f}"
         )
         print("  net-snmp = 1 snmpget + 1 snmpbulkwalk per table (process start included), same snmpsim")
+        ratio = totals[0] / totals[1]
+        baseline = f"net-snmp {totals[1] / n:.1f} ms, CPU {totals[3] / n:.1f} ms"
+        record(
+            "snmp_poll", "poll per device (mean)", totals[0] / n, "ms", baseline, "<= 2x net-snmp", ratio <= 2
+        )
+        record("snmp_poll", "CPU per poll (mean)", totals[2] / n, "ms", baseline)
 
 
 def fleet(size: int, simulators: int = 2) -> None:
@@ -157,6 +164,16 @@ def fleet(size: int, simulators: int = 2) -> None:
         print(
             f"  wall {wall:.2f} s (target < 10 s), agent CPU {cpu:.2f} s (target < 5 s), {ok}/{size} answered"
         )
+        record(
+            "snmp_poll",
+            f"{size} printers at once: wall",
+            wall,
+            "s",
+            f"{ok}/{size} answered",
+            "< 10 s",
+            wall < 10,
+        )
+        record("snmp_poll", f"{size} printers at once: CPU", cpu, "s", "", "< 5 s", cpu < 5)
     finally:
         for sim in sims:
             sim.stop()

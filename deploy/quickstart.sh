@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole deskwatch stack on this machine, on embedded defaults, for a first look:
-# a private Mosquitto, VictoriaMetrics, the collector (when installed), and an agent
-# watching this PC. Everything lives under var/quickstart/ in the checkout; ports are
-# chosen not to clash with system services on the default ones.
+# a private Mosquitto, VictoriaMetrics, the collector with its API, an agent watching
+# this PC, and a simulated office (two printers, one low on toner, and a modem) served
+# from real SNMP recordings. Everything lives under var/quickstart/ in the checkout; the
+# ports are chosen not to clash with services on the default ones.
 #
 #   bash deploy/quickstart.sh          set up and start (idempotent), print where to look
-#   bash deploy/quickstart.sh stop     stop everything it started
+#   bash deploy/quickstart.sh stop     stop everything it started (data is kept)
 #   bash deploy/quickstart.sh status
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,13 +14,26 @@ state="$repo/var/quickstart"
 action="${1:-start}"
 BROKER_PORT="${DESKWATCH_BROKER_PORT:-11883}"
 VM_PORT="${DESKWATCH_VM_PORT:-18428}"
+API_PORT="${DESKWATCH_API_PORT:-19108}"
 venv="$repo/.venv/bin"
+PROCS=(agent collector office)
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
+
+start_bg() {  # name, command...: start in the background unless already running
+  local name="$1"; shift
+  running "$name" && return 0
+  nohup "$@" >"$state/$name.log" 2>&1 &
+  echo $! > "$state/$name.pid"
+}
 
 stop_all() {
-  for name in agent; do
-    if running "$state/$name.pid"; then kill "$(cat "$state/$name.pid")"; echo "stopped $name"; fi
+  for name in "${PROCS[@]}"; do
+    if running "$name"; then
+      kill "$(cat "$state/$name.pid")"
+      for _ in $(seq 100); do running "$name" || break; sleep 0.1; done
+      echo "stopped $name"
+    fi
     rm -f "$state/$name.pid"
   done
   "$repo/deploy/local/victoria-metrics.sh" stop "$state/victoria-metrics" || true
@@ -30,7 +44,7 @@ stop_all() {
 case "$action" in
   stop) stop_all; exit 0 ;;
   status)
-    for name in agent; do running "$state/$name.pid" && echo "$name: running" || echo "$name: stopped"; done
+    for name in "${PROCS[@]}"; do running "$name" && echo "$name: running" || echo "$name: stopped"; done
     "$repo/deploy/local/mosquitto.sh" status "$state/mosquitto" | sed 's/^/mosquitto: /' || true
     "$repo/deploy/local/victoria-metrics.sh" status "$state/victoria-metrics" | sed 's/^/victoria-metrics: /' || true
     exit 0 ;;
@@ -39,12 +53,50 @@ case "$action" in
 esac
 
 "$repo/deploy/install-deps.sh"
-mkdir -p "$state"
+mkdir -p "$state/victoria-metrics"
+trap 'echo "quick start failed; logs are in $state" >&2' ERR
+
+# VictoriaMetrics also scrapes the collector's own /metrics (collector-health dashboard).
+cat > "$state/victoria-metrics/scrape.yml" <<YAML
+scrape_configs:
+  - job_name: deskwatch-collector
+    scrape_interval: 15s
+    static_configs:
+      - targets: ["127.0.0.1:$API_PORT"]
+YAML
 "$repo/deploy/local/mosquitto.sh" start "$state/mosquitto" "$BROKER_PORT"
 "$repo/deploy/local/victoria-metrics.sh" start "$state/victoria-metrics" "$VM_PORT"
 
+cat > "$state/collector.toml" <<TOML
+[mqtt]
+broker = "mqtt://127.0.0.1:$BROKER_PORT"
+[metrics]
+url = "http://127.0.0.1:$VM_PORT"
+buffer_dir = "$state/collector-buffer"
+[store]
+url = "sqlite:///$state/collector.db"
+[http]
+listen = "127.0.0.1:$API_PORT"
+TOML
+start_bg collector "$venv/deskwatch-collector" run --config "$state/collector.toml"
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$API_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+if [ ! -s "$state/token" ]; then
+  "$venv/deskwatch-collector" token create --role admin --name quickstart --config "$state/collector.toml" \
+    | tail -n 1 > "$state/token"
+fi
+
+# The simulated office: real SNMP recordings of two printers and a modem (../shared/data/snmp).
+devices=""
+if [ -d "$repo/../shared/data/snmp" ]; then
+  start_bg office "$venv/python" "$repo/deploy/local/simulate-office.py" "$state/office.json"
+  for _ in $(seq 150); do [ -s "$state/office.json" ] && break; sleep 0.2; done
+  devices=$("$venv/python" -c "import json,sys; d=json.load(open(sys.argv[1])); print(', '.join(f'\"snmp://{n}@127.0.0.1:{p}\"' for n,p in d.items()))" "$state/office.json")
+else
+  echo "(no ../shared/data/snmp beside the checkout: starting without simulated printers)"
+fi
+
 # The agent watches this PC. Its network checks stay on this machine: the simulated
-# office's "gateway" is the local broker, so a first run sends nothing anywhere else.
+# office's "gateway" and "internet" are local services, so nothing is sent elsewhere.
 cat > "$state/agent.toml" <<TOML
 site = "quickstart"
 interval_seconds = 10
@@ -59,20 +111,35 @@ dns_names = ["localhost"]
 tcp_targets = ["127.0.0.1:$BROKER_PORT", "127.0.0.1:$VM_PORT"]
 http_targets = ["http://127.0.0.1:$VM_PORT/health"]
 internet_targets = ["127.0.0.1:$VM_PORT"]
+[snmp]
+enabled = true
+interval_seconds = 15
+device_urls = [$devices]
+[snmp.discovery]
+cups = false
+windows_spooler = false
+gateway = false
 TOML
-if ! running "$state/agent.pid"; then
-  nohup "$venv/deskwatch-agent" run --config "$state/agent.toml" >"$state/agent.log" 2>&1 &
-  echo $! > "$state/agent.pid"
-fi
+start_bg agent "$venv/deskwatch-agent" run --config "$state/agent.toml"
+trap - ERR
 
+token=$(cat "$state/token")
 cat <<INFO
 
-deskwatch is running.
-  MQTT broker       mqtt://127.0.0.1:$BROKER_PORT   watch it: mosquitto_sub -p $BROKER_PORT -t 'deskwatch/v1/#' -v
-  VictoriaMetrics   http://127.0.0.1:$VM_PORT/vmui   (PromQL, e.g. memory_used_percent)
+deskwatch is running (logs and data in $state).
+  MQTT broker       mqtt://127.0.0.1:$BROKER_PORT     watch: mosquitto_sub -p $BROKER_PORT -t 'deskwatch/v1/#' -v
+  VictoriaMetrics   http://127.0.0.1:$VM_PORT/vmui    try: printer_supply_level_percent, memory_used_percent
+  collector API     http://127.0.0.1:$API_PORT/docs   (OpenAPI; bearer token below)
+  API token         $token
   agent             $("$venv/deskwatch-agent" check --config "$state/agent.toml" | sed -n 2p | xargs)
-                    log: $state/agent.log   spool: $venv/deskwatch-agent spool --config $state/agent.toml
-  Grafana           import the provisioning in $repo/deploy/grafana/provisioning (when present)
+  simulated office  ${devices:-none}
+
+The Sharp printer reports low toner: within a minute or two a ticket opens by itself.
+  export DESKWATCH_API=http://127.0.0.1:$API_PORT DESKWATCH_TOKEN=$token
+  $venv/deskwatch incidents list
+  $venv/deskwatch whois $(hostname)
+Grafana: point file provisioning at $repo/deploy/grafana/provisioning
+         (datasource URL http://127.0.0.1:$VM_PORT), or: $venv/deskwatch dashboards push --url URL --token T
 
 Stop everything: bash deploy/quickstart.sh stop
 INFO
