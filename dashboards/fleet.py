@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as model
 
+from dashboards.incidents import open_incidents
 from dashboards.panels import (
     GREEN,
     ORANGE,
@@ -71,7 +72,7 @@ def build() -> model.Dashboard:
         stat(
             "Open incidents",
             "none",
-            Query(f"sum(deskwatch_incidents_open{{{SITE}}})"),
+            Query(f"sum({open_incidents(SITE)})"),
             description="Incidents the collector has open (not yet resolved).",
             thresholds=steps(GREEN, (1, ORANGE), (10, RED)),
             no_value="0",

@@ -1,10 +1,12 @@
 """Incidents and insights: what is open, what opens and resolves over time, what keeps coming back.
 
-The incident panels read the incident metrics the collector is to export
-(`deskwatch_incidents_open`, `deskwatch_incidents_opened_total`,
-`deskwatch_incidents_resolved_total`, `deskwatch_incident_resolve_seconds`; see
-docs/dashboards.md, "Metrics the dashboards wait for"). The problem panels read the
-agents' states (`state_ok`), which exist today.
+Two sources, both from the collector's incidents engine (docs/dashboards.md, "Where the
+incident figures come from"): the open counts are `deskwatch_incidents_open` on the
+collector's /metrics, scraped, so a resolved incident leaves the panels at the next
+scrape; the counters are the `incidents_*` series the engine writes each cycle, which
+carry `incidents_resolve_seconds_sum` for the time to resolve. The counters have a
+`category` label only, so their panels cover the whole fleet whatever the site variable
+says. The problem panels read the agents' states (`state_ok`).
 """
 
 from __future__ import annotations
@@ -29,13 +31,31 @@ from dashboards.panels import (
 
 UID = "deskwatch-incidents"
 SITE = 'site=~"$site"'
-# Metrics the incidents engine must export before the incident panels show data (issue 7 report).
-INCIDENT_METRICS = (
-    "deskwatch_incidents_open",
-    "deskwatch_incidents_opened_total",
-    "deskwatch_incidents_resolved_total",
-    "deskwatch_incident_resolve_seconds_bucket",
-)
+CRITICAL = f'severity="critical", {SITE}'
+# Time to resolve: orange past an hour, red past a day.
+RESOLVE = steps(GREEN, (3600, ORANGE), (86400, RED))
+FLEET_WIDE = " Whole fleet: the incident counters have no site label."
+
+
+def open_incidents(selector: str) -> str:
+    """Open incidents per (category, severity, site) matching `selector`, counted once.
+
+    Every collector exports the same counts from the shared store (docs/metrics.md), so
+    `max` keeps one of them however many collectors are scraped.
+    """
+    return f"max by (category, severity, site) (deskwatch_incidents_open{{{selector}}})"
+
+
+def mean_time_to_resolve(by: str = "") -> str:
+    """Seconds from opened to resolved, averaged over the incidents resolved in the shown range.
+
+    Nothing resolved in the range gives no value rather than a division by zero.
+    """
+    group = f" by ({by})" if by else ""
+    return (
+        f"sum{group} (increase(incidents_resolve_seconds_sum[$__range]))"
+        f" / (sum{group} (increase(incidents_resolved_total[$__range])) > 0)"
+    )
 
 
 def build() -> model.Dashboard:
@@ -52,7 +72,8 @@ def build() -> model.Dashboard:
         stat(
             "Open incidents",
             "none",
-            Query(f"sum(deskwatch_incidents_open{{{SITE}}})"),
+            Query(f"sum({open_incidents(SITE)})"),
+            description="Incidents open or acknowledged, not yet resolved.",
             thresholds=steps(GREEN, (1, ORANGE), (10, RED)),
             no_value="0",
         )
@@ -61,20 +82,21 @@ def build() -> model.Dashboard:
         stat(
             "Critical open",
             "none",
-            Query(f'sum(deskwatch_incidents_open{{severity="critical", {SITE}}})'),
+            Query(f"sum({open_incidents(CRITICAL)})"),
+            description="Open incidents of severity critical.",
             thresholds=steps(GREEN, (1, RED)),
             no_value="0",
         )
     )
     d = d.with_panel(
         stat(
-            "Median time to resolve",
+            "Mean time to resolve",
             "s",
-            Query(
-                "histogram_quantile(0.5, sum by (le) "
-                f"(increase(deskwatch_incident_resolve_seconds_bucket{{{SITE}}}[$__range])))"
-            ),
-            thresholds=steps(GREEN, (3600, ORANGE), (86400, RED)),
+            Query(mean_time_to_resolve()),
+            description="From opened to resolved, averaged over the incidents resolved in the shown "
+            "range." + FLEET_WIDE,
+            thresholds=RESOLVE,
+            no_value="none resolved",
             width=12,
         )
     )
@@ -82,7 +104,7 @@ def build() -> model.Dashboard:
         bars(
             "Open by category",
             "none",
-            Query(f"sum by (category) (deskwatch_incidents_open{{{SITE}}})", "{{category}}"),
+            Query(f"sum by (category) ({open_incidents(SITE)})", "{{category}}"),
             width=8,
         )
     )
@@ -90,7 +112,12 @@ def build() -> model.Dashboard:
         bars(
             "Open by site",
             "none",
-            Query(f"sum by (site) (deskwatch_incidents_open{{{SITE}}})", "{{site}}"),
+            # Fleet-wide incidents have no site; the empty label gets a name for the legend.
+            Query(
+                f'label_replace(sum by (site) ({open_incidents(SITE)}), "site", "(fleet-wide)", "site", "")',
+                "{{site}}",
+            ),
+            description="Fleet-wide incidents (the same problem at many sites) show as (fleet-wide).",
             width=8,
         )
     )
@@ -98,7 +125,7 @@ def build() -> model.Dashboard:
         bars(
             "Open by severity",
             "none",
-            Query(f"sum by (severity) (deskwatch_incidents_open{{{SITE}}})", "{{severity}}"),
+            Query(f"sum by (severity) ({open_incidents(SITE)})", "{{severity}}"),
             width=8,
         )
     )
@@ -106,34 +133,33 @@ def build() -> model.Dashboard:
         timeseries(
             "Opened vs resolved",
             "short",
-            Query(f"sum(increase(deskwatch_incidents_opened_total{{{SITE}}}[$__interval]))", "opened"),
-            Query(f"sum(increase(deskwatch_incidents_resolved_total{{{SITE}}}[$__interval]))", "resolved"),
-            description="Incidents opened and resolved per interval; opened above resolved means a backlog.",
-            min_value=0,
-        )
-    )
-    d = d.with_panel(
-        timeseries(
-            "Time to resolve by category",
-            "s",
-            Query(
-                "histogram_quantile(0.9, sum by (le, category) "
-                f"(rate(deskwatch_incident_resolve_seconds_bucket{{{SITE}}}[$__rate_interval])))",
-                "p90 {{category}}",
-            ),
+            Query("sum(increase(incidents_opened_total[$__interval]))", "opened"),
+            Query("sum(increase(incidents_resolved_total[$__interval]))", "resolved"),
+            description="Incidents opened (reopens included) and resolved per interval; opened above "
+            "resolved means a backlog." + FLEET_WIDE,
             min_value=0,
         )
     )
     d = d.with_panel(
         bars(
-            "Top recurring incidents",
+            "Mean time to resolve by category",
+            "s",
+            Query(mean_time_to_resolve("category"), "{{category}}"),
+            description="From opened to resolved, averaged over each category's incidents resolved in "
+            "the shown range." + FLEET_WIDE,
+            thresholds=RESOLVE,
+        )
+    )
+    d = d.with_panel(
+        bars(
+            "Incidents opened by category",
             "short",
             Query(
-                "topk(10, sum by (condition, site) "
-                f"(increase(deskwatch_incidents_opened_total{{{SITE}}}[$__range])))",
-                "{{condition}} {{site}}",
+                "sort_desc(sum by (category) (increase(incidents_opened_total[$__range])) > 0)",
+                "{{category}}",
             ),
-            description="Conditions that opened the most incidents in the shown range.",
+            description="The kinds of problem that opened the most incidents (reopens included) in "
+            "the shown range." + FLEET_WIDE + ' The conditions behind them: "Problems seen most".',
             width=24,
         )
     )

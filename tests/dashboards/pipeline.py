@@ -7,6 +7,11 @@ internet check fails as a real outage would. Half-way through, both SNMP devices
 served again with moved values (toner used, pages printed, traffic, a reboot), so
 rates, forecasts and reboot counts have something to show. The collector's own
 /metrics is scraped into VictoriaMetrics the way vmagent would (docs/dashboards.md).
+
+The collector's incidents engine runs as shipped except for its pace (`RULES`): the
+branch's internet outage opens an incident that stays open; the printer's low toner
+(as recorded in the Sharp walk) opens one that resolves in the second phase, when the
+toner is replaced and the paper jams instead, which opens a critical one.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.support.agent_process import AgentProcess, write_config
 from tests.support.collector_process import CollectorProcess
 from tests.support.fake_agents import flush_vm
-from tests.support.services import Mosquitto, VictoriaMetrics
+from tests.support.services import Mosquitto, VictoriaMetrics, free_port
 from tests.support.snmpsim import SnmpSim, walk_paths
 
 PRINTER_WALK = "sharp"
@@ -48,9 +53,10 @@ LINE_QUALITY = {
     "1.3.6.1.2.1.10.127.1.1.4.1.5.4": "2|385",  # docsIfSigQSignalNoise, tenth dB
     "1.3.6.1.2.1.10.127.1.2.2.1.3.4": "2|420",  # docsIfCmStatusTxPower, tenth dBmV
 }
-# The second half: the printer used toner and printed pages; the modem rebooted (sysUpTime
-# back to 10 s) and moved traffic.
+# The second half: the printer used toner and printed pages, its low-toner warning is gone and
+# its paper jammed; the modem rebooted (sysUpTime back to 10 s) and moved traffic.
 PRINTER_LATER = {
+    "1.3.6.1.2.1.25.3.5.1.2.1": "4x|0400",  # hrPrinterDetectedErrorState: jammed, was lowToner (2000)
     "1.3.6.1.2.1.43.11.1.1.9.1.1": "2|50",  # prtMarkerSuppliesLevel, was 55
     "1.3.6.1.2.1.43.10.2.1.4.1.1": "65|121304",  # prtMarkerLifeCount, was 121104
 }
@@ -59,6 +65,17 @@ MODEM_LATER = {
     "1.3.6.1.2.1.2.2.1.10.1": "65|2633046322",  # ifInOctets.1, 10 MB more
     "1.3.6.1.2.1.2.2.1.16.1": "65|731527397",  # ifOutOctets.1, 10 MB more
 }
+# Rules at the proof's pace: a cycle of 0.5 s instead of 30 s and two clear cycles, so an
+# incident opens and resolves within the run. With one agent per site there are no
+# neighbours to wait for, so a failing network check opens at once.
+CYCLE_SECONDS = 0.5
+RULES = f"""
+[incidents]
+cycle_seconds = {CYCLE_SECONDS}
+clear_cycles = 2
+[correlation]
+hold_down_seconds = 0
+"""
 
 
 @dataclass
@@ -139,7 +156,11 @@ def office(workdir: Path, phase_seconds: float = 6.0) -> Iterator[Office]:
     vm = VictoriaMetrics(workdir / "vm")
     broker.start()
     vm.start()
-    collector = CollectorProcess(workdir / "collector", broker.url, vm.url)
+    rules = workdir / "rules.toml"
+    rules.write_text(RULES)
+    collector = CollectorProcess(
+        workdir / "collector", broker.url, vm.url, extra=f'[incidents]\nrules_file = "{rules}"\n'
+    )
     run = Office(workdir, broker, vm, collector)
     scraper = threading.Thread(target=run.scrape_collector, name="scrape", daemon=True)
     try:
@@ -169,7 +190,17 @@ windows_spooler = false
 gateway = false
 """
         run.agents.append(_agent(run, "pc-hq-1", "hq", hq_network))
-        run.agents.append(_agent(run, "pc-branch-1", "branch"))
+        # Nothing listens on the branch's internet target: its line is down.
+        branch_network = f"""[network]
+gateway = "127.0.0.1"
+gateway_ports = [{broker.port}]
+dns_names = ["localhost"]
+internet_targets = ["127.0.0.1:{free_port()}"]
+timeout_seconds = 1.0
+[snmp]
+enabled = false
+"""
+        run.agents.append(_agent(run, "pc-branch-1", "branch", branch_network))
         _publish_malformed(broker.port)
         time.sleep(phase_seconds)
 
@@ -190,6 +221,12 @@ gateway = false
         )
         vm.start()
         time.sleep(phase_seconds)
+        _wait(
+            "the printer's low-toner incident resolved",
+            lambda: collector.metric("deskwatch_incidents_resolved_total") > 0,
+        )
+        # The cycle that resolved it writes the incident figures right after; let it finish.
+        time.sleep(2 * CYCLE_SECONDS)
         flush_vm(vm.url)
         yield run
     finally:

@@ -4,13 +4,10 @@ Grafana itself is not installable on this machine, so the queries are sent the w
 Prometheus datasource sends them: range queries for graphs, instant queries for stats,
 bars and tables, with the dashboard's variables set to values the data really has.
 A panel without data is a bug: a wrong metric name, a wrong label, a wrong variable.
-The incident panels read incident metrics the collector does not export yet; they are
-expected to fail, strictly, so this test tells the day those metrics arrive.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,6 @@ import pytest
 
 from dashboards import DASHBOARDS
 from dashboards.export import as_json
-from dashboards.incidents import INCIDENT_METRICS
 from tests.dashboards import pipeline, promql
 
 pytestmark = pytest.mark.slow
@@ -32,13 +28,7 @@ PREFER = {"site": "hq", "agent": "pc-hq-1"}
 def _params() -> Iterator[Any]:
     for name in DASHBOARDS:
         for target in promql.targets(name, as_json(name)):
-            missing = [m for m in INCIDENT_METRICS if re.search(rf"\b{m}\b", target.expr)]
-            marks = (
-                [pytest.mark.xfail(strict=True, reason=f"the collector does not export {missing[0]} yet")]
-                if missing
-                else []
-            )
-            yield pytest.param(target, id=target.name, marks=marks)
+            yield pytest.param(target, id=target.name)
 
 
 @pytest.fixture(scope="module")
