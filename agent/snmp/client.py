@@ -111,6 +111,8 @@ class Client:
                 )
             except PySnmpError as err:
                 raise DeviceUnreachable(f"{target.address}: {err}") from err
+            except (UnicodeError, OSError) as err:  # a host name the resolver cannot even encode or look up
+                raise DeviceUnreachable(f"{target.address}: cannot resolve the host name ({err})") from err
             self._transports[key] = transport
         return transport
 
