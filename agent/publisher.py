@@ -123,6 +123,7 @@ class Publisher:
             )
             with contextlib.suppress(RuntimeError, ValueError):  # the broker went away meanwhile
                 await asyncio.to_thread(info.wait_for_publish, timeout)
+        self.connected = False  # from here on a disconnect is ours, not a lost broker
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         if self._retry_handle:

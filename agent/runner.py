@@ -19,7 +19,7 @@ from agent.diagnostics.security import load_public_key
 from agent.protocol import AgentFacts, Batch, Sample, State
 from agent.publisher import Publisher
 from agent.scheduler import Scheduler, SourceRun, split
-from agent.sources import enabled_sources
+from agent.sources import close_sources, enabled_sources
 from agent.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ async def run(config: AgentConfig) -> None:
     finally:
         log.info("stopping: %d batches wait in the spool", spool.stats().depth)
         await publisher.stop()
+        close_sources()
         spool.close()
 
 
@@ -94,9 +95,12 @@ async def collect_once(config: AgentConfig) -> Batch:
     """Every enabled source once, as one batch (sequence 0); needs no broker and no spool."""
     now_ns = time.time_ns()
     runs = source_runs(config)
-    results: list[Any] = await asyncio.gather(
-        *(r.collect(r.settings, now_ns) for r in runs), return_exceptions=True
-    )
+    try:
+        results: list[Any] = await asyncio.gather(
+            *(r.collect(r.settings, now_ns) for r in runs), return_exceptions=True
+        )
+    finally:
+        close_sources()
     observations: list[Sample | State] = []
     for run_, result in zip(runs, results, strict=True):
         if isinstance(result, BaseException):

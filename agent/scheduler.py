@@ -114,7 +114,6 @@ class Scheduler:
     def emit(self, source: SourceRun, observations: Sequence[Sample | State], now_ns: int) -> int:
         """Spool one batch with the round's observations plus the agent's own figures."""
         samples, states = split(observations, now_ns)
-        samples.extend(self.self_metrics(source, now_ns))
         created_ns = time.time_ns()
 
         def payload(seq: int) -> bytes:
@@ -125,7 +124,7 @@ class Scheduler:
                     seq=seq,
                     created_ns=created_ns,
                     site=self.site,
-                    samples=samples,
+                    samples=[*samples, *self.self_metrics(source, now_ns, seq)],
                     states=states,
                 )
             )
@@ -134,8 +133,12 @@ class Scheduler:
         self.on_batch()
         return seq
 
-    def self_metrics(self, source: SourceRun, now_ns: int) -> list[Sample]:
-        """The agent's own health: per-source cycle and counters, spool, publishing, footprint."""
+    def self_metrics(self, source: SourceRun, now_ns: int, seq: int) -> list[Sample]:
+        """The agent's own health: per-source cycle and counters, spool, publishing, footprint.
+
+        `batch_seq` repeats the batch's own sequence number as a number VictoriaMetrics
+        keeps, so anyone can compare what an agent sent with what was stored.
+        """
         stats = self.spool.stats()
         cpu = self._process.cpu_times()
         return [
@@ -146,6 +149,7 @@ class Scheduler:
                     "rounds_total": source.rounds_total,
                     "overruns_total": source.overruns_total,
                     "errors_total": source.errors_total,
+                    "batch_seq": seq,
                 },
                 {"source": source.name},
                 now_ns,

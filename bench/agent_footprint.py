@@ -111,6 +111,18 @@ def measure(name: str, pid: int, seconds: float, work: Callable[[], None] | None
     return Figures(name, rss, pss, cpu)
 
 
+def zabbix_port() -> int:
+    """A free port in the range zabbix_agentd accepts (1024-32767)."""
+    for port in range(21050, 32767):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port for zabbix_agentd")
+
+
 def zabbix_get(port: int, key: str) -> bytes:
     payload = key.encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -178,7 +190,7 @@ def main() -> int:
     node.terminate()
     node.wait()
 
-    zport = free_port()
+    zport = zabbix_port()
     zconf = work / "zabbix_agentd.conf"
     zconf.write_text(
         f"ListenPort={zport}\nListenIP=127.0.0.1\nServer=127.0.0.1\nServerActive=\n"

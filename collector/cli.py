@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector import config as config_module
-from collector import deadletter
+from collector import deadletter, enroll
 from collector.config import CollectorConfig, broker_address
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
@@ -127,6 +127,7 @@ def _publisher(config: CollectorConfig) -> Callable[[str, bytes], None]:
 COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "run": ("run the collector service", _run_arguments, run),
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
+    "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
 }
 
 

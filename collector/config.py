@@ -33,7 +33,11 @@ class MqttSettings(_Section, frozen=True, forbid_unknown_fields=True):
 
     broker: str = "mqtt://127.0.0.1:1883"
     client_id: str = "deskwatch-collector"
-    group: str = "deskwatch"
+    # "" (one collector): a plain subscription. A name: `$share/<group>/...`, so several
+    # collectors split the batches. Mosquitto 2.0 does not keep shared subscriptions across
+    # its own restart, so batches published before the collector reconnects would be lost;
+    # a single collector therefore subscribes plainly (see docs/collector.md).
+    group: str = ""
     prefix: str = DEFAULT_PREFIX
     username: str = ""
     password_env: str = ""
@@ -174,7 +178,7 @@ def check(config: CollectorConfig, source: str) -> None:
     for key, name in secrets:
         if name and name not in os.environ:
             raise ConfigError(f"{source}: {key} names ${name}, which is not set")
-    if not config.mqtt.group or any(c in config.mqtt.group for c in "/+#"):
+    if any(c in config.mqtt.group for c in "/+#$"):
         raise ConfigError(f"{source}: mqtt.group must be one topic level, got {config.mqtt.group!r}")
 
 

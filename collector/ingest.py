@@ -153,9 +153,10 @@ class Ingest:
             return
         group, prefix = self._config.mqtt.group, self._prefix
         options = SubscribeOptions(qos=1)
+        metrics = f"{prefix}/+/{Kind.METRICS.value}"
         client.subscribe(
             [
-                (f"$share/{group}/{prefix}/+/{Kind.METRICS.value}", options),
+                (f"$share/{group}/{metrics}" if group else metrics, options),
                 (f"{prefix}/+/{Kind.STATE.value}", options),
             ]
         )

@@ -15,7 +15,6 @@ newline inside a tag value, so CR and LF become spaces. An empty tag value is le
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Final
 
@@ -39,51 +38,49 @@ def escape_measurement(text: str) -> str:
     return text.translate(_MEASUREMENT_ESCAPES)
 
 
-def _number(value: int | float) -> str | None:
+def _fields(fields: dict[str, int | float]) -> str:
     # Integers go out without the `i` suffix: VictoriaMetrics stores every value as a
-    # float64 anyway, and InfluxDB then keeps one field type per field.
-    if type(value) is int:
-        return str(value)
-    if math.isfinite(value):
-        return repr(value)
-    return None
-
-
-def _tag_string(tags: dict[str, str], base: dict[str, str]) -> str:
-    merged = {**tags, **base} if tags else base
-    return "".join(
-        f",{escape_tag(key)}={escape_tag(value)}" for key, value in sorted(merged.items()) if value
+    # float64 anyway, and InfluxDB then keeps one field type per field. `v - v` is 0
+    # for every finite number and NaN for inf and NaN.
+    return ",".join(
+        f"{escape_tag(key)}={value if type(value) is int else repr(value)}"
+        for key, value in fields.items()
+        if value - value == 0
     )
+
+
+@lru_cache(maxsize=65_536)
+def _split_tags(items: tuple[tuple[str, str], ...]) -> tuple[str, str, str]:
+    """A sample's own tags, escaped and sorted, cut where `agent_id` and `site` go between them."""
+    tags = sorted((key, value) for key, value in items if value and key not in ("agent_id", "site"))
+
+    def join(low: str, high: str) -> str:
+        return "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in tags if low < k < high)
+
+    return join("", "agent_id"), join("agent_id", "site"), join("site", "\U0010ffff")
 
 
 def batch_lines(batch: Batch) -> list[str]:
     """The lines for every Sample and State of `batch`; samples without a finite field are left out."""
-    base = {"agent_id": batch.agent_id}
-    if batch.site:
-        base["site"] = batch.site
-    base_tags = _tag_string({}, base)
+    agent = f",agent_id={escape_tag(batch.agent_id)}"
+    site = f",site={escape_tag(batch.site)}" if batch.site else ""
     default_ns = batch.created_ns
+    no_tags = f"{agent}{site}"
     lines: list[str] = []
     append = lines.append
     for sample in batch.samples:
-        fields = ",".join(
-            f"{escape_tag(key)}={text}"
-            for key, value in sample.fields.items()
-            if (text := _number(value)) is not None
-        )
+        fields = _fields(sample.fields)
         if not fields:
             continue
-        tags = _tag_string(sample.tags, base) if sample.tags else base_tags
+        if sample.tags:
+            before, middle, after = _split_tags(tuple(sample.tags.items()))
+            tags = f"{before}{agent}{middle}{site}{after}"
+        else:
+            tags = no_tags
         append(f"{escape_measurement(sample.measurement)}{tags} {fields} {sample.time_ns or default_ns}")
     for state in batch.states:
-        tags = _tag_string(
-            {
-                **state.tags,
-                "subject": state.subject,
-                "condition": state.condition,
-                "severity": state.severity.value,
-            },
-            base,
-        )
+        items = {**state.tags, "subject": state.subject, "condition": state.condition}
+        before, middle, after = _split_tags((*items.items(), ("severity", state.severity.value)))
+        tags = f"{before}{agent}{middle}{site}{after}"
         append(f"{STATE_MEASUREMENT}{tags} ok={int(state.ok)} {state.observed_ns or default_ns}")
     return lines

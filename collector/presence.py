@@ -16,7 +16,19 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import BigInteger, Column, Connection, Float, MetaData, Row, String, Table, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    MetaData,
+    Row,
+    String,
+    Table,
+    bindparam,
+    select,
+    update,
+)
 
 from agent.protocol import AgentFacts, Presence
 from collector.observers import AgentStatus, PresenceChange
@@ -134,6 +146,7 @@ def apply(
         else:
             conn.execute(update(agent).where(agent.c.agent_id == message.agent_id).values(**values))
 
+    bumps: list[dict[str, Any]] = []
     for agent_id, batch in seen.items():
         row = rows.get(agent_id)
         if row is None:
@@ -143,11 +156,14 @@ def apply(
             values = {"status_ns": batch.created_ns, "last_seen_ns": max(batch.received_ns, row.last_seen_ns)}
             change(agent_id, batch.site or row.site, AgentStatus.ONLINE, row, values)
         elif batch.received_ns > row.last_seen_ns:
-            conn.execute(
-                update(agent)
-                .where(agent.c.agent_id == agent_id, agent.c.last_seen_ns < batch.received_ns)
-                .values(last_seen_ns=batch.received_ns)
-            )
+            bumps.append({"key": agent_id, "seen": batch.received_ns})
+    if bumps:
+        conn.execute(
+            update(agent)
+            .where(agent.c.agent_id == bindparam("key"), agent.c.last_seen_ns < bindparam("seen"))
+            .values(last_seen_ns=bindparam("seen")),
+            bumps,
+        )
     return changes
 
 

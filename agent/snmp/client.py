@@ -195,52 +195,91 @@ class Client:
     async def walk(
         self, target: Target, columns: Iterable[Oid], max_rows: int = MAX_ROWS
     ) -> dict[Oid, list[VarBind]]:
-        """Read table columns (or any subtrees) side by side; -> the varbinds under each column, in order."""
+        """Read table columns (or any subtrees) side by side; -> the varbinds under each column, in order.
+
+        A first round asks each column for one row only: most columns a profile lists are
+        absent on a given device (no DSL on a printer), and a full GETBULK for each would
+        make the device send, and us decode, screens of unrelated objects. Columns that
+        have a first row are then read in bulk, a few columns per request, in parallel.
+        """
         cols = list(dict.fromkeys(columns))
-        chunks = [cols[i : i + MAX_COLUMNS_PER_REQUEST] for i in range(0, len(cols), MAX_COLUMNS_PER_REQUEST)]
-        results: dict[Oid, list[VarBind]] = {}
-        for part in await asyncio.gather(*(self._walk_chunk(target, c, max_rows) for c in chunks)):
-            results.update(part)
-        return results
+        rows: dict[Oid, list[VarBind]] = {c: [] for c in cols}
+        cursor: dict[Oid, Oid] = {c: c for c in cols}
+        probes = [cols[i : i + VARBIND_BUDGET] for i in range(0, len(cols), VARBIND_BUDGET)]
+        await asyncio.gather(*(self._walk_round(target, p, rows, cursor, 1, max_rows) for p in probes))
+        open_cols = [c for c in cols if c in cursor]
+        chunks = [
+            open_cols[i : i + MAX_COLUMNS_PER_REQUEST]
+            for i in range(0, len(open_cols), MAX_COLUMNS_PER_REQUEST)
+        ]
+        await asyncio.gather(*(self._walk_chunk(target, c, rows, cursor, max_rows) for c in chunks))
+        return rows
 
     async def _walk_chunk(
-        self, target: Target, columns: list[Oid], max_rows: int
-    ) -> dict[Oid, list[VarBind]]:
-        rows: dict[Oid, list[VarBind]] = {c: [] for c in columns}
-        cursor: dict[Oid, Oid] = {c: c for c in columns}  # last OID seen per still-open column
+        self,
+        target: Target,
+        columns: list[Oid],
+        rows: dict[Oid, list[VarBind]],
+        cursor: dict[Oid, Oid],
+        max_rows: int,
+    ) -> None:
         budget = VARBIND_BUDGET
-        v1 = target.auth.version == "1"
-        while cursor:
-            active = list(cursor)
-            reps = 0 if v1 else max(1, min(target.max_repetitions, budget // len(active)))
-            status, index, vbs = await self._request(target, [cursor[c] for c in active], bulk=reps, next_=v1)
-            if status == _TOO_BIG and reps > 1:
+        while True:
+            active = [c for c in columns if c in cursor]
+            if not active:
+                return
+            reps = max(1, min(target.max_repetitions, budget // len(active)))
+            progressed = await self._walk_round(target, active, rows, cursor, reps, max_rows)
+            if progressed is None:  # tooBig: ask for less
+                if budget <= len(active):
+                    raise DeviceError(f"{target.address}: answers too big even for one row per column")
                 budget = max(len(active), budget // 2)
-                continue
+            elif not progressed:
+                return
+
+    async def _walk_round(
+        self,
+        target: Target,
+        active: list[Oid],
+        rows: dict[Oid, list[VarBind]],
+        cursor: dict[Oid, Oid],
+        reps: int,
+        max_rows: int,
+    ) -> bool | None:
+        """One GETBULK (GETNEXT for v1) for the `active` columns; -> progress made, None on tooBig."""
+        v1 = target.auth.version == "1"
+        while True:
+            status, index, vbs = await self._request(
+                target, [cursor[c] for c in active], bulk=0 if v1 else reps, next_=v1
+            )
             if status == _NO_SUCH_NAME and v1 and 1 <= index <= len(active):
                 del cursor[active[index - 1]]  # SNMPv1 end of the MIB view for that column
+                active = [c for c in active if c in cursor]
+                if not active:
+                    return False
                 continue
-            if status:
-                raise DeviceError(f"{target.address}: GETBULK error-status {status} at {index}")
-            closed: set[Oid] = set()
-            progressed = False
-            for i, vb in enumerate(vbs):
-                column = active[i % len(active)]
-                if column in closed:
-                    continue
-                last = cursor[column]
-                # Stop a column at its subtree's end, at endOfMibView, and at an OID that does
-                # not increase (a broken agent that would otherwise make us loop forever).
-                if vb.kind == ValueKind.END_OF_MIB_VIEW or vb.oid[: len(column)] != column or vb.oid <= last:
-                    closed.add(column)
-                    continue
-                rows[column].append(vb)
-                cursor[column] = vb.oid
-                progressed = True
-                if len(rows[column]) >= max_rows:
-                    closed.add(column)
-            for column in closed:
-                cursor.pop(column, None)
-            if not progressed:
-                break
-        return rows
+            break
+        if status == _TOO_BIG and reps > 1:
+            return None
+        if status:
+            raise DeviceError(f"{target.address}: GETBULK error-status {status} at {index}")
+        closed: set[Oid] = set()
+        progressed = False
+        for i, vb in enumerate(vbs):
+            column = active[i % len(active)]
+            if column in closed:
+                continue
+            last = cursor[column]
+            # Stop a column at its subtree's end, at endOfMibView, and at an OID that does
+            # not increase (a broken agent that would otherwise make us loop forever).
+            if vb.kind == ValueKind.END_OF_MIB_VIEW or vb.oid[: len(column)] != column or vb.oid <= last:
+                closed.add(column)
+                continue
+            rows[column].append(vb)
+            cursor[column] = vb.oid
+            progressed = True
+            if len(rows[column]) >= max_rows:
+                closed.add(column)
+        for column in closed:
+            cursor.pop(column, None)
+        return progressed

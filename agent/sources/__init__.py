@@ -45,3 +45,12 @@ def enabled_sources(config: AgentConfig) -> list[tuple[str, Any, msgspec.Struct,
         for name, collect, settings in table
         if settings.enabled
     ]
+
+
+def close_sources() -> None:
+    """Release what sources hold between rounds (the SNMP engine is bound to its event loop)."""
+    import sys
+
+    snmp = sys.modules.get("agent.sources.snmp")
+    if snmp is not None:
+        snmp.poller().close()

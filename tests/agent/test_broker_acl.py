@@ -129,3 +129,82 @@ def test_agent_publishes_over_tls_with_its_credentials(broker: ProductionMosquit
     finally:
         agent.cleanup()
         del os.environ["DESKWATCH_TEST_PW"]
+
+
+def test_enrolled_agent_can_publish_its_own_batches(broker: ProductionMosquitto, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.agent_process import agent_env
+    from tests.support.services import REPO
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "agents",
+            "enroll",
+            "pc-new",
+            "--passwd-file",
+            str(broker.workdir / "passwd"),
+            "--acl-file",
+            str(broker.workdir / "acl"),
+        ],
+        capture_output=True,
+        text=True,
+        env=agent_env(),
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    password = result.stdout.strip().splitlines()[-1]
+    assert "pc-new" not in password and len(password) >= 24
+    assert broker.proc is not None
+    broker.proc.send_signal(signal.SIGHUP)  # Mosquitto re-reads the password file
+    time.sleep(0.5)
+    with Subscriber(
+        broker.port,
+        _topic("pc-new", Kind.METRICS),
+        username="deskwatch-collector",
+        password="secret-c",
+        ca_file=broker.ca_file,
+    ) as collector:
+        client, rc = _client(broker, "pc-new", password)
+        assert rc == 0
+        client.publish(_topic("pc-new", Kind.METRICS), b"hello", qos=1).wait_for_publish(5)
+        collector.wait_for(lambda got: len(got) == 1)
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_enroll_refuses_an_agent_id_that_would_escape_its_topics(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.agent_process import agent_env
+    from tests.support.services import REPO
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "agents",
+            "enroll",
+            "pc/#",
+            "--passwd-file",
+            str(tmp_path / "p"),
+            "--acl-file",
+            str(tmp_path / "acl"),
+        ],
+        capture_output=True,
+        text=True,
+        env=agent_env(),
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "may hold only letters" in result.stderr
+    assert not (tmp_path / "p").exists()

@@ -47,7 +47,8 @@ def test_promql_returns_exactly_the_values_sent(
     }
     assert got == sent
     labels = result[0]["metric"]
-    assert labels["host"].startswith("host ") and labels["site"] == "Main office"
+    assert labels["site"] == "Main office"
+    assert {item["metric"]["unit"] for item in result} == {"C:\\", "eth 0", "intranet,dns", "sda=1"}
     states = fake_agents.query(victoria_metrics.url, "state_ok[1h]")
     assert {item["metric"]["condition"] for item in states} == {"dns_resolves"}
     assert sorted(v for item in states for _, v in item["values"]) == sorted(

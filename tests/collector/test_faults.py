@@ -68,8 +68,8 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
     bad: list[tuple[str, bytes, str]] = []
     for index in range(1000):
         kind = index % 8
-        agent = fake_agents.agent_id(index % 3)
-        topic = f"deskwatch/v1/{agent}/metrics"
+        name = fake_agents.agent_id(index % 3)
+        topic = f"deskwatch/v1/{name}/metrics"
         if kind == 0:
             noise = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))
             payload, reason = b"\xff" + noise, "malformed_json"  # not a byte any JSON value starts with
@@ -85,7 +85,7 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
         elif kind == 5:
             payload, reason = b"[" * 300_000, "too_large"
         elif kind == 6:
-            payload, reason = b'{"v":1,"agent_id":"' + agent.encode() + b'","seq":1}', "invalid_message"
+            payload, reason = b'{"v":1,"agent_id":"' + name.encode() + b'","seq":1}', "invalid_message"
         else:
             topic, payload, reason = "deskwatch/v1/bad agent!/metrics", b"{}", "bad_topic"
         bad.append((topic, payload, reason))

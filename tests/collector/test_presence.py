@@ -33,7 +33,7 @@ def offline(reason: str, time_ns: int) -> Presence:
 
 def statuses(
     engine: Engine, messages: list[tuple[Presence, int]], seen: dict[str, Seen] | None = None
-) -> list:
+) -> list[tuple[AgentStatus, AgentStatus | None]]:
     with begin_write(engine) as conn:
         changes = presence.apply(conn, messages, seen or {})
     return [(c.status, c.previous) for c in changes]

@@ -26,6 +26,9 @@ class CollectorProcess:
         client_id: str = "collector-1",
         db_url: str | None = None,
         extra: str = "",
+        flush_interval_seconds: float = 0.05,
+        presence_check_seconds: float = 0.5,
+        group: str = "test",
     ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -37,11 +40,11 @@ class CollectorProcess:
 [mqtt]
 broker = "{broker_url}"
 client_id = "{client_id}"
-group = "test"
+group = "{group}"
 
 [metrics]
 url = "{metrics_url}"
-flush_interval_seconds = 0.05
+flush_interval_seconds = {flush_interval_seconds}
 retry_backoff_seconds = 0.1
 max_backoff_seconds = 1.0
 timeout_seconds = 2.0
@@ -52,7 +55,7 @@ shutdown_timeout_seconds = 5.0
 url = "{db}"
 
 [presence]
-check_interval_seconds = 0.5
+check_interval_seconds = {presence_check_seconds}
 default_interval_seconds = 1.0
 
 [http]

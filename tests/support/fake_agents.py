@@ -33,6 +33,7 @@ from agent.protocol import (
 
 SAMPLES_PER_BATCH = 60
 _MEASUREMENTS = ("cpu", "disk", "net", "memory", "process")
+_UNITS = ("C:\\", "eth 0", "intranet,dns", "sda=1")  # values that need escaping
 
 
 def value(agent_index: int, seq: int, index: int) -> float:
@@ -60,7 +61,9 @@ def make_batch(
             Sample(
                 measurement,
                 {"value": value(agent_index, seq, index)},
-                tags={"item": f"i{index:02d}", "host": f"host {agent_index}"},
+                # Like real sources: tags name the thing measured (a core, a mount, a target),
+                # so the same tag sets recur across agents; agent_id and site come from the batch.
+                tags={"item": f"i{index:02d}", "unit": _UNITS[index % len(_UNITS)]},
                 time_ns=created_ns,
             )
         )

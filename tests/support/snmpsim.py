@@ -112,7 +112,9 @@ class SnmpSim:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"snmpsim exited: {(self.root / 'snmpsim.log').read_text()[-2000:]}")
+                output = (self.root / "snmpsim.log").read_text()[-2000:]
+                self.stop()
+                raise RuntimeError(f"snmpsim exited: {output}")
             probe = subprocess.run(
                 [
                     snmpget,

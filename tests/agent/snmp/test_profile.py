@@ -71,7 +71,9 @@ def test_extract_names_rows_by_index_and_applies_enums() -> None:
     )
     ex = extract([PROFILE], {name: VarBind(name, ValueKind.OCTETS, b"lp1")}, columns)
     assert ex.scalars == {"sys_name": "lp1"}
-    assert ex.table("supplies") == [((1, 1), {"description": "Cyan Toner", "kind": "toner", "capacity": 200, "level": 50})]
+    assert ex.table("supplies") == [
+        ((1, 1), {"description": "Cyan Toner", "kind": "toner", "capacity": 200, "level": 50})
+    ]
     report = build_report("10.0.0.9", ex, profiles=["t"], vendor_names={})
     assert report.kind == "printer"
     assert report.supplies[0].level_percent == 25.0

@@ -75,3 +75,22 @@ def test_hosts_from_printers_conf() -> None:
 def test_hplip_uri_carries_the_ip_in_the_query() -> None:
     assert host_of_printer_uri("hp:/net/HP_LaserJet?ip=10.0.0.7") == "10.0.0.7"
     assert host_of_printer_uri("ipp://127.0.0.1/printers/x") is None
+
+
+def test_device_urls_become_targets_with_their_own_auth() -> None:
+    import asyncio
+
+    import msgspec
+
+    from agent.sources.snmp import Discovery, Poller, Settings
+
+    settings = Settings(
+        device_urls=("snmp://c1@10.0.0.5", "snmpv3://u:a:p@10.0.0.6:1161"),
+        discovery=Discovery(cups=False, windows_spooler=False, gateway=False),
+    )
+    targets = asyncio.run(Poller().targets(settings))
+    assert [(t.host, t.port) for t in targets] == [("10.0.0.5", 161), ("10.0.0.6", 1161)]
+    assert targets[0].auth.community == "c1"
+    assert targets[1].auth.level == "authPriv"
+    with pytest.raises(msgspec.ValidationError, match="scheme must be one of"):
+        msgspec.convert({"device_urls": ["ftp://x"]}, Settings)

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.snmp.values import (
+    VALUE_TYPES,
     ValueKind,
     VarBind,
     as_bits,
@@ -18,7 +19,6 @@ from agent.snmp.values import (
     counter_delta,
     decode,
     parse_oid,
-    VALUE_TYPES,
 )
 
 OID = (1, 3, 6, 1)

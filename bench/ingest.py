@@ -1,0 +1,234 @@
+"""Ingest benchmark: simulated agents -> Mosquitto -> one collector -> VictoriaMetrics.
+
+Everything runs privately on free ports in a temporary directory. In one run it measures
+
+1. the ceiling: pre-built line protocol posted straight to VictoriaMetrics /api/v2/write
+   in the collector's body size, one request at a time (as the collector writes);
+2. sustained: N agents at a fixed offered rate (default 10,000 agents x 60 samples / 30 s
+   = 20,000 samples/s) for some seconds; zero loss is checked by counting, per batch,
+   the `fake_seq` sample in VictoriaMetrics; CPU of the collector process per 1,000
+   samples; publish -> queryable latency from probe batches polled with PromQL;
+3. saturation: batches published as fast as one publisher can; samples/s from the first
+   publish until the last one is queryable, the ratio to the ceiling.
+
+    python -m bench.ingest [--agents 10000] [--rate 20000] [--seconds 30] [--flood-seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from agent.protocol import encode
+from collector.line_protocol import batch_lines
+from tests.support import fake_agents
+from tests.support.collector_process import CollectorProcess
+from tests.support.services import Mosquitto, VictoriaMetrics
+
+SAMPLES = fake_agents.SAMPLES_PER_BATCH
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def stored_batches(vm: VictoriaMetrics, agent_prefix: str = "") -> int:
+    fake_agents.flush_vm(vm.url)
+    selector = f'fake_seq{{agent_id=~"{agent_prefix}.*"}}' if agent_prefix else "fake_seq"
+    result = fake_agents.query(vm.url, f"sum(count_over_time({selector}[3h]))")
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def ceiling(vm: VictoriaMetrics, base_ns: int, body_lines: int = 20_000, seconds: float = 8.0) -> float:
+    """Samples/s of pre-built line protocol posted straight to VictoriaMetrics, one request at a time."""
+    bodies: list[bytes] = []
+    lines: list[str] = []
+    seq = 0
+    while len(bodies) < 40:
+        for agent in range(100):
+            lines.extend(batch_lines(fake_agents.make_batch(90_000 + agent, seq, base_ns + seq * 10**6)))
+        seq += 1
+        if len(lines) >= body_lines:
+            bodies.append("\n".join(lines).encode())
+            lines = []
+    conn = http.client.HTTPConnection("127.0.0.1", vm.port, timeout=30)
+    sent = 0
+    started = time.perf_counter()
+    index = 0
+    # Bodies repeat: VictoriaMetrics deduplicates in background merges, so ingest costs the same.
+    while time.perf_counter() - started < seconds:
+        conn.request("POST", "/api/v2/write?bucket=deskwatch&org=deskwatch", bodies[index % len(bodies)])
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status >= 300:
+            raise RuntimeError(f"VictoriaMetrics answered {resp.status}")
+        sent += body_lines
+        index += 1
+    return sent / (time.perf_counter() - started)
+
+
+def publish_at_rate(
+    url: str, agents: int, batches_per_second: float, seconds: float, base_ns: int, first_seq: int
+) -> int:
+    """Publish round-robin over `agents` at a fixed rate; return how many batches went out."""
+    publisher = fake_agents.Publisher(url)
+    total = int(batches_per_second * seconds)
+    started = time.perf_counter()
+    for index in range(total):
+        agent, round_ = index % agents, index // agents
+        seq = first_seq + round_
+        created = base_ns + seq * 10**9 + agent * 1000
+        publisher.publish_raw(
+            f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics",
+            encode(fake_agents.make_batch(agent, seq, created)),
+        )
+        ahead = started + (index + 1) / batches_per_second - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
+        if index % 500 == 0:
+            publisher.wait()
+    publisher.close()
+    return total
+
+
+def probe_latency(vm: VictoriaMetrics, url: str, stop: threading.Event, out: list[float]) -> None:
+    """Publish one probe batch at a time and poll PromQL until it is queryable."""
+    publisher = fake_agents.Publisher(url)
+    seq = 0
+    first = True  # a new series takes VictoriaMetrics up to ~10 s to index: not counted
+    while not stop.is_set():
+        agent = 99_000
+        batch = fake_agents.make_batch(agent, seq, time.time_ns())
+        sent = time.perf_counter()
+        publisher.publish(batch)
+        query = f'last_over_time(fake_seq{{agent_id="{batch.agent_id}"}}[10m])'
+        while not stop.is_set():
+            result = fake_agents.query(vm.url, query)
+            if result and int(float(result[0]["value"][1])) == seq:
+                if not first:
+                    out.append(time.perf_counter() - sent)
+                first = False
+                break
+            time.sleep(0.02)
+        seq += 1
+        stop.wait(0.1)
+    publisher.close()
+
+
+def wait_stored(vm: VictoriaMetrics, expected: int, timeout: float) -> float:
+    """Wait until VictoriaMetrics holds `expected` bench batches; return when that was (perf_counter)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if stored_batches(vm, "pc-0") >= expected:
+            return time.perf_counter()
+        time.sleep(0.25)
+    raise RuntimeError(f"only {stored_batches(vm, 'pc-0')} of {expected} batches stored after {timeout} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=20_000, help="offered samples/s in the sustained phase")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--flood-seconds", type=float, default=15)
+    args = parser.parse_args()
+    if args.agents > 90_000:
+        parser.error("--agents must stay below 90,000 (ids above are the ceiling's and the probe's)")
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        broker, vm = Mosquitto(work / "mosquitto"), VictoriaMetrics(work / "vm")
+        broker.start()
+        vm.start()
+        try:
+            base_ns = time.time_ns() - 2 * 3600 * 10**9  # all bench timestamps fall in the last 3 h
+            top = ceiling(vm, base_ns)
+            print(f"ceiling (direct write, 20,000-line bodies): {top:,.0f} samples/s")
+
+            collector = CollectorProcess(
+                work / "collector",
+                broker.url,
+                vm.url,
+                extra="[log]\nlevel = 'warning'\n",
+                flush_interval_seconds=0.2,  # the shipped defaults
+                presence_check_seconds=10,
+            )
+            collector.start()
+            assert collector.proc is not None
+            pid = collector.proc.pid
+
+            # Sustained phase.
+            batches_per_second = args.rate / SAMPLES
+            latencies: list[float] = []
+            stop = threading.Event()
+            prober = threading.Thread(target=probe_latency, args=(vm, broker.url, stop, latencies))
+            cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+            prober.start()
+            sent = publish_at_rate(broker.url, args.agents, batches_per_second, args.seconds, base_ns, 0)
+            done = wait_stored(vm, sent, timeout=120 + args.seconds)
+            stop.set()
+            prober.join()
+            cpu1 = cpu_seconds(pid)
+            samples = sent * SAMPLES
+            print(
+                f"sustained: {args.agents:,} agents, offered {args.rate:,.0f} samples/s "
+                f"for {args.seconds:.0f} s: "
+                f"{samples / (done - t0):,.0f} samples/s end to end, {sent:,} of {sent:,} batches stored "
+                f"(zero loss)"
+            )
+            print(f"collector CPU: {(cpu1 - cpu0) / samples * 1000 * 1000:.2f} ms per 1,000 samples")
+            if latencies:
+                ordered = sorted(latencies)
+                p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+                print(
+                    f"publish -> queryable: p50 {statistics.median(ordered) * 1000:.0f} ms, "
+                    f"p99 {p99 * 1000:.0f} ms ({len(ordered)} probes)"
+                )
+
+            # Saturation phase.
+            rounds = int(args.seconds * batches_per_second) // args.agents + 1
+            t2, cpu2 = time.perf_counter(), cpu_seconds(pid)
+            flood_started = time.perf_counter()
+            publisher = fake_agents.Publisher(broker.url)
+            index = 0
+            while time.perf_counter() - flood_started < args.flood_seconds:
+                agent, round_ = index % args.agents, index // args.agents
+                seq = rounds + round_
+                payload = encode(fake_agents.make_batch(agent, seq, base_ns + seq * 10**9 + agent * 1000))
+                publisher.publish_raw(f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics", payload)
+                index += 1
+                if index % 500 == 0:
+                    publisher.wait()
+            publisher.close()
+            flood_total = index
+            published_rate = flood_total * SAMPLES / (time.perf_counter() - t2)
+            done = wait_stored(vm, sent + flood_total, timeout=300)
+            cpu3 = cpu_seconds(pid)
+            rate = flood_total * SAMPLES / (done - t2)
+            print(
+                f"saturation: {flood_total:,} batches published at {published_rate:,.0f} samples/s, "
+                f"all stored at {rate:,.0f} samples/s end to end = {rate / top:.0%} of the ceiling; "
+                f"collector CPU {(cpu3 - cpu2) / (flood_total * SAMPLES) * 1e6:.2f} ms per 1,000 samples"
+            )
+            print(f"dead letters: {collector.metric('deskwatch_ingest_decode_errors_total'):.0f}")
+            collector.stop()
+        finally:
+            vm.stop()
+            broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""End-to-end and fault tests: real agents, broker, collector and VictoriaMetrics together.
+
+Each fault test records what was sent and what was stored; the counts are printed in
+one table at the end of the run, so a CI log shows them next to the verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.collector.conftest import make_collector, wait_for_seqs  # noqa: F401 - shared fixtures
+from tests.support.agent_process import AgentProcess
+
+FAULT_REPORT: list[str] = []
+
+
+@pytest.fixture
+def agents() -> Iterator[list[AgentProcess]]:
+    """Agent processes a test starts; any still running at the end are killed."""
+    started: list[AgentProcess] = []
+    yield started
+    for agent in started:
+        agent.cleanup()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FAULT_REPORT:
+        terminalreporter.section("fault tests: sent vs stored")
+        for line in FAULT_REPORT:
+            terminalreporter.write_line(line)
