@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -105,6 +106,7 @@ class Publisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_socket_open = _no_delay
         return client
 
     async def start(self) -> None:
@@ -235,3 +237,10 @@ class Publisher:
                 return  # disconnected meanwhile: the reconnect sends it again
             self._inflight[info.mid] = seq
             self._sent_up_to = seq
+
+
+def _no_delay(_c: mqtt.Client, _u: Any, sock: Any) -> None:
+    # A command is a small request answered by a small reply; with Nagle on, each waits
+    # for the peer's delayed ACK (40 ms on Linux) at every hop. Batches do not mind either way.
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -14,8 +14,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     enabled: bool = True
     # A token bucket: `burst` commands at once, refilled at `per_minute`.
-    per_minute: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30
-    burst: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    per_minute: Annotated[float, msgspec.Meta(gt=0, le=6000)] = 30
+    burst: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     max_concurrent: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
     # The longest any check may run; a command's own expiry can only shorten it.
     max_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 15

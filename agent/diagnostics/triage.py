@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from agent.diagnostics import printer, system
+from agent.diagnostics import net, printer, system
 from agent.diagnostics.context import Context
-from agent.diagnostics.params import Host, Params
+from agent.diagnostics.params import Host, Params, Port
 from agent.diagnostics.report import CheckFailed, Report
 from agent.protocol import State
 from agent.snmp.target import Target, parse_device_url
@@ -43,6 +43,10 @@ _ORDER = (
 class TriageParams(Params, frozen=True):
     printer: Host | None = None  # a printer to include beside the configured ones
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=10)] | None = None  # per probe; default [network]
+    # Ask this DNS server for the [network] dns_names instead of the PC's resolver: is it
+    # the server the PC uses, or DNS as a whole, that fails?
+    dns_server: Host | None = None
+    dns_port: Port = 53
 
 
 class Finding(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -73,8 +77,15 @@ async def triage(p: TriageParams, ctx: Context, report: Report) -> None:
         report.set("pending", sorted(pending))
 
     async def net_round() -> list[Finding]:
-        settings = msgspec.structs.replace(ctx.network, timeout_seconds=timeout)
-        return [_finding(s) for s in await network.collect(settings, time.time_ns()) if isinstance(s, State)]
+        names = ctx.network.dns_names if p.dns_server else ()
+        settings = msgspec.structs.replace(
+            ctx.network, timeout_seconds=timeout, dns_names=() if p.dns_server else ctx.network.dns_names
+        )
+        states, lookups = await asyncio.gather(
+            network.collect(settings, time.time_ns()),
+            asyncio.gather(*(_lookup(name, p.dns_server, p.dns_port, timeout) for name in names)),
+        )
+        return [_finding(s) for s in states if isinstance(s, State)] + list(lookups)
 
     async def sub(
         check: Callable[[Any, Context, Report], Awaitable[None]], params: Params, area: str
@@ -105,6 +116,14 @@ async def triage(p: TriageParams, ctx: Context, report: Report) -> None:
 
 
 _PARTS = ("network", "printers", "print_queue", "disk", "memory", "cpu", "network_config")
+
+
+async def _lookup(name: str, server: str | None, port: int, timeout: float) -> Finding:
+    found = Report()
+    await net.dns(
+        net.DnsParams(name=name, server=server, server_port=port, timeout_seconds=timeout), Context(), found
+    )
+    return Finding("dns", not found.problems, found.problems[0] if found.problems else f"dns:{name}")
 
 
 def _rank(area: str) -> int:

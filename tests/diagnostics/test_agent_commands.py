@@ -114,6 +114,11 @@ def _triage(d: DiagEnv, r: CommandResult) -> None:
     assert res["printers"][0]["reachable"]
 
 
+def _triage_dns(d: DiagEnv, r: CommandResult) -> None:
+    # the local DNS server does not know "localhost": asked directly, DNS is the problem
+    assert "DNS lookup of localhost at 127.0.0.1 failed: the name does not exist" in r.result["problems"]
+
+
 CASES: list[tuple[str, str, Callable[[DiagEnv], dict[str, ParamValue]], Expect]] = [
     ("ping", "ping", lambda d: {"host": "127.0.0.1", "count": 2, "interval_seconds": 0.1}, _ping),
     (
@@ -148,6 +153,12 @@ CASES: list[tuple[str, str, Callable[[DiagEnv], dict[str, ParamValue]], Expect]]
     ("services", "services", lambda d: {"names": "mosquitto,no-such-service"}, _services),
     ("network_config", "network_config", lambda d: {}, _network_config),
     ("triage", "triage", lambda d: {}, _triage),
+    (
+        "triage-dns-server",
+        "triage",
+        lambda d: {"dns_server": "127.0.0.1", "dns_port": d.dns.port},
+        _triage_dns,
+    ),
 ]
 
 

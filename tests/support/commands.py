@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import socket
 import threading
 import time
 from typing import Any
@@ -68,6 +69,8 @@ class Commander:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
         subscribed = threading.Event()
         self.client.on_message = self._on_message
+        # as the collector does: no Nagle, or every command waits for a delayed ACK (40 ms)
+        self.client.on_socket_open = lambda _c, _u, s: s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/+/reply", qos=1)
         self.client.connect("127.0.0.1", port)
