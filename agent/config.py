@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from agent import protocol
+from agent import inventory, protocol
 from agent.diagnostics.settings import Settings as CommandSettings
 from agent.errors import ConfigError
 from agent.snmp.settings import Settings as SnmpSettings
@@ -96,6 +96,7 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: host.Settings = msgspec.field(default_factory=host.Settings)
     network: network.Settings = msgspec.field(default_factory=network.Settings)
     snmp: SnmpSettings = msgspec.field(default_factory=SnmpSettings)
+    inventory: inventory.Settings = msgspec.field(default_factory=inventory.Settings)
     # The collector's public key (`deskwatch-collector signing-key` prints it): commands
     # signed with anything else are refused, and with no key every command is.
     command_key: Annotated[str, msgspec.Meta(pattern=r"^$|^[A-Za-z0-9+/]{43}=$")] = ""

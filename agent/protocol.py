@@ -19,6 +19,7 @@ person can read, and nothing of it is applied.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -118,6 +119,105 @@ class AgentFacts(_Struct, frozen=True):
     started_ns: TimeNs = 0
 
 
+# Inventory bounds. A desktop's package database is 800 to 4,000 packages, ~40 bytes each on
+# the wire (packages travel as [name, version, installed_ns] arrays), so the whole
+# inventory stays well under INVENTORY_MAX_BYTES; longer lists are cut by the agent
+# (`software_total` keeps the real count) rather than the birth being refused.
+INVENTORY_MAX_BYTES: Final = 200 * 1024
+MAX_PACKAGES: Final = 5_000
+MAX_LIST: Final = 64  # disks, interfaces, addresses, users, printers, DNS servers
+Short = Annotated[str, msgspec.Meta(max_length=128)]
+Long = Annotated[str, msgspec.Meta(max_length=256)]
+
+
+def _items(n: int) -> msgspec.Meta:
+    return msgspec.Meta(max_length=n)
+
+
+class Disk(_Struct, frozen=True):
+    """A physical disk: `sda`, its model and size."""
+
+    name: Short
+    model: Long = ""
+    size_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class Hardware(_Struct, frozen=True):
+    """The PC itself, as its firmware and OS describe it."""
+
+    vendor: Long = ""
+    model: Long = ""
+    serial: Long = ""
+    cpu_model: Long = ""
+    cpu_cores: Annotated[int, msgspec.Meta(ge=0)] = 0
+    cpu_threads: Annotated[int, msgspec.Meta(ge=0)] = 0
+    memory_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
+    disks: Annotated[list[Disk], _items(MAX_LIST)] = []
+
+
+class OsInfo(_Struct, frozen=True):
+    """Operating system name, version and build; `last_update_ns` where the OS tells (0 if not)."""
+
+    name: Long = ""
+    version: Long = ""
+    build: Long = ""
+    kernel: Long = ""
+    last_update_ns: TimeNs = 0
+
+
+class Interface(_Struct, frozen=True):
+    """A network interface: `wired`, `wifi` or `virtual`, its MAC and addresses."""
+
+    name: Short
+    kind: Literal["wired", "wifi", "virtual", "unknown"] = "unknown"
+    mac: Short = ""
+    addresses: Annotated[list[Short], _items(MAX_LIST)] = []
+    up: bool = False
+    speed_mbps: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class Network(_Struct, frozen=True):
+    """Addresses, default gateway and DNS servers."""
+
+    interfaces: Annotated[list[Interface], _items(MAX_LIST)] = []
+    gateway: Short = ""
+    dns_servers: Annotated[list[Short], _items(MAX_LIST)] = []
+
+
+class Printer(_Struct, frozen=True):
+    """A printer configured in the OS print system (CUPS, the Windows spooler)."""
+
+    name: Long
+    driver: Long = ""
+    uri: Long = ""  # socket://10.0.0.5:9100, usb://..., the Windows port
+    host: Long = ""  # the network address in `uri`, "" for local printers
+    default: bool = False
+    state: Short = ""  # what the print system says now: idle, printing, stopped
+
+
+class Package(_Struct, frozen=True, array_like=True):
+    """One installed package or application; an array on the wire to keep thousands small."""
+
+    name: Long
+    version: Short = ""
+    installed_ns: TimeNs = 0  # when the OS says it was installed or last updated (0: unknown)
+
+
+class Inventory(_Struct, frozen=True):
+    """What a PC is and has: sent in the birth, and again when it changes."""
+
+    collected_ns: TimeNs
+    hardware: Hardware = Hardware()
+    os: OsInfo = OsInfo()
+    boot_ns: TimeNs = 0
+    users: Annotated[list[Short], _items(MAX_LIST)] = []  # logged in now
+    network: Network = Network()
+    printers: Annotated[list[Printer], _items(MAX_LIST)] = []
+    software_source: Short = ""  # dpkg, rpm, registry, applications
+    software: Annotated[list[Package], _items(MAX_PACKAGES)] = []
+    software_total: Annotated[int, msgspec.Meta(ge=0)] = 0  # before any cut to fit the bounds
+
+
 class Presence(_Struct, frozen=True):
     """The retained message on `<prefix>/<agent_id>/state`.
 
@@ -133,6 +233,8 @@ class Presence(_Struct, frozen=True):
     site: Site = ""
     reason: Literal["", "shutdown", "lost"] = ""
     facts: AgentFacts | None = None
+    # Only on a birth. A birth re-published with a new inventory changes nothing else.
+    inventory: Inventory | None = None
 
 
 ParamValue = str | int | float | bool
@@ -210,6 +312,60 @@ def _version_of(payload: bytes) -> int | None:
 
 def _version_reason(version: int) -> str:
     return f"unsupported protocol version {version} (this side speaks {PROTOCOL_VERSION})"
+
+
+def inventory_digest(inventory: Inventory) -> str:
+    """A hash of what an inventory says, ignoring when it was taken: equal digests, nothing changed."""
+    content = msgspec.structs.replace(inventory, collected_ns=0)
+    return hashlib.sha256(_encoder.encode(content)).hexdigest()
+
+
+def bound_inventory(inventory: Inventory, max_bytes: int = INVENTORY_MAX_BYTES) -> Inventory:
+    """The inventory cut to fit the wire bounds: lists to their limits, software to `max_bytes`.
+
+    Strings are not validated when a Struct is built, only when decoded, so the sender
+    cuts them here; otherwise one long driver name would get the whole birth refused.
+    """
+    total = inventory.software_total or len(inventory.software)
+    software = sorted(inventory.software, key=lambda p: p.name)[:MAX_PACKAGES]
+    bounded = _bound_strings(msgspec.structs.replace(inventory, software=software, software_total=total))
+    size = len(_encoder.encode(bounded))
+    while size > max_bytes and bounded.software:
+        # drop in proportion to the excess: one or two passes, not one per package
+        keep = int(len(bounded.software) * max_bytes / size * 0.95)
+        bounded = msgspec.structs.replace(bounded, software=bounded.software[: max(keep, 0)])
+        size = len(_encoder.encode(bounded))
+    return bounded
+
+
+def _bound_strings(value: Inventory) -> Inventory:
+    """Cut every string and list of a decoded-shape value to what its Struct field allows."""
+    data = msgspec.to_builtins(value)
+    cut: Inventory = msgspec.convert(_cut(data, type(value)), type(value))
+    return cut
+
+
+def _cut(data: Any, kind: Any) -> Any:
+    info = msgspec.inspect.type_info(kind)
+    return _cut_info(data, info)
+
+
+def _cut_info(data: Any, info: msgspec.inspect.Type) -> Any:
+    if isinstance(info, msgspec.inspect.StructType):
+        if isinstance(data, list):  # array_like
+            return [_cut_info(v, f.type) for v, f in zip(data, info.fields, strict=False)]
+        by_name = {f.encode_name: f for f in info.fields}
+        return {k: _cut_info(v, by_name[k].type) for k, v in data.items()}
+    if isinstance(info, msgspec.inspect.StrType) and isinstance(data, str):
+        return data[: info.max_length] if info.max_length is not None else data
+    if isinstance(info, msgspec.inspect.ListType) and isinstance(data, list):
+        items = data[: info.max_length] if info.max_length is not None else data
+        return [_cut_info(v, info.item_type) for v in items]
+    if isinstance(info, msgspec.inspect.UnionType):
+        for member in info.types:
+            if not isinstance(member, msgspec.inspect.NoneType):
+                return _cut_info(data, member) if data is not None else None
+    return data
 
 
 def topic(prefix: str, agent_id: str, kind: Kind) -> str:

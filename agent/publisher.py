@@ -30,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import protocol
 from agent.config import MqttSettings
-from agent.protocol import AgentFacts, CommandResult, Kind, Presence
+from agent.protocol import AgentFacts, CommandResult, Inventory, Kind, Presence
 from agent.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class Publisher:
         self.site = site
         self.facts = facts
         self.spool = spool
+        self.inventory: Inventory | None = None  # sent with every birth; see publish_inventory()
         self.publish_failures_total = 0
         self.connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,7 +70,13 @@ class Publisher:
     def _topic(self, kind: Kind) -> str:
         return protocol.topic(self.settings.prefix, self.agent_id, kind)
 
-    def _presence(self, status: str, reason: str = "", facts: AgentFacts | None = None) -> bytes:
+    def _presence(
+        self,
+        status: str,
+        reason: str = "",
+        facts: AgentFacts | None = None,
+        inventory: Inventory | None = None,
+    ) -> bytes:
         return protocol.encode(
             Presence(
                 v=protocol.PROTOCOL_VERSION,
@@ -79,6 +86,7 @@ class Publisher:
                 site=self.site,
                 reason=reason,  # type: ignore[arg-type]
                 facts=facts,
+                inventory=inventory,
             )
         )
 
@@ -131,6 +139,18 @@ class Publisher:
         if self._retry_handle:
             self._retry_handle.cancel()
 
+    def publish_inventory(self, inventory: Inventory) -> None:
+        """A new or changed inventory: every birth carries it from now on, and one goes out now.
+
+        Re-publishing the retained birth is how a change travels: the collector sees the
+        same `online` status (no presence change) with a new inventory. Not connected, the
+        next connect's birth carries it.
+        """
+        self.inventory = inventory
+        if self.connected:
+            birth = self._presence("online", facts=self.facts, inventory=inventory)
+            self._client.publish(self._topic(Kind.STATE), birth, qos=1, retain=True)
+
     def kick(self) -> None:
         """A new batch is in the spool: send it if the window allows."""
         self._fill()
@@ -147,7 +167,7 @@ class Publisher:
         if rc.is_failure:
             self._call(self._connect_failed, str(rc))
             return
-        birth = self._presence("online", facts=self.facts)
+        birth = self._presence("online", facts=self.facts, inventory=self.inventory)
         client.publish(self._topic(Kind.STATE), birth, qos=1, retain=True)
         if self._commands is not None:
             # The session ends with the connection, so every connect subscribes again.

@@ -11,7 +11,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from agent import protocol
+from agent import inventory, protocol
 from agent.config import AgentConfig
 from agent.diagnostics.context import Context
 from agent.diagnostics.handler import CommandHandler
@@ -81,10 +81,20 @@ async def run(config: AgentConfig) -> None:
     log.info(
         "agent %s (site %r) publishing to %s; spool %s", agent_id, config.site, config.mqtt.broker, spool.path
     )
+    # The inventory is read before connecting, so the first birth already carries it.
+    tasks: list[asyncio.Task[None]] = []
+    if config.inventory.enabled:
+        first = await inventory.read_safely(config.inventory)
+        if first is not None:
+            publisher.inventory = first
+        keep = inventory.keep_current(config.inventory, publisher.publish_inventory, stop, first)
+        tasks.append(asyncio.create_task(keep, name="inventory"))
     await publisher.start()
     try:
         await scheduler.run(stop)
     finally:
+        for task in tasks:
+            task.cancel()
         log.info("stopping: %d batches wait in the spool", spool.stats().depth)
         await publisher.stop()
         close_sources()

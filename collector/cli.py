@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector import config as config_module
-from collector import deadletter, enroll
+from collector import deadletter, enroll, tokens
 from collector.config import CollectorConfig, broker_address
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
@@ -51,11 +51,30 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the collector until SIGTERM or SIGINT."""
     from collector.__main__ import setup_logging
+    from collector.api.lookup import create_lookup_router
+    from collector.incidents.service import Incidents
+    from collector.inventory.lookup import Sources
+    from collector.inventory.store import InventoryStore
     from collector.service import CollectorService
 
     config = load_config(args)
     setup_logging(config.log.level)
     service = CollectorService(config)
+    incidents = Incidents(config.incidents, service.engine, ship=service.write_samples)
+    service.add_observer(incidents.engine)
+    service.app.include_router(incidents.api_router())
+    service.app.include_router(
+        create_lookup_router(
+            Sources(
+                InventoryStore(service.engine),
+                incidents.store,
+                incidents.kb,
+                conditions=lambda: incidents.engine.last_conditions,
+                devices=incidents.engine.devices,
+            )
+        )
+    )
+    service.metrics.registry.register(incidents.prometheus_collector())
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -64,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     service.start()
+    incidents.start()
     stop.wait()
+    incidents.stop()
     service.stop()
     return 0
 
@@ -150,6 +171,7 @@ COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "run": ("run the collector service", _run_arguments, run),
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
     "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
+    "token": ("manage API tokens (token create --role ROLE)", tokens.add_arguments, tokens.command),
     "signing-key": (
         "print the public key agents verify commands with",
         _signing_key_arguments,

@@ -18,6 +18,7 @@ import msgspec
 
 from agent.protocol import DEFAULT_PREFIX
 from collector.errors import ConfigError
+from collector.incidents.config import IncidentsConfig
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
@@ -106,6 +107,7 @@ class CollectorConfig(_Section, frozen=True, forbid_unknown_fields=True):
     presence: PresenceSettings = PresenceSettings()
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
+    incidents: IncidentsConfig = IncidentsConfig()
 
 
 def load(path: Path | None) -> CollectorConfig:

@@ -5,6 +5,7 @@
     deskwatch silence add|list|remove ...
     deskwatch kb list|show SLUG
     deskwatch report [--since 30d] [--format html|json|csv]
+    deskwatch whois QUERY [--json]       the caller's PC by user, PC name, IP, MAC or serial
 
 `--api`/`--token` default to $DESKWATCH_API / $DESKWATCH_TOKEN. Tables by default,
 `--json` prints the API's JSON for scripts. Exit status 0 ok, 1 API error, 2 usage.
@@ -178,6 +179,10 @@ def parser() -> argparse.ArgumentParser:
     kb.add_parser("list").add_argument("--condition", default="")
     kb.add_parser("show").add_argument("slug")
 
+    who = top.add_parser("whois", help="the caller's PC, incidents and history, by user, PC, IP or serial")
+    who.add_argument("query")
+    who.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the API's JSON")
+
     rep = top.add_parser("report", help="management report")
     rep.add_argument("--since", default="30d")
     rep.add_argument("--format", choices=["html", "json", "csv"], default="json")
@@ -302,6 +307,11 @@ def run(args: argparse.Namespace, client: Client) -> str:
             )
         article = client.json("GET", f"/kb/{args.slug}")
         return json.dumps(article, indent=2) if args.json else f"# {article['title']}\n\n{article['body']}"
+    if area == "whois":
+        from collector.inventory import whois
+
+        answer = client.json("GET", "/lookup", params={"q": args.query})
+        return json.dumps(answer, indent=2) if args.json else whois.render(answer)
     response = client.call("GET", "/reports", params={"since": args.since, "format": args.format})
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
@@ -312,6 +322,11 @@ def run(args: argparse.Namespace, client: Client) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script `deskwatch`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dashboards"]:  # works on files and Grafana, not on the collector's API
+        from dashboards.cli import main as dashboards_main
+
+        return dashboards_main(argv[1:])
     args = parser().parse_args(argv)
     client = Client(args.api, args.token)
     try:

@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from agent.protocol import Batch, Kind, Presence, ProtocolError, decode, parse_topic
 from collector import deadletter, presence, sequence
@@ -45,6 +45,9 @@ from collector.sequence import SequenceTracker, Verdict
 from collector.writer import Sink
 
 log = logging.getLogger(__name__)
+
+# Something that stores what presence messages carry (the inventory) in ingest's transaction.
+PresenceWriter = Callable[[Connection, Sequence[tuple[Presence, int]]], object]
 
 BAD_TOPIC: Final = "bad_topic"
 AGENT_ID_MISMATCH: Final = "agent_id_mismatch"
@@ -94,6 +97,8 @@ class Ingest:
         self._sink = sink
         self._metrics = metrics
         self._observers = list(observers)
+        # Stores that keep part of each presence message in ingest's own transaction (inventory).
+        self._presence_writers: list[PresenceWriter] = []
         self._clock = clock
         self._tracker = SequenceTracker()
         self._lock = threading.Condition()
@@ -112,6 +117,10 @@ class Ingest:
     def add_observer(self, observer: Observer) -> None:
         """Call `observer` for every accepted batch and presence change from now on."""
         self._observers.append(observer)
+
+    def add_presence_writer(self, writer: PresenceWriter) -> None:
+        """Call `writer(conn, presences)` in every flush's transaction, before anything is acknowledged."""
+        self._presence_writers.append(writer)
 
     def _make_client(self, password: str) -> mqtt.Client:
         settings = self._config.mqtt
@@ -310,6 +319,8 @@ class Ingest:
                 deadletter.add(conn, pending.letters, self._config.deadletter.max_entries)
                 merged, opened, filled = sequence.save(conn, views)
                 changes = presence.apply(conn, pending.presences, pending.seen)
+                for write in self._presence_writers:
+                    write(conn, pending.presences)
         except BaseException:
             self._tracker.mark_dirty(views)
             raise

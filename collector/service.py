@@ -16,11 +16,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from agent.protocol import PROTOCOL_VERSION, Batch, Sample
 from collector import presence, sequence
 from collector.config import CollectorConfig, listen_address
 from collector.db import begin_write, make_engine, migrate
 from collector.http import Health, Server, create_app
 from collector.ingest import Ingest
+from collector.inventory import store as inventory_store
+from collector.line_protocol import batch_lines
 from collector.observers import Observer
 from collector.selfmetrics import SelfMetrics
 from collector.writer import DiskBuffer, MetricsWriter, Sink
@@ -44,6 +47,7 @@ class CollectorService:
         self._buffer = DiskBuffer(buffer_dir, config.metrics.buffer_max_bytes, self.metrics)
         self._sink = Sink(MetricsWriter(config.metrics, self.metrics, token), self._buffer, config.metrics)
         self.ingest = Ingest(config, self.engine, self._sink, self.metrics, password=password)
+        self.ingest.add_presence_writer(inventory_store.record)  # inventories arrive in births
         self.app: FastAPI = create_app(self.metrics.registry, self.health)
         # Diagnostics (issue 8): signed commands to agents, POST /api/v1/agents/{id}/diagnostics.
         from collector.api.diagnostics import mount as mount_diagnostics
@@ -61,6 +65,15 @@ class CollectorService:
     def add_observer(self, observer: Observer) -> None:
         """Call `observer` for every accepted batch and every presence change."""
         self.ingest.add_observer(observer)
+
+    def write_samples(self, samples: list[Sample]) -> None:
+        """Write the collector's own Samples (incident figures) to the metrics database."""
+        if not samples:
+            return
+        batch = Batch(
+            v=PROTOCOL_VERSION, agent_id="collector", seq=0, created_ns=time.time_ns(), samples=samples
+        )
+        self._sink.store("\n".join(batch_lines(batch)).encode())
 
     def health(self) -> Health:
         connected = self.ingest.connected

@@ -116,6 +116,7 @@ class FleetState:
     series: dict[tuple[str, str], dict[tuple[str, TagKey], Series]] = field(default_factory=dict)
     active: frozenset[str] = frozenset()  # condition keys firing after the previous evaluation
     _tracked: dict[str, list[Track]] = field(default_factory=dict, init=False)
+    _device_states: dict[str, set[tuple[str, str, str, TagKey]]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for track in self.tracks:
@@ -156,8 +157,17 @@ class FleetState:
                 series.agent_id = batch.agent_id
                 series.site = batch.site or series.site
                 _append(series.points, time_ns, float(value), track)
+        reported: dict[str, set[tuple[str, str, str, TagKey]]] = {}  # device -> state keys in this batch
+        unreachable: set[str] = set()
         for state in batch.states:
             observed = state.observed_ns or batch.created_ns or received_ns
+            device = state.tags.get("device", "")
+            if device:
+                reported.setdefault(device, set()).add(
+                    (batch.agent_id, state.subject, state.condition, tag_key(state.tags))
+                )
+                if state.condition == "snmp_reachable" and not state.ok:
+                    unreachable.add(device)
             key = tag_key(state.tags)
             stkey = (batch.agent_id, state.subject, state.condition, key)
             entry = self.states.get(stkey)
@@ -181,6 +191,34 @@ class FleetState:
                 entry.since_ns = observed
             entry.ok, entry.severity, entry.text = state.ok, state.severity, state.text
             entry.observed_ns, entry.site = observed, batch.site or entry.site
+        if reported:
+            self._clear_unreported(batch.agent_id, reported, unreachable, batch.created_ns or received_ns)
+
+    def _clear_unreported(
+        self,
+        agent_id: str,
+        reported: dict[str, set[tuple[str, str, str, TagKey]]],
+        unreachable: set[str],
+        time_ns: int,
+    ) -> None:
+        # A device poll lists only the problems present (a printer's error bits, its alert
+        # table): a problem this agent reported before and not in its new poll of the same
+        # device is gone. An unreachable device says nothing, so its problems stay as they were.
+        for key in self._device_states.get(agent_id, set()) - set().union(*reported.values()):
+            entry = self.states.get(key)
+            if entry is None:
+                continue
+            device = entry.tag("device")
+            if (
+                device in reported
+                and device not in unreachable
+                and not entry.ok
+                and entry.observed_ns <= time_ns
+            ):
+                entry.ok, entry.since_ns, entry.observed_ns = True, time_ns, time_ns
+        known = self._device_states.setdefault(agent_id, set())
+        for keys in reported.values():
+            known.update(keys)
 
     def apply_presence(self, change: PresenceChange) -> None:
         """Record an agent's new presence status."""
@@ -213,7 +251,7 @@ class FleetState:
         """What this collector sees: a missing condition about one of these means "clear"."""
         seen: set[tuple[Scope, str]] = {(Scope.AGENT, a) for a in self.agents}
         seen.update((Scope.SITE, a.site) for a in self.agents.values())
-        seen.update((Scope.DEVICE, s.subject) for s in self.states.values())
+        seen.update((Scope.DEVICE, s.tag("device") or s.subject) for s in self.states.values())
         for by_owner in self.series.values():
             seen.update((Scope.DEVICE, s.owner) for s in by_owner.values() if s.scope is Scope.DEVICE)
         if self.agents:

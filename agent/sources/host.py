@@ -55,15 +55,19 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ignore_mounts: frozenset[str] = frozenset()
     ignore_interfaces: frozenset[str] = frozenset({"lo"})
     top_processes: int = 5  # how many processes the top-CPU and top-memory lists name
+    # Scanning every process is most of a round's CPU, and the list changes slowly: it goes
+    # out this often (the `top_processes` diagnostic gives it on demand during a call).
+    top_processes_interval_seconds: float = 300
 
 
 async def collect(settings: Settings, now_ns: int) -> Sequence[Sample | State]:
     """One round of host figures."""
     # disk_usage() can block for seconds on a dead network drive, and process_iter() on
     # a busy PC takes tens of milliseconds: both run off the event loop.
+    top_count = settings.top_processes if _top_due(settings, now_ns) else 0
     disks, top = await asyncio.gather(
         asyncio.to_thread(_disks, settings.ignore_mounts, now_ns),
-        asyncio.to_thread(_top_processes, settings.top_processes, now_ns),
+        asyncio.to_thread(_top_processes, top_count, now_ns),
     )
     out: list[Sample | State] = [*_cpu(now_ns), *_memory(now_ns), *disks, *top]
     out.extend(_disk_io(now_ns))
@@ -72,6 +76,17 @@ async def collect(settings: Settings, now_ns: int) -> Sequence[Sample | State]:
     out.extend(_battery(now_ns))
     out.extend(_temperatures(now_ns))
     return out
+
+
+_top_next_ns: dict[Settings, int] = {}  # per configuration: when the list is due again
+
+
+def _top_due(settings: Settings, now_ns: int) -> bool:
+    """True once per top_processes_interval_seconds (and on the first round)."""
+    if now_ns < _top_next_ns.get(settings, 0):
+        return False
+    _top_next_ns[settings] = now_ns + int(settings.top_processes_interval_seconds * 1e9)
+    return True
 
 
 def _cpu(now_ns: int) -> Iterable[Sample]:

@@ -6,14 +6,13 @@ with their open incidents, silences and maintenance windows, the knowledge base 
 reports. Every route needs a bearer token; reading needs `viewer`, acting `helpdesk`.
 """
 
-
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
 from collector import reports
 from collector.api.auth import Principal, Role, requirer
@@ -32,7 +31,7 @@ from collector.api.schemas import (
     SilenceIn,
     SilenceOut,
 )
-from collector.incidents.engine import AgentSummary, DeviceSummary
+from collector.incidents.engine import AgentSummary, DeviceSummary, SupplyForecast
 from collector.incidents.reconcile import IncidentStatus
 from collector.incidents.silences import Silence, SilenceKind
 from collector.incidents.store import (
@@ -47,14 +46,19 @@ from collector.kb import Article, KnowledgeBase
 
 NS = 1_000_000_000
 OPEN = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+# ids stay within a signed 64-bit column; anything larger is a 422, not a database overflow
+RowId = Annotated[int, Path(ge=1, le=2**62)]
+Key = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 class Directory(Protocol):
-    """Where agents and devices come from: the IncidentEngine, or anything listing them alike."""
+    """Where agents, devices and supply forecasts come from: the IncidentEngine, or anything alike."""
 
     def agents(self) -> list[AgentSummary]: ...
 
     def devices(self) -> list[DeviceSummary]: ...
+
+    def supplies(self, now_ns: int) -> list[SupplyForecast]: ...
 
 
 class _NoDirectory:
@@ -62,6 +66,9 @@ class _NoDirectory:
         return []
 
     def devices(self) -> list[DeviceSummary]:
+        return []
+
+    def supplies(self, now_ns: int) -> list[SupplyForecast]:
         return []
 
 
@@ -117,6 +124,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
         device: Annotated[str, Query(max_length=256)] = "",
         agent_id: Annotated[str, Query(max_length=64)] = "",
         category: Annotated[str, Query(max_length=16)] = "",
+        condition: Annotated[str, Query(max_length=64)] = "",
         severity: Annotated[Literal["", "info", "warning", "critical"], Query()] = "",
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -128,6 +136,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
                 device=device,
                 agent_id=agent_id,
                 category=category,
+                condition=condition,
                 severity=severity,
                 limit=limit,
                 offset=offset,
@@ -136,12 +145,12 @@ def create_router(ctx: ApiContext) -> APIRouter:
         return IncidentPage(total=total, limit=limit, offset=offset, items=[out(i) for i in found])
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
-    def get_incident(incident_id: int, _: viewer) -> IncidentDetail:
+    def get_incident(incident_id: RowId, _: viewer) -> IncidentDetail:
         i = get_or_404(incident_id)
         return IncidentDetail(**incident_document(i), articles=articles_for(i))
 
     @router.get("/incidents/{incident_id}/timeline", response_model=list[EventOut], tags=["incidents"])
-    def timeline(incident_id: int, _: viewer) -> list[EventOut]:
+    def timeline(incident_id: RowId, _: viewer) -> list[EventOut]:
         try:
             events = store.timeline(incident_id)
         except IncidentNotFound as err:
@@ -149,23 +158,25 @@ def create_router(ctx: ApiContext) -> APIRouter:
         return [EventOut(id=e.id, time_ns=e.time_ns, kind=e.kind, actor=e.actor, text=e.text) for e in events]
 
     @router.post("/incidents/{incident_id}/ack", response_model=IncidentOut, tags=["incidents"])
-    def acknowledge(incident_id: int, who: helpdesk) -> IncidentOut:
+    def acknowledge(incident_id: RowId, who: helpdesk) -> IncidentOut:
         return act(lambda: store.acknowledge(incident_id, who.name, ctx.clock()))
 
     @router.post("/incidents/{incident_id}/assign", response_model=IncidentOut, tags=["incidents"])
-    def assign(incident_id: int, body: AssignIn, who: helpdesk) -> IncidentOut:
+    def assign(incident_id: RowId, body: AssignIn, who: helpdesk) -> IncidentOut:
         return act(lambda: store.assign(incident_id, body.assignee, who.name, ctx.clock()))
 
     @router.post("/incidents/{incident_id}/comments", response_model=IncidentOut, tags=["incidents"])
-    def comment(incident_id: int, body: CommentIn, who: helpdesk) -> IncidentOut:
+    def comment(incident_id: RowId, body: CommentIn, who: helpdesk) -> IncidentOut:
         return act(lambda: store.comment(incident_id, who.name, body.text, ctx.clock()))
 
     @router.post("/incidents/{incident_id}/resolve", response_model=IncidentOut, tags=["incidents"])
-    def resolve(incident_id: int, body: ResolveIn, who: helpdesk) -> IncidentOut:
+    def resolve(incident_id: RowId, body: ResolveIn, who: helpdesk) -> IncidentOut:
         return act(lambda: store.resolve(incident_id, who.name, body.text, ctx.clock()))
 
     def open_for(agent_id: str = "", device: str = "") -> list[IncidentOut]:
-        found, _ = store.list_incidents(IncidentFilter(status=OPEN, limit=500, agent_id=agent_id, device=device))
+        found, _ = store.list_incidents(
+            IncidentFilter(status=OPEN, limit=500, agent_id=agent_id, device=device)
+        )
         return [out(i) for i in found]
 
     def agent_out(a: AgentSummary, with_incidents: bool) -> AgentOut:
@@ -195,7 +206,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
         return [agent_out(a, False) for a in ctx.directory.agents() if not site or a.site == site]
 
     @router.get("/agents/{agent_id}", response_model=AgentOut, tags=["fleet"])
-    def get_agent(agent_id: str, _: viewer) -> AgentOut:
+    def get_agent(agent_id: Key, _: viewer) -> AgentOut:
         for a in ctx.directory.agents():
             if a.agent_id == agent_id:
                 return agent_out(a, True)
@@ -206,7 +217,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
         return [device_out(d, False) for d in ctx.directory.devices()]
 
     @router.get("/devices/{device}", response_model=DeviceOut, tags=["fleet"])
-    def get_device(device: str, _: viewer) -> DeviceOut:
+    def get_device(device: Key, _: viewer) -> DeviceOut:
         for d in ctx.directory.devices():
             if d.device == device:
                 return device_out(d, True)
@@ -256,7 +267,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
         )
 
     @router.delete("/silences/{silence_id}", status_code=204, tags=["silences"])
-    def remove_silence(silence_id: int, _: helpdesk) -> Response:
+    def remove_silence(silence_id: RowId, _: helpdesk) -> Response:
         if not store.remove_silence(silence_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no silence {silence_id}")
         return Response(status_code=204)
@@ -280,7 +291,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
         return [article_out(a) for a in found]
 
     @router.get("/kb/{slug}", response_model=ArticleOut, tags=["knowledge base"])
-    def get_article(slug: str, _: viewer) -> ArticleOut:
+    def get_article(slug: Key, _: viewer) -> ArticleOut:
         article = ctx.kb.articles.get(slug)
         if article is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {slug}")
@@ -298,7 +309,11 @@ def create_router(ctx: ApiContext) -> APIRouter:
     ) -> Response:
         now = ctx.clock()
         since_ns = now - reports.parse_since(since) * NS
-        built = reports.build_report(store.all_since(since_ns), since_ns, now, ctx.kb)
+        forecasts = [
+            reports.Forecast(f.device, f.site, f.supply, f.level_percent, f.percent_per_day, f.days_left)
+            for f in ctx.directory.supplies(now)
+        ]
+        built = reports.build_report(store.all_since(since_ns), since_ns, now, ctx.kb, forecasts=forecasts)
         if format == "csv":
             return Response(reports.render_csv(built), media_type="text/csv")
         if format == "html":

@@ -52,6 +52,8 @@ class SilenceIn(_In):
         for moment in (self.starts, self.ends):
             if moment is not None and moment.tzinfo is None:
                 raise ValueError("times need a time zone, e.g. 2026-05-01T08:00:00Z")
+            if moment is not None and not 2000 <= moment.astimezone(dt.UTC).year < 2200:
+                raise ValueError("times must lie between the years 2000 and 2200")
         if self.starts and self.ends and self.ends <= self.starts:
             raise ValueError("ends must be after starts")
         return self

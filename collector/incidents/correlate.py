@@ -66,7 +66,12 @@ def _group_sites(
             # an agent incident opened before its neighbours joined stays, explained by the site one
             out += [dataclasses.replace(c, suppressed_by=key) for c in members if c.key in state.active]
         else:
-            out += [c for c in members if c.key in state.active or state.as_of - c.since_ns >= hold_ns]
+            out += [
+                c
+                for c in members
+                if c.key in state.active
+                or state.as_of - c.since_ns >= (hold_ns if c.hold_down_ns is None else c.hold_down_ns)
+            ]
     return out
 
 
@@ -104,9 +109,10 @@ def _group_fleet(conditions: list[Condition], state: FleetState, settings: Corre
 
 def _suppress(conditions: list[Condition], state: FleetState, settings: Correlation) -> list[Condition]:
     lost = {a.agent_id for a in state.agents.values() if a.status in _LOST}
+    gateways = _gateways(state)
     upstream: dict[str, str] = {}  # site -> key of the condition that cut it off
     for c in conditions:
-        if c.site and _is_upstream(c, settings) and not c.suppressed_by:
+        if c.site and _is_upstream(c, settings, gateways) and not c.suppressed_by:
             upstream.setdefault(c.site, c.key)
     out = []
     for c in conditions:
@@ -119,7 +125,7 @@ def _suppress(conditions: list[Condition], state: FleetState, settings: Correlat
         elif (
             c.site in upstream
             and upstream[c.site] != c.key
-            and not _is_upstream(c, settings)
+            and not _is_upstream(c, settings, gateways)
             and c.category in settings.suppress_behind_upstream
         ):
             reason = upstream[c.site]
@@ -127,11 +133,25 @@ def _suppress(conditions: list[Condition], state: FleetState, settings: Correlat
     return out
 
 
-def _is_upstream(c: Condition, settings: Correlation) -> bool:
+def _gateways(state: FleetState) -> dict[str, set[str]]:
+    """Per site, the default-gateway addresses its agents check (the `gateway` tag of gateway_reachable)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for entry in state.states.values():
+        if entry.condition == "gateway_reachable" and entry.tag("gateway"):
+            found[entry.site].add(entry.tag("gateway"))
+    return found
+
+
+def _is_upstream(c: Condition, settings: Correlation, gateways: dict[str, set[str]]) -> bool:
+    """A site's way out is down: its gateway for many agents, or a modem/router device unreachable."""
     if c.condition not in settings.upstream_conditions:
         return False
     if c.scope in (Scope.SITE, Scope.FLEET):
         return True
+    tags = dict(c.tags)
     return c.scope is Scope.DEVICE and (
-        dict(c.tags).get("role", "") in settings.upstream_roles or c.subject in settings.upstream_devices
+        tags.get("role", "") in settings.upstream_roles
+        or tags.get("kind", "") in settings.upstream_roles
+        or c.subject in settings.upstream_devices
+        or tags.get("address", "") in gateways.get(c.site, set())
     )

@@ -23,7 +23,9 @@ from collector.incidents.reconcile import Inputs, reconcile
 from collector.incidents.store import Incident, IncidentStore
 from collector.observers import AgentStatus, PresenceChange
 from collector.rules.condition import Condition
+from collector.rules.rate import seconds_left, since_last_rise
 from collector.rules.settings import NS, Settings, load_settings
+from collector.rules.states import device_of
 from collector.state import FleetState, Scope
 
 log = logging.getLogger(__name__)
@@ -43,18 +45,26 @@ class IncidentEngine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_conditions: list[Condition] = []
+        self.after_cycle: Callable[[int], None] | None = None  # e.g. ship incident metrics
 
     @classmethod
     def from_files(cls, store: IncidentStore, rules_path: Path | None = None) -> IncidentEngine:
         return cls(store, load_settings(rules_path))
 
     def observe_batch(self, batch: Batch, received_ns: int) -> None:
-        with self._lock:
-            self.state.apply_batch(batch, received_ns)
+        # Observers must not raise into ingest: a batch this engine cannot take is logged, not fatal.
+        try:
+            with self._lock:
+                self.state.apply_batch(batch, received_ns)
+        except Exception:
+            log.exception("incidents could not take batch %s/%s", batch.agent_id, batch.seq)
 
     def observe_presence(self, change: PresenceChange) -> None:
-        with self._lock:
-            self.state.apply_presence(change)
+        try:
+            with self._lock:
+                self.state.apply_presence(change)
+        except Exception:
+            log.exception("incidents could not take presence of %s", change.agent_id)
 
     def conditions(self, now_ns: int) -> list[Condition]:
         """The correlated conditions present at `now_ns` (no store access)."""
@@ -93,16 +103,24 @@ class IncidentEngine:
     def devices(self) -> list[DeviceSummary]:
         device_conditions = frozenset(
             name for rule in self.settings.state if rule.scope is Scope.DEVICE for name in rule.conditions
-        )
+        ) | {"snmp_reachable"}
         with self._lock:
             return devices_of(self.state, device_conditions)
+
+    def supplies(self, now_ns: int) -> list[SupplyForecast]:
+        with self._lock:
+            self.state.as_of = now_ns
+            return supplies_of(self.state)
 
     def run(self) -> None:
         """Evaluate every cycle until `stop()`; a failing cycle is logged and the next one runs."""
         period = self.settings.incidents.cycle_seconds
         while not self._stop.wait(period):
+            now = self.clock()
             try:
-                self.evaluate(self.clock())
+                self.evaluate(now)
+                if self.after_cycle is not None:
+                    self.after_cycle(now)
             except Exception:
                 log.exception("incident evaluation failed")
 
@@ -140,10 +158,52 @@ class DeviceSummary:
     last_seen_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class SupplyForecast:
+    """A printer supply's level, how fast it goes, and when it runs out at that pace."""
+
+    device: str
+    site: str
+    supply: str
+    level_percent: float
+    percent_per_day: float | None  # None: not enough history, or not falling
+    days_left: float | None
+
+
+def supplies_of(state: FleetState, window_days: float = 30) -> list[SupplyForecast]:
+    """Forecasts for every printer supply with a level history (pure over FleetState)."""
+    found = []
+    start = state.as_of - int(window_days * 86400 * NS)
+    for series in state.tracked_series("printer_supply", "level_percent"):
+        points = since_last_rise([(t, v) for t, v in series.points if t >= start and v >= 0], 0.05)
+        if not points:
+            continue
+        left = seconds_left(points, 3, 86400)
+        rate = None if left is None or left == 0 else points[-1][1] / (left / 86400)
+        found.append(
+            SupplyForecast(
+                series.owner,
+                series.site,
+                series.tag("supply"),
+                points[-1][1],
+                rate,
+                None if left is None else left / 86400,
+            )
+        )
+    return sorted(found, key=lambda f: (f.days_left is None, f.days_left or 0, f.device, f.supply))
+
+
 def agents_of(state: FleetState) -> list[AgentSummary]:
     return [
-        AgentSummary(a.agent_id, a.site, a.status, a.since_ns, a.last_seen_ns,
-                     a.facts.host if a.facts else "", a.facts.version if a.facts else "")
+        AgentSummary(
+            a.agent_id,
+            a.site,
+            a.status,
+            a.since_ns,
+            a.last_seen_ns,
+            a.facts.host if a.facts else "",
+            a.facts.version if a.facts else "",
+        )
         for a in sorted(state.agents.values(), key=lambda a: a.agent_id)
     ]
 
@@ -151,18 +211,21 @@ def agents_of(state: FleetState) -> list[AgentSummary]:
 def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[DeviceSummary]:
     found: dict[str, tuple[str, set[str], set[str], int]] = {}
     for s in state.states.values():
-        if s.condition not in device_conditions:
+        if s.condition not in device_conditions and not s.tag("device"):
             continue
-        site, agents, problems, seen = found.get(s.subject, (s.site, set(), set(), 0))
+        device, _ = device_of(s)
+        site, agents, problems, seen = found.get(device, (s.site, set(), set(), 0))
         agents.add(s.agent_id)
         if not s.ok:
             problems.add(s.condition)
-        found[s.subject] = (site or s.site, agents, problems, max(seen, s.observed_ns))
+        found[device] = (site or s.site, agents, problems, max(seen, s.observed_ns))
     for by_owner in state.series.values():
         for series in by_owner.values():
             if series.scope is Scope.DEVICE:
                 site, agents, problems, seen = found.get(series.owner, (series.site, set(), set(), 0))
                 agents.add(series.agent_id)
                 found[series.owner] = (site, agents, problems, max(seen, series.latest[0]))
-    return [DeviceSummary(d, site, tuple(sorted(a)), tuple(sorted(p)), seen)
-            for d, (site, a, p, seen) in sorted(found.items())]
+    return [
+        DeviceSummary(d, site, tuple(sorted(a)), tuple(sorted(p)), seen)
+        for d, (site, a, p, seen) in sorted(found.items())
+    ]

@@ -80,6 +80,7 @@ class IncidentView:
     flapping: bool = False
     notified: bool = False  # an "opened" notice went out, so a "resolved" one must follow
     clear_cycles: int = 0
+    clear_tick_ns: int = 0  # when clear_cycles last advanced
     flips: tuple[int, ...] = ()  # times the condition appeared or went, within the flap window
     resolved_ns: int = 0
 
@@ -146,7 +147,9 @@ def reconcile(
                 changes.append(change)
     for incident in inputs.open:
         if incident.key not in present and (incident.scope, incident.subject) in inputs.coverage:
-            changes.append(_clear(incident, as_of, policy))
+            cleared = _clear(incident, as_of, policy)
+            if cleared is not None:
+                changes.append(cleared)
     return changes
 
 
@@ -248,7 +251,9 @@ def _refresh(
     )
 
 
-def _clear(i: IncidentView, as_of: int, policy: IncidentPolicy) -> Change:
+def _clear(i: IncidentView, as_of: int, policy: IncidentPolicy) -> Change | None:
+    if i.clear_cycles and as_of - i.clear_tick_ns < policy.cycle_seconds * NS / 2:
+        return None  # another worker counted this cycle already
     cycles = i.clear_cycles + 1
     flips = _flips(i.flips, as_of, policy, flipped=i.clear_cycles == 0)
     needed = policy.flapping_clear_cycles if i.flapping else policy.clear_cycles

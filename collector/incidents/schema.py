@@ -40,6 +40,7 @@ incidents = sa.Table(
     sa.Column("resolved_ns", sa.BigInteger),
     sa.Column("resolved_by", sa.String(64), nullable=False, server_default=""),
     sa.Column("clear_cycles", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("clear_tick_ns", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("flips", sa.Text, nullable=False, server_default="[]"),  # JSON list of ns
     sa.Column("flapping", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("suppressed_by", sa.String(512), nullable=False, server_default=""),

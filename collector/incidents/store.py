@@ -109,6 +109,7 @@ class IncidentFilter:
     device: str = ""
     agent_id: str = ""
     category: str = ""
+    condition: str = ""
     severity: str = ""
     since_ns: int = 0
     limit: int = 50
@@ -314,6 +315,7 @@ class IncidentStore:
             ("device", f.device),
             ("agent_id", f.agent_id),
             ("category", f.category),
+            ("condition", f.condition),
             ("severity", f.severity),
         ):
             if value:
@@ -604,6 +606,7 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 def _update_values(change: Change, as_of: int) -> dict[str, Any]:
     values: dict[str, Any] = dict(
         clear_cycles=change.clear_cycles,
+        clear_tick_ns=as_of if change.action in (Action.CLEARING, Action.RESOLVE) else 0,
         flips=json.dumps(list(change.flips)),
         flapping=change.flapping,
         suppressed_by=change.suppressed_by,
@@ -693,6 +696,7 @@ def _view(r: Any) -> IncidentView:
         flapping=bool(r["flapping"]),
         notified=bool(r["notified"]),
         clear_cycles=r["clear_cycles"],
+        clear_tick_ns=r["clear_tick_ns"],
         flips=tuple(json.loads(r["flips"])),
         resolved_ns=r["resolved_ns"] or 0,
     )
@@ -714,3 +718,40 @@ def _silence(r: Any) -> Silence:
 
 
 __all__ = ["Conflict", "Event", "Incident", "IncidentFilter", "IncidentNotFound", "IncidentStore", "Outgoing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Aggregates for incident metrics: open counts by (category, severity, site), totals by category."""
+
+    open: dict[tuple[str, str, str], int]
+    opened_total: dict[str, int]
+    resolved_total: dict[str, int]
+    resolve_seconds_sum: dict[str, float]
+
+
+def stats(store: IncidentStore) -> Stats:
+    """Read the aggregates behind the incident metrics in three grouped queries."""
+    c = incidents.c
+    with store.engine.connect() as conn:
+        open_rows = conn.execute(
+            sa.select(c.category, c.severity, c.site, sa.func.count())
+            .where(c.status != IncidentStatus.RESOLVED)
+            .group_by(c.category, c.severity, c.site)
+        )
+        opened = conn.execute(
+            sa.select(c.category, sa.func.count(), sa.func.sum(c.reopen_count)).group_by(c.category)
+        )
+        resolved = conn.execute(
+            sa.select(c.category, sa.func.count(), sa.func.sum(c.resolved_ns - c.opened_ns))
+            .where(c.status == IncidentStatus.RESOLVED)
+            .group_by(c.category)
+        )
+        opened_rows = list(opened)
+        resolved_rows = list(resolved)
+        return Stats(
+            open={(r[0], r[1], r[2]): int(r[3]) for r in open_rows},
+            opened_total={r[0]: int(r[1]) + int(r[2] or 0) for r in opened_rows},
+            resolved_total={r[0]: int(r[1]) for r in resolved_rows},
+            resolve_seconds_sum={r[0]: float(r[2] or 0) / 1e9 for r in resolved_rows},
+        )

@@ -46,6 +46,15 @@ class Supply(msgspec.Struct, frozen=True):
     orders: int
 
 
+class Forecast(msgspec.Struct, frozen=True):
+    device: str
+    site: str
+    supply: str
+    level_percent: float
+    percent_per_day: float | None
+    days_left: float | None
+
+
 class Report(msgspec.Struct, frozen=True):
     since_ns: int
     until_ns: int
@@ -60,6 +69,7 @@ class Report(msgspec.Struct, frozen=True):
     devices_needing_attention: list[Count]
     sites_needing_attention: list[Count]
     supplies: list[Supply]
+    supply_forecasts: list[Forecast]
     stale_articles: list[str]
 
 
@@ -79,6 +89,7 @@ def build_report(
     until_ns: int,
     kb: KnowledgeBase | None = None,
     top: int = 10,
+    forecasts: Sequence[Forecast] = (),
 ) -> Report:
     """The report for incidents opened in [since_ns, until_ns)."""
     period = [i for i in incidents if since_ns <= i.opened_ns < until_ns]
@@ -126,6 +137,7 @@ def build_report(
         devices_needing_attention=counts(Counter(i.device for i in period if i.device)),
         sites_needing_attention=counts(Counter(i.site for i in period if i.site)),
         supplies=sorted(supplies.values(), key=lambda s: -s.orders),
+        supply_forecasts=list(forecasts),
         stale_articles=[a.slug for a in kb.stale(today)] if kb else [],
     )
 
@@ -164,6 +176,13 @@ def render_csv(report: Report) -> str:
             writer.writerow([f"times.{field}", d.category, "" if value is None else f"{value:.0f}"])
     for s in report.supplies:
         writer.writerow(["supplies", f"{s.device} {s.summary}", s.orders])
+    for f in report.supply_forecasts:
+        name = f"{f.device} {f.supply}"
+        writer.writerow(["supply_level_percent", name, f"{f.level_percent:.0f}"])
+        if f.percent_per_day is not None:
+            writer.writerow(["supply_percent_per_day", name, f"{f.percent_per_day:.2f}"])
+        if f.days_left is not None:
+            writer.writerow(["supply_days_left", name, f"{f.days_left:.0f}"])
     for slug in report.stale_articles:
         writer.writerow(["stale_articles", slug, 1])
     return out.getvalue()
@@ -214,6 +233,13 @@ def render_html(report: Report) -> str:
         or "<li>none</li>"
     )
     stale = "".join(f"<li>{html.escape(s)}</li>" for s in report.stale_articles) or "<li>none</li>"
+    forecast_rows = "".join(
+        f"<tr><td>{html.escape(f.device)} {html.escape(f.supply)}</td><td>{html.escape(f.site)}</td>"
+        f"<td>{f.level_percent:.0f} %</td>"
+        f"<td>{'–' if f.percent_per_day is None else f'{f.percent_per_day:.1f} %'}</td>"
+        f"<td>{'–' if f.days_left is None else f'{f.days_left:.0f}'}</td></tr>"
+        for f in report.supply_forecasts
+    )
     sections = [
         ("Recurring problems", _bars(report.top_conditions)),
         ("Problems by device", _bars(report.top_conditions_by_device)),
@@ -236,7 +262,10 @@ td:first-child{{text-align:left}}</style></head><body>
 <table><tr><th>category</th><th>incidents</th><th>ack median</th><th>ack p90</th><th>resolve median</th>
 <th>resolve p90</th></tr>{rows}</table>
 {body}
-<h2>Supplies ordered and forecasts</h2><ul>{supplies}</ul>
+<h2>Supplies ordered</h2><ul>{supplies}</ul>
+<h2>Supply consumption and forecasts</h2>
+<table><tr><th>supply</th><th>site</th><th>level</th><th>per day</th><th>days left</th></tr>
+{forecast_rows}</table>
 <h2>Knowledge-base articles due for review</h2><ul>{stale}</ul>
 </body></html>
 """

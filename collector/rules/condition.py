@@ -39,6 +39,7 @@ class Condition:
     tags: TagKey = ()
     affected: tuple[str, ...] = ()  # agents (or sites) folded into a site (or fleet) condition
     groupable: bool = False  # a per-agent check that correlation may fold into one site condition
+    hold_down_ns: int | None = None  # how long a lone groupable one waits; None: correlation's default
     suppressed_by: str = ""  # key of the condition that explains this one
 
 

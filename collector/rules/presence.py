@@ -15,6 +15,7 @@ def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
     if not rule.enabled:
         return []
     grace_ns = int(rule.grace_seconds * NS)
+    hold_ns = int(rule.hold_down_seconds * NS)
     return [
         Condition(
             key=agent_key(agent.agent_id, "agent_lost"),
@@ -26,9 +27,10 @@ def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
             subject=agent.agent_id,
             site=agent.site,
             summary=f"{agent.agent_id} stopped reporting ({agent.status})",
-            since_ns=agent.since_ns,
+            since_ns=agent.since_ns + grace_ns,  # the condition holds once the grace is over
             agent_id=agent.agent_id,
             groupable=True,
+            hold_down_ns=hold_ns,
         )
         for agent in state.agents.values()
         if agent.status in LOST and state.as_of - agent.since_ns >= grace_ns

@@ -74,6 +74,7 @@ class AgentLostRule(_Settings, frozen=True, forbid_unknown_fields=True):
     """An agent that vanished (Last Will, or no batch for too long) and stayed away for the grace time."""
 
     grace_seconds: float = 120
+    hold_down_seconds: float = 60  # after the grace, a lone lost agent waits this long for its neighbours
     severity: Severity = Severity.WARNING
     enabled: bool = True
 

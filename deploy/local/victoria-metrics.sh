@@ -10,9 +10,11 @@ pidfile="$dir/victoria-metrics.pid"
 case "$action" in
   start)
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then echo "victoria-metrics already running (pid $(cat "$pidfile"))"; exit 0; fi
+    # A scrape.yml in DIR (the collectors' /metrics) is used when present.
+    scrape=(); [ -f "$dir/scrape.yml" ] && scrape=(-promscrape.config="$dir/scrape.yml")
     nohup victoria-metrics -storageDataPath="$dir/data" -httpListenAddr="127.0.0.1:$port" \
       -retentionPeriod="${DESKWATCH_VM_RETENTION:-12}" -dedup.minScrapeInterval=1ms \
-      -search.latencyOffset=5s -loggerLevel=WARN >"$dir/victoria-metrics.log" 2>&1 &
+      -search.latencyOffset=5s -loggerLevel=WARN "${scrape[@]}" >"$dir/victoria-metrics.log" 2>&1 &
     echo $! > "$pidfile"
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && { echo "victoria-metrics on http://127.0.0.1:$port"; exit 0; }; sleep 0.1; done
     echo "victoria-metrics did not start; see $dir/victoria-metrics.log" >&2; exit 1 ;;

@@ -54,11 +54,17 @@ def test_host_figures_agree_with_psutil() -> None:
 
 
 def test_top_processes_travel_as_states_not_tags() -> None:
-    items = list(asyncio.run(host.collect(host.Settings(top_processes=3), 1)))
+    settings = host.Settings(top_processes=3, top_processes_interval_seconds=60)
+    items = list(asyncio.run(host.collect(settings, 1)))
     top = _state(items, "top_memory_processes")
     assert top.ok and "pid" in top.text and top.text.count(";") == 2
     for sample in (s for s in items if isinstance(s, Sample)):
         assert "pid" not in sample.tags and "process" not in sample.tags
+    # The list is due again only after its interval: the next round leaves it out.
+    later = list(asyncio.run(host.collect(settings, 1 + 30 * 10**9)))
+    assert not [s for s in later if isinstance(s, State) and s.condition == "top_memory_processes"]
+    again = list(asyncio.run(host.collect(settings, 1 + 61 * 10**9)))
+    assert _state(again, "top_memory_processes").ok
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

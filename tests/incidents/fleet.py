@@ -91,3 +91,29 @@ def notices(store: IncidentStore) -> list[tuple[int, str]]:
             sa.select(notifications.c.incident_id, notifications.c.notice).order_by(notifications.c.id)
         )
         return [(r.incident_id, r.notice) for r in rows]
+
+
+@contextmanager
+def serve(app: object) -> Iterator[str]:
+    """Run an ASGI app under a real uvicorn on a free port; yield its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.support.services import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise TimeoutError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

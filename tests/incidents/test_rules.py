@@ -109,6 +109,8 @@ COVERED = frozenset({(Scope.DEVICE, "SN1")})
         ([], Inputs(open=[view()], coverage=COVERED), [(Action.CLEARING, None)]),
         ([], Inputs(open=[view(clear_cycles=2)], coverage=COVERED), [(Action.RESOLVE, Notice.RESOLVED)]),
         ([], Inputs(open=[view(clear_cycles=2)]), []),  # another worker's device: not ours to resolve
+        # another worker counted this cycle 5 s ago: counted once
+        ([], Inputs(open=[view(clear_cycles=1, clear_tick_ns=T0 - 5 * S)], coverage=COVERED), []),
         ([], Inputs(open=[view(clear_cycles=2, notified=False)], coverage=COVERED), [(Action.RESOLVE, None)]),
         # resolved 10 minutes ago: reopen the same incident rather than open another
         (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agent.protocol import Severity
 from collector.incidents.reconcile import EventKind, IncidentStatus
 from collector.incidents.silences import SilenceKind
@@ -224,3 +226,98 @@ def test_rules_file_overrides_defaults_by_name(tmp_path: Path) -> None:
         assert "rules.toml" in str(err) and "$.incidents.clear_cycles" in str(err)
     else:
         raise AssertionError("a wrong type must be refused")
+
+
+def test_many_agents_of_a_site_lost_together_make_one_site_incident(tmp_path: Path) -> None:
+    engine = engine_for(sqlite_store(tmp_path))
+    for i in range(30):
+        engine.observe_batch(batch(f"pc-{i:02}", T0), T0)
+        engine.observe_presence(presence(f"pc-{i:02}", AgentStatus.LOST, T0 + i * 2 * S))
+    for n in range(0, 10):
+        engine.evaluate(T0 + (120 + n * 30) * S)
+    (site,) = open_incidents(engine)
+    assert site.key == "site/hq/agent_lost" and len(site.affected) == 30
+
+
+def test_supply_forecast_gives_consumption_per_day_and_days_left(tmp_path: Path) -> None:
+    engine = engine_for(sqlite_store(tmp_path))
+    for day in range(0, 6):
+        t = T0 + day * 86400 * S
+        engine.observe_batch(
+            batch(
+                "pc-1",
+                t,
+                samples=[
+                    sample(
+                        "printer_supply", t, {"device": "SN9", "supply": "cyan"}, level_percent=80 - 2 * day
+                    )
+                ],
+            ),
+            t,
+        )
+    (forecast,) = engine.supplies(T0 + 5 * 86400 * S)
+    assert (forecast.device, forecast.supply, forecast.level_percent) == ("SN9", "cyan", 70)
+    assert forecast.percent_per_day == pytest.approx(2) and forecast.days_left == pytest.approx(35)
+
+
+def test_printer_problem_that_a_new_poll_no_longer_lists_clears(tmp_path: Path) -> None:
+    """The SNMP source reports only present problems; subjects below the serial keep the device key."""
+    engine = engine_for(sqlite_store(tmp_path))
+    reachable = state("SN5", "snmp_reachable", True, T0, device="SN5", address="10.0.0.9", kind="printer")
+    cover = state("SN5/cover/1", "printer_cover_open", False, T0, device="SN5", cover="front")
+    alert = state("SN5/alert/7", "printer_alert_1103", False, T0, device="SN5")
+    engine.observe_batch(batch("pc-1", T0, states=[reachable, cover, alert]), T0)
+    engine.evaluate(T0)
+    assert {i.key for i in open_incidents(engine)} == {
+        "device/SN5/printer_cover_open/cover/1",
+        "device/SN5/printer_alert_1103/alert/7",
+    }
+    assert {i.device for i in open_incidents(engine)} == {"SN5"}
+    for n in range(1, 4):  # the cover is closed: later polls list only the alert
+        t = T0 + n * CYCLE
+        engine.observe_batch(
+            batch(
+                "pc-1",
+                t,
+                states=[
+                    state("SN5", "snmp_reachable", True, t, device="SN5"),
+                    state("SN5/alert/7", "printer_alert_1103", False, t, device="SN5"),
+                ],
+            ),
+            t,
+        )
+        engine.evaluate(t)
+    assert {i.key for i in open_incidents(engine)} == {"device/SN5/printer_alert_1103/alert/7"}
+
+
+def test_unreachable_device_at_the_gateway_address_suppresses_the_site_behind_it(tmp_path: Path) -> None:
+    engine = engine_for(sqlite_store(tmp_path))
+    t = T0
+    for i in range(4):
+        engine.observe_batch(
+            batch(
+                f"pc-{i}",
+                t,
+                site="branch",
+                states=[
+                    state("gateway:192.168.1.1", "gateway_reachable", True, t, gateway="192.168.1.1"),
+                    state("internet", "internet_reachable", False, t),
+                ],
+            ),
+            t,
+        )
+    engine.observe_batch(
+        batch(
+            "pc-0",
+            t,
+            site="branch",
+            states=[
+                state(
+                    "MOD1", "snmp_reachable", False, t, device="MOD1", address="192.168.1.1", kind="network"
+                )
+            ],
+        ),
+        t,
+    )
+    engine.evaluate(t)
+    assert [i.key for i in open_incidents(engine)] == ["device/MOD1/snmp_reachable"]

@@ -1,0 +1,7 @@
+"""Notifications: the outbox in the store is delivered to connectors (webhook, e-mail) by a Notifier.
+
+The engine queues a notice for every connector its route picks, in the same transaction
+as the incident change. `Notifier.deliver_due()` sends what is due, oldest first and one
+at a time per ticket; a failure is retried with exponential backoff (bounded), and a
+receiver's own ticket id is kept for the updates and the resolve of the same incident.
+"""

@@ -1,0 +1,238 @@
+"""PC detail: everything one agent reports about its PC, its network checks and its printers."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.models import dashboard as model
+
+from dashboards.panels import (
+    GREEN,
+    ORANGE,
+    RED,
+    Query,
+    bars,
+    finish,
+    label_variable,
+    new_dashboard,
+    ok_mapping,
+    row,
+    stat,
+    steps,
+    table,
+    timeseries,
+)
+
+UID = "deskwatch-pc"
+PC = 'agent_id="$agent"'
+BUSY = steps(GREEN, (80, ORANGE), (95, RED))
+RATE = "$__rate_interval"
+
+
+def build() -> model.Dashboard:
+    """The PC detail dashboard (variables: site, agent)."""
+    d = (
+        new_dashboard(
+            UID,
+            "deskwatch / PC detail",
+            "One PC as its agent sees it: host figures, network checks, the printers it polls, "
+            "the agent itself.",
+        )
+        .with_variable(label_variable("site", "Site", "deskwatch_agent_up", "site", multi=False))
+        .with_variable(
+            label_variable("agent", "PC", 'deskwatch_agent_up{site="$site"}', "agent_id", multi=False)
+        )
+    )
+
+    d = d.with_row(row("Now"))
+    d = d.with_panel(
+        stat(
+            "Agent",
+            "none",
+            Query(f"max(deskwatch_agent_up{{{PC}}})"),
+            mappings=ok_mapping("Online", "Not online"),
+            description="As the collector sees it: online, or offline/lost/stale.",
+        )
+    )
+    d = d.with_panel(stat("Uptime", "s", Query(f"system_uptime_seconds{{{PC}}}")))
+    d = d.with_panel(stat("CPU", "percent", Query(f"cpu_used_percent{{{PC}}}"), thresholds=BUSY))
+    d = d.with_panel(stat("Memory", "percent", Query(f"memory_used_percent{{{PC}}}"), thresholds=BUSY))
+    d = d.with_panel(
+        table(
+            "Checks",
+            "none",
+            Query(f"max by (condition, subject, severity) (state_ok{{{PC}}})"),
+            mappings=ok_mapping(),
+            description="Every state the agent reported in its latest rounds: gateway, DNS, internet, "
+            "printers it polls. Problem = the check fails now.",
+            width=24,
+            height=7,
+        )
+    )
+
+    d = d.with_row(row("Host"))
+    d = d.with_panel(
+        timeseries(
+            "CPU",
+            "percent",
+            Query(f"cpu_used_percent{{{PC}}}", "all cores"),
+            Query(f"cpu_core_used_percent{{{PC}}}", "core {{core}}"),
+            thresholds=BUSY,
+            min_value=0,
+            max_value=100,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Load average",
+            "none",
+            Query(f"cpu_load1{{{PC}}}", "1 min"),
+            Query(f"cpu_load5{{{PC}}}", "5 min"),
+            Query(f"cpu_load15{{{PC}}}", "15 min"),
+            Query(f"cpu_cores{{{PC}}}", "cores"),
+            description="Runnable processes (not reported on Windows); above the core count means waiting.",
+            min_value=0,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Memory",
+            "bytes",
+            Query(f"memory_used_bytes{{{PC}}}", "used"),
+            Query(f"memory_available_bytes{{{PC}}}", "available"),
+            Query(f"memory_total_bytes{{{PC}}}", "total"),
+            Query(f"swap_used_bytes{{{PC}}}", "swap used"),
+            min_value=0,
+        )
+    )
+    d = d.with_panel(
+        bars(
+            "Disks used",
+            "percent",
+            Query(f"disk_used_percent{{{PC}}}", "{{mount}}"),
+            thresholds=BUSY,
+            max_value=100,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Disk free space",
+            "bytes",
+            Query(f"disk_free_bytes{{{PC}}}", "{{mount}}"),
+            min_value=0,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Disk fill rate",
+            "Bps",
+            # deriv of used bytes: positive while the disk fills; the disk_filling rule alerts on it.
+            Query(f"deriv(disk_used_bytes{{{PC}}}[$__range])", "{{mount}}"),
+            description="How fast each disk fills, fitted over the shown range; negative while it empties.",
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Disk I/O",
+            "Bps",
+            Query(f"rate(disk_io_read_bytes_total{{{PC}}}[{RATE}])", "read {{disk}}"),
+            Query(f"rate(disk_io_write_bytes_total{{{PC}}}[{RATE}])", "write {{disk}}"),
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Network traffic",
+            "bps",
+            Query(f"rate(net_bytes_recv_total{{{PC}}}[{RATE}]) * 8", "in {{interface}}"),
+            Query(f"rate(net_bytes_sent_total{{{PC}}}[{RATE}]) * 8", "out {{interface}}"),
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Network errors and drops",
+            "cps",
+            Query(
+                f"rate(net_errors_in_total{{{PC}}}[{RATE}]) + rate(net_errors_out_total{{{PC}}}[{RATE}])",
+                "errors {{interface}}",
+            ),
+            Query(
+                f"rate(net_drops_in_total{{{PC}}}[{RATE}]) + rate(net_drops_out_total{{{PC}}}[{RATE}])",
+                "drops {{interface}}",
+            ),
+            min_value=0,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Processes",
+            "none",
+            Query(f"system_processes{{{PC}}}", "processes"),
+            min_value=0,
+        )
+    )
+
+    d = d.with_row(row("Network checks"))
+    d = d.with_panel(
+        timeseries(
+            "Round-trip times",
+            "s",
+            Query(f"net_gateway_rtt_seconds{{{PC}}}", "gateway {{gateway}}"),
+            Query(f"net_dns_rtt_seconds{{{PC}}}", "DNS {{name}}"),
+            Query(f"net_internet_rtt_seconds{{{PC}}}", "internet"),
+            Query(f"net_tcp_rtt_seconds{{{PC}}}", "TCP {{target}}"),
+            Query(f"net_http_rtt_seconds{{{PC}}}", "HTTP {{url}}"),
+            min_value=0,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Checks passing",
+            "bool_yes_no",
+            Query(f"net_gateway_ok{{{PC}}}", "gateway {{gateway}}"),
+            Query(f"net_dns_ok{{{PC}}}", "DNS {{name}}"),
+            Query(f"net_internet_reachable{{{PC}}}", "internet"),
+            Query(f"net_tcp_ok{{{PC}}}", "TCP {{target}}"),
+            Query(f"net_http_ok{{{PC}}}", "HTTP {{url}}"),
+            min_value=0,
+            max_value=1,
+        )
+    )
+
+    d = d.with_row(row("Printers and devices this PC polls"))
+    d = d.with_panel(
+        bars(
+            "Supply levels",
+            "percent",
+            Query(f"printer_supply_level_percent{{{PC}}}", "{{device}} {{supply}}"),
+            thresholds=steps(RED, (5, ORANGE), (15, GREEN)),
+            max_value=100,
+        )
+    )
+    d = d.with_panel(
+        table(
+            "Devices",
+            "none",
+            Query(f"max by (device, kind) (snmp_device_reachable{{{PC}}})"),
+            mappings=ok_mapping("Reachable", "Unreachable"),
+            description="Printers and network devices this PC polls over SNMP.",
+        )
+    )
+
+    d = d.with_row(row("The agent"))
+    d = d.with_panel(
+        timeseries(
+            "Spool",
+            "none",
+            Query(f"agent_spool_depth_batches{{{PC}}}", "batches waiting"),
+            Query(f"agent_spool_dropped_total{{{PC}}}", "dropped (total)"),
+            description="Batches waiting for the broker; grows while the broker is unreachable.",
+            min_value=0,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Agent footprint",
+            "bytes",
+            Query(f"agent_rss_bytes{{{PC}}}", "memory (RSS)"),
+            min_value=0,
+        )
+    )
+    return finish(d)

@@ -1,0 +1,203 @@
+"""A small office run for real: agents -> Mosquitto -> collector -> VictoriaMetrics, with SNMP devices.
+
+Two agents at two sites. The one at `hq` polls a printer (the Sharp walk) and a modem
+(the DrayTek walk) served by snmpsim, and checks TCP and HTTP targets on loopback; the
+one at `branch` has SNMP off and an internet target that refuses, so the branch's
+internet check fails as a real outage would. Half-way through, both SNMP devices are
+served again with moved values (toner used, pages printed, traffic, a reboot), so
+rates, forecasts and reboot counts have something to show. The collector's own
+/metrics is scraped into VictoriaMetrics the way vmagent would (docs/dashboards.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.agent_process import AgentProcess, write_config
+from tests.support.collector_process import CollectorProcess
+from tests.support.fake_agents import flush_vm
+from tests.support.services import Mosquitto, VictoriaMetrics
+from tests.support.snmpsim import SnmpSim, walk_paths
+
+PRINTER_WALK = "sharp"
+MODEM_WALK = "draytek"
+SNMP_COMMUNITY = "public"
+
+# None of the recorded walks has an ADSL-LINE-MIB or DOCS-IF-MIB table, so the modem walk
+# gets one DSL line and one cable channel each (index 4, its WAN interface); the values are
+# a typical 16 Mbit/s ADSL2+ line and a healthy DOCSIS 3.0 channel, in the MIBs' units.
+LINE_QUALITY = {
+    "1.3.6.1.2.1.10.94.1.1.3.1.4.4": "2|62",  # adslAturCurrSnrMgn, tenth dB
+    "1.3.6.1.2.1.10.94.1.1.3.1.5.4": "2|215",  # adslAturCurrAtn, tenth dB
+    "1.3.6.1.2.1.10.94.1.1.3.1.8.4": "66|18500000",  # adslAturCurrAttainableRate, bit/s
+    "1.3.6.1.2.1.10.94.1.1.5.1.2.4": "66|16000000",  # adslAturChanCurrTxRate, bit/s
+    "1.3.6.1.2.1.10.94.1.1.2.1.4.4": "2|90",  # adslAtucCurrSnrMgn, tenth dB
+    "1.3.6.1.2.1.10.94.1.1.2.1.5.4": "2|120",  # adslAtucCurrAtn, tenth dB
+    "1.3.6.1.2.1.10.94.1.1.4.1.2.4": "66|1000000",  # adslAtucChanCurrTxRate, bit/s
+    "1.3.6.1.2.1.10.127.1.1.1.1.2.4": "2|602000000",  # docsIfDownChannelFrequency, Hz
+    "1.3.6.1.2.1.10.127.1.1.1.1.6.4": "2|35",  # docsIfDownChannelPower, tenth dBmV
+    "1.3.6.1.2.1.10.127.1.1.4.1.5.4": "2|385",  # docsIfSigQSignalNoise, tenth dB
+    "1.3.6.1.2.1.10.127.1.2.2.1.3.4": "2|420",  # docsIfCmStatusTxPower, tenth dBmV
+}
+# The second half: the printer used toner and printed pages; the modem rebooted (sysUpTime
+# back to 10 s) and moved traffic.
+PRINTER_LATER = {
+    "1.3.6.1.2.1.43.11.1.1.9.1.1": "2|50",  # prtMarkerSuppliesLevel, was 55
+    "1.3.6.1.2.1.43.10.2.1.4.1.1": "65|121304",  # prtMarkerLifeCount, was 121104
+}
+MODEM_LATER = {
+    "1.3.6.1.2.1.1.3.0": "67|1000",  # sysUpTime, TimeTicks: 10 s after a reboot
+    "1.3.6.1.2.1.2.2.1.10.1": "65|2633046322",  # ifInOctets.1, 10 MB more
+    "1.3.6.1.2.1.2.2.1.16.1": "65|731527397",  # ifOutOctets.1, 10 MB more
+}
+
+
+@dataclass
+class Office:
+    """Everything that runs, and what the proof needs to know about it."""
+
+    workdir: Path
+    broker: Mosquitto
+    vm: VictoriaMetrics
+    collector: CollectorProcess
+    started: float = 0.0
+    agents: list[AgentProcess] = field(default_factory=list)
+    sims: dict[str, SnmpSim] = field(default_factory=dict)
+    _stop_scrape: threading.Event = field(default_factory=threading.Event)
+
+    def scrape_collector(self) -> None:
+        """What vmagent does in production: /metrics of the collector into VictoriaMetrics."""
+        target = f"{self.vm.url}/api/v1/import/prometheus?extra_label=job=deskwatch-collector"
+        target += f"&extra_label=instance=127.0.0.1:{self.collector.port}"
+        while not self._stop_scrape.wait(0.5):
+            with contextlib.suppress(OSError):
+                body = self.collector.metrics().encode()
+                request = urllib.request.Request(target, data=body, method="POST")
+                with urllib.request.urlopen(request, timeout=5):
+                    pass
+
+    def serve(self, name: str, walk: str, replace: dict[str, str], port: int | None = None) -> SnmpSim:
+        sim = SnmpSim(port=port)
+        sim.add_walk(walk_paths()[walk], community=SNMP_COMMUNITY, replace=replace)
+        sim.start()
+        self.sims[name] = sim
+        return sim
+
+
+def _agent(office: Office, agent_id: str, site: str, network: str | None = None) -> AgentProcess:
+    """An agent process; `network` replaces write_config's loopback [network]/[snmp] sections."""
+    workdir = office.workdir / agent_id
+    workdir.mkdir()
+    config = write_config(
+        workdir / "agent.toml",
+        agent_id=agent_id,
+        broker=office.broker.url,
+        spool=workdir / "spool.db",
+        interval=0.5,
+        gateway_port=office.broker.port,
+    )
+    text = config.read_text().replace('site = "test"', f'site = "{site}"')
+    if network is not None:
+        # A TOML table may appear only once, so hq's sections replace the defaults whole.
+        text = text[: text.index("[network]")] + network
+    config.write_text(text)
+    return AgentProcess(config, workdir / "agent.log").start()
+
+
+def _publish_malformed(port: int) -> None:
+    """One payload that is not JSON, so decode errors have a real series (and a dead letter)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.publish("deskwatch/v1/pc-broken/metrics", b"\x00not json", qos=1).wait_for_publish(10)
+    client.loop_stop()
+    client.disconnect()
+
+
+def _wait(condition: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(condition)
+
+
+@contextlib.contextmanager
+def office(workdir: Path, phase_seconds: float = 6.0) -> Iterator[Office]:
+    """Run the office for two phases of `phase_seconds`, then yield it (still running) for queries."""
+    broker = Mosquitto(workdir / "mosquitto")
+    vm = VictoriaMetrics(workdir / "vm")
+    broker.start()
+    vm.start()
+    collector = CollectorProcess(workdir / "collector", broker.url, vm.url)
+    run = Office(workdir, broker, vm, collector)
+    scraper = threading.Thread(target=run.scrape_collector, name="scrape", daemon=True)
+    try:
+        collector.start()
+        run.started = time.time()
+        scraper.start()
+        printer = run.serve("printer", PRINTER_WALK, {})
+        modem = run.serve("modem", MODEM_WALK, LINE_QUALITY)
+        hq_network = f"""[network]
+gateway = "127.0.0.1"
+gateway_ports = [{broker.port}]
+dns_names = ["localhost"]
+tcp_targets = ["127.0.0.1:{broker.port}"]
+http_targets = ["{collector.url}/healthz"]
+internet_targets = ["127.0.0.1:{broker.port}"]
+timeout_seconds = 1.0
+[snmp]
+enabled = true
+interval_seconds = 1
+timeout_seconds = 1
+retries = 0
+backoff_max_seconds = 1
+device_urls = ["snmp://{SNMP_COMMUNITY}@127.0.0.1:{printer.port}", "snmp://{SNMP_COMMUNITY}@127.0.0.1:{modem.port}"]
+[snmp.discovery]
+cups = false
+windows_spooler = false
+gateway = false
+"""
+        run.agents.append(_agent(run, "pc-hq-1", "hq", hq_network))
+        run.agents.append(_agent(run, "pc-branch-1", "branch"))
+        _publish_malformed(broker.port)
+        time.sleep(phase_seconds)
+
+        # Second phase: the devices answer again with moved values, on the same ports.
+        for name, walk, later in (
+            ("printer", PRINTER_WALK, PRINTER_LATER),
+            ("modem", MODEM_WALK, {**LINE_QUALITY, **MODEM_LATER}),
+        ):
+            port = run.sims[name].port
+            run.sims.pop(name).stop()
+            run.serve(name, walk, later, port=port)
+
+        # A short VictoriaMetrics outage: the writer counts failed writes and buffers on disk.
+        vm.stop()
+        _wait(
+            "collector saw a failed write",
+            lambda: collector.metric("deskwatch_writer_write_errors_total") > 0,
+        )
+        vm.start()
+        time.sleep(phase_seconds)
+        flush_vm(vm.url)
+        yield run
+    finally:
+        run._stop_scrape.set()
+        for agent in run.agents:
+            agent.cleanup()
+        for sim in run.sims.values():
+            sim.stop()
+        collector.kill()
+        vm.stop()
+        broker.stop()

@@ -1,0 +1,57 @@
+"""The incidents bundle builds from its collector.toml table and runs its threads."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from pathlib import Path
+
+import msgspec
+from fastapi import FastAPI
+
+from collector.db import make_engine, migrate
+from collector.incidents.config import IncidentsConfig
+from collector.incidents.service import Incidents
+from tests.incidents.fleet import batch, state
+
+CONFIG = """
+[incidents]
+rules_file = "{rules}"
+notify_interval_seconds = 0.05
+[incidents.webhooks.helpdesk]
+url = "http://127.0.0.1:9/hook"
+[incidents.email.it]
+host = "127.0.0.1"
+sender = "deskwatch@example.org"
+recipients = ["it@example.org"]
+[[incidents.routes]]
+connector = "helpdesk"
+categories = ["printer"]
+"""
+
+
+def test_incidents_bundle_builds_mounts_and_runs(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[incidents]\ncycle_seconds = 0.05\n")
+    raw = tomllib.loads(CONFIG.format(rules=rules))["incidents"]
+    config = msgspec.convert(raw, IncidentsConfig)
+    db = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate(db)
+    incidents = Incidents(config, db)
+    app = FastAPI()
+    app.include_router(incidents.api_router())
+    assert "/api/v1/incidents" in app.openapi()["paths"]
+    now = time.time_ns()
+    incidents.engine.observe_batch(
+        batch("pc-1", now, states=[state("SN1", "printer_paper_jam", False, now)]), now
+    )
+    incidents.start()
+    try:
+        deadline = time.monotonic() + 5
+        while incidents.store.open_views() == [] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        incidents.stop()
+    (view,) = incidents.store.open_views()
+    assert view.key == "device/SN1/printer_paper_jam"
+    assert [s.fields for s in incidents.metric_samples(now) if "open" in s.fields] == [{"open": 1}]
