@@ -114,6 +114,9 @@ def _check(config: AgentConfig, path: Path | None) -> int:
     print(f"  broker    {config.mqtt.broker}  prefix {config.mqtt.prefix}")
     print(f"  spool     {config.spool_path}  (at most {config.spool.max_bytes // 2**20} MiB)")
     print(f"  sources   {sources or '(none enabled)'}")
+    key = config.command_key
+    commands = f"signed with key {key[:12]}..." if key else "none accepted (no command_key)"
+    print(f"  commands  {commands if config.commands.enabled else 'switched off'}")
     return 0
 
 

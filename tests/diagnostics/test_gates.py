@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.config import load
 from agent.diagnostics import net, registry, security, system
 from agent.diagnostics.report import Report, bound
 from agent.diagnostics.settings import Settings
+from agent.errors import ConfigError
+from tests.support.agent_process import run_cli
 from tests.support.commands import make_command, public_key_text, sign
 
 S = 1_000_000_000
@@ -163,3 +168,26 @@ def test_parse_wifi_and_windows_dns() -> None:
         "   NetBIOS over Tcpip. . . . . . . . : Enabled\n"
     )
     assert system.parse_ipconfig_dns(ipconfig) == ["10.0.0.53", "10.0.0.54"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("command_key = 'abc'", "at `$.command_key`"),
+        ("[commands]\nper_minute = 0", "at `$.commands.per_minute`"),
+        ("[commands]\nshell = true", "unknown field `shell`"),
+    ],
+)
+def test_bad_command_settings_stop_the_agent(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load(path)
+
+
+def test_command_key_flag_is_checked_and_shown() -> None:
+    key = public_key_text(Ed25519PrivateKey.generate())
+    good = run_cli("check", "--command-key", key)
+    assert good.returncode == 0 and f"signed with key {key[:12]}" in good.stdout
+    bad = run_cli("check", "--command-key", "nope")
+    assert bad.returncode == 2 and "--command-key" in bad.stderr
