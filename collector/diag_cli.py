@@ -99,7 +99,10 @@ def render(answer: dict[str, Any]) -> str:
     for key, value in result.items():
         if key in ("ok", "problems"):
             continue
-        lines.append(f"  {key}: {_short(value)}")
+        if key.endswith("_seconds") and isinstance(value, float):
+            lines.append(f"  {key.removesuffix('_seconds')}: {value * 1000:.1f} ms")
+        else:
+            lines.append(f"  {key}: {_short(value)}")
     return "\n".join(lines)
 
 

@@ -222,12 +222,6 @@ class Diagnostics:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def wait_connected(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not self.connected and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.connected
-
     # paho's thread
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:

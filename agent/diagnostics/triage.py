@@ -98,6 +98,8 @@ async def triage(p: TriageParams, ctx: Context, report: Report) -> None:
 
     async def printers() -> list[Finding]:
         targets = _printer_targets(ctx, p.printer, timeout)
+        if not targets:
+            return []  # nothing to say: "printers fine" would claim more than was checked
         devices = await asyncio.gather(*(printer.poll_one(t) for t in targets))
         report.set("printers", devices)
         texts = [text for d in devices for text in printer.problems(d)]
