@@ -23,6 +23,7 @@ from collector import deadletter, enroll, tokens
 from collector.config import CollectorConfig, broker_address
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
+from collector.rules.settings import SettingsError
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Handle = Callable[[argparse.Namespace], int]
@@ -189,6 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command][2](args)
-    except CollectorError as err:
+    except (CollectorError, SettingsError) as err:
         print(f"deskwatch-collector: {err}", file=sys.stderr)
         return 2

@@ -18,8 +18,6 @@ gateway_ports = [{gateway_port}]
 dns_names = ["localhost"]
 internet_targets = ["127.0.0.1:{gateway_port}"]
 timeout_seconds = 1.0
-[snmp]
-enabled = false
 """
 
 
@@ -27,6 +25,16 @@ def agent_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def snmp_section(device_urls: list[str], interval: float = 1.0) -> str:
+    """[snmp] polling exactly these devices (no discovery: nothing off this machine is asked)."""
+    urls = ", ".join(f'"{u}"' for u in device_urls)
+    return (
+        f"[snmp]\nenabled = true\ninterval_seconds = {interval}\ntimeout_seconds = 1\n"
+        f"device_urls = [{urls}]\n"
+        "[snmp.discovery]\ncups = false\nwindows_spooler = false\ngateway = false\n"
+    )
 
 
 def write_config(
@@ -38,6 +46,7 @@ def write_config(
     interval: float = 0.2,
     gateway_port: int = 9,
     extra: str = "",
+    snmp: str = "[snmp]\nenabled = false\n",
 ) -> Path:
     """An agent.toml for tests: fast rounds, no jitter, loopback-only network checks."""
     path.write_text(
@@ -45,6 +54,7 @@ def write_config(
         f'[mqtt]\nbroker = "{broker}"\nreconnect_max_seconds = 1\n'
         f'[spool]\npath = "{spool}"\n[host]\ntop_processes = 0\n'
         + LOCAL_NETWORK.format(gateway_port=gateway_port)
+        + snmp
         + extra
     )
     return path

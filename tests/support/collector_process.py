@@ -29,6 +29,7 @@ class CollectorProcess:
         flush_interval_seconds: float = 0.05,
         presence_check_seconds: float = 0.5,
         group: str = "test",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +64,7 @@ listen = "127.0.0.1:{self.port}"
 {extra}
 """
         )
+        self.env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,7 +76,7 @@ listen = "127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "collector", "run", "--config", str(self.config_path)],
             cwd=REPO,
-            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+            env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

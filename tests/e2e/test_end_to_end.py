@@ -1,0 +1,171 @@
+"""The whole system as an office would run it: three agents, a printer, a modem, the stack.
+
+Three real agent processes poll the same simulated Sharp printer (whose recorded walk
+says "toner low": hrPrinterDetectedErrorState 0x20) and a DrayTek modem served by
+snmpsim, and publish through a real Mosquitto to a real collector writing to a real
+VictoriaMetrics. Expected: exactly one incident for the printer, keyed by its serial,
+with its knowledge-base article, delivered once to a helpdesk webhook; when the printer
+is served again with the toner replaced, the incident resolves and the webhook hears so.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import FAULT_REPORT
+from tests.incidents.test_notify import SECRET, Receiver
+from tests.support import fake_agents
+from tests.support.agent_process import AgentProcess, agent_env, snmp_section, write_config
+from tests.support.collector_process import CollectorProcess
+from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
+from tests.support.snmpsim import SnmpSim, walk_paths
+
+pytestmark = pytest.mark.slow
+SHARP_SERIAL = "6509415X00"  # prtGeneralSerialNumber in the Sharp walk
+ERROR_STATE = "1.3.6.1.2.1.25.3.5.1.2.1"  # hrPrinterDetectedErrorState of hrDevice 1
+
+
+def _wait(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 60, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    value = fetch()
+    while not done(value):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: last seen {value!r}"[:2000])
+        time.sleep(0.5)
+        value = fetch()
+    return value
+
+
+def _serve_printer(sim: SnmpSim, toner_low: bool) -> None:
+    sim.add_walk(walk_paths()["sharp"], "sharp", None if toner_low else {ERROR_STATE: "4x|0000"})
+
+
+def test_toner_low_opens_one_incident_and_resolves_when_replaced(
+    tmp_path: Path, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    receiver = Receiver(free_port())
+    receiver.start()
+    # One simulator per device: the agent polls one device per address, as in an office.
+    sim, modem = SnmpSim(), SnmpSim()
+    _serve_printer(sim, toner_low=True)
+    modem.add_walk(walk_paths()["draytek"], "draytek")
+    sim.start()
+    modem.start()
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[incidents]\ncycle_seconds = 1\nclear_cycles = 2\n")
+    db = f"sqlite:///{tmp_path / 'collector.db'}"
+    collector = CollectorProcess(
+        tmp_path / "collector",
+        mosquitto.url,
+        victoria_metrics.url,
+        group="",
+        db_url=db,
+        env={"E2E_WEBHOOK_SECRET": SECRET.decode()},
+        extra=(
+            f'[incidents]\nrules_file = "{rules}"\nnotify_interval_seconds = 0.2\n'
+            f"[incidents.retry]\nfirst_delay_seconds = 0.2\n"
+            f'[incidents.webhooks.helpdesk]\nurl = "http://127.0.0.1:{receiver.port}/hook"\n'
+            'secret_env = "E2E_WEBHOOK_SECRET"\n'
+        ),
+    )
+    agents: list[AgentProcess] = []
+    api = httpx.Client(base_url=collector.url, timeout=10)
+    try:
+        collector.start()
+        token = (
+            subprocess.run(
+                [sys.executable, "-m", "collector", "token", "create", "--role", "helpdesk", "--db", db],
+                capture_output=True,
+                text=True,
+                env=agent_env(),
+                cwd=REPO,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        api.headers["Authorization"] = f"Bearer {token}"
+        devices = [f"snmp://sharp@127.0.0.1:{sim.port}", f"snmp://draytek@127.0.0.1:{modem.port}"]
+        for n in range(3):
+            config = write_config(
+                tmp_path / f"pc-{n}.toml",
+                agent_id=f"pc-e2e-{n}",
+                broker=mosquitto.url,
+                spool=tmp_path / f"pc-{n}.db",
+                interval=1,
+                snmp=snmp_section(devices),
+                gateway_port=mosquitto.port,  # gateway, DNS and internet checks pass: the office is fine
+            )
+            agents.append(AgentProcess(config, tmp_path / f"pc-{n}.log").start())
+
+        def all_incidents() -> list[dict[str, Any]]:
+            rows = api.get("/api/v1/incidents", params={"limit": 200}).json()
+            items: list[dict[str, Any]] = rows["items"] if isinstance(rows, dict) else rows
+            return items
+
+        def printer_incidents() -> list[dict[str, Any]]:
+            return [i for i in all_incidents() if SHARP_SERIAL in i["key"] and "toner" in i["key"]]
+
+        _wait(
+            all_incidents,
+            lambda items: any(SHARP_SERIAL in i["key"] and "toner" in i["key"] for i in items),
+            what="toner incident",
+        )
+        opened = printer_incidents()
+        time.sleep(3)  # more rounds from all three agents: still one incident
+        found = printer_incidents()
+        assert len(found) == 1, found
+        incident = api.get(f"/api/v1/incidents/{found[0]['id']}").json()
+        assert incident["status"] == "open"
+        articles = incident.get("articles") or incident.get("kb") or []
+        assert any("toner" in (a.get("title", "") + a.get("slug", "")).lower() for a in articles), incident
+        _wait(
+            lambda: [e for e, doc, _ in receiver.received if doc["incident"]["id"] == opened[0]["id"]],
+            lambda events: "opened" in " ".join(events),
+            what="webhook opened",
+        )
+
+        # Fresh toner: the printer is served again without the low-toner bit.
+        sim.stop()
+        sim = SnmpSim(port=sim.port)  # the same printer, same address, fresh toner
+        _serve_printer(sim, toner_low=False)
+        sim.start()
+        resolved = _wait(
+            lambda: api.get(f"/api/v1/incidents/{found[0]['id']}").json(),
+            lambda doc: doc["status"] == "resolved",
+            timeout=90,
+            what="resolution",
+        )
+        assert resolved["status"] == "resolved"
+        events = _wait(
+            lambda: [e for e, doc, _ in receiver.received if doc["incident"]["id"] == found[0]["id"]],
+            lambda ev: any("resolved" in e for e in ev),
+            what="webhook resolved",
+        )
+        assert all(good for _, _, good in receiver.received), "a webhook signature did not verify"
+        assert sum("opened" in e for e in events) == 1
+        assert len(printer_incidents()) == 1  # resolved, not duplicated
+
+        # The printer's figures reached VictoriaMetrics, keyed by the serial, from the agents.
+        fake_agents.flush_vm(victoria_metrics.url)
+        supplies = fake_agents.query(victoria_metrics.url, f'printer_supply_level{{device="{SHARP_SERIAL}"}}')
+        assert supplies and {r["metric"]["agent_id"] for r in supplies} <= {f"pc-e2e-{n}" for n in range(3)}
+        FAULT_REPORT.append(
+            f"end to end: 3 agents, 1 printer low on toner -> {len(found)} incident, webhook events {events}"
+        )
+    finally:
+        api.close()
+        for agent in agents:
+            agent.cleanup()
+        collector.kill()
+        sim.stop()
+        modem.stop()
+        receiver.stop()
