@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="an SNMP device to poll, repeatable: snmp://COMMUNITY@HOST[:PORT] (see docs/snmp.md)",
     )
+    common.add_argument(
+        "--command-key",
+        dest="command_key",
+        metavar="KEY",
+        help="the collector's public key for signed commands (deskwatch-collector signing-key)",
+    )
     common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     parser = argparse.ArgumentParser(prog="deskwatch-agent", description="The deskwatch agent for one PC.")
@@ -52,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> AgentConfig:
-    overrides = {k: getattr(args, k) for k in ("broker", "agent_id", "site", "interval", "spool", "device")}
+    keys = ("broker", "agent_id", "site", "interval", "spool", "device", "command_key")
+    overrides = {k: getattr(args, k) for k in keys}
     return load(args.config, overrides)
 
 
@@ -107,6 +114,9 @@ def _check(config: AgentConfig, path: Path | None) -> int:
     print(f"  broker    {config.mqtt.broker}  prefix {config.mqtt.prefix}")
     print(f"  spool     {config.spool_path}  (at most {config.spool.max_bytes // 2**20} MiB)")
     print(f"  sources   {sources or '(none enabled)'}")
+    key = config.command_key
+    commands = f"signed with key {key[:12]}..." if key else "none accepted (no command_key)"
+    print(f"  commands  {commands if config.commands.enabled else 'switched off'}")
     return 0
 
 

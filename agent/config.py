@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from agent import inventory, protocol
+from agent.diagnostics.settings import Settings as CommandSettings
 from agent.errors import ConfigError
 from agent.snmp.settings import Settings as SnmpSettings
 from agent.sources import host, network
@@ -96,6 +97,10 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     network: network.Settings = msgspec.field(default_factory=network.Settings)
     snmp: SnmpSettings = msgspec.field(default_factory=SnmpSettings)
     inventory: inventory.Settings = msgspec.field(default_factory=inventory.Settings)
+    # The collector's public key (`deskwatch-collector signing-key` prints it): commands
+    # signed with anything else are refused, and with no key every command is.
+    command_key: Annotated[str, msgspec.Meta(pattern=r"^$|^[A-Za-z0-9+/]{43}=$")] = ""
+    commands: CommandSettings = msgspec.field(default_factory=CommandSettings)
 
     @property
     def resolved_agent_id(self) -> str:
@@ -114,6 +119,7 @@ FLAG_KEYS = {
     "interval": ("interval_seconds",),
     "spool": ("spool", "path"),
     "device": ("snmp", "device_urls"),
+    "command_key": ("command_key",),
 }
 
 

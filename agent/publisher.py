@@ -16,28 +16,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import protocol
 from agent.config import MqttSettings
-from agent.protocol import AgentFacts, Inventory, Kind, Presence
+from agent.protocol import AgentFacts, CommandResult, Inventory, Kind, Presence
 from agent.spool import Spool
 
 log = logging.getLogger(__name__)
+
+# Answers one payload from the agent's `cmd` topic (agent.diagnostics.handler.CommandHandler.handle).
+CommandSink = Callable[[bytes], Awaitable[CommandResult]]
 
 
 class Publisher:
     """Keeps one MQTT v5 connection and drains the spool through it."""
 
     def __init__(
-        self, settings: MqttSettings, agent_id: str, site: str, facts: AgentFacts, spool: Spool
+        self,
+        settings: MqttSettings,
+        agent_id: str,
+        site: str,
+        facts: AgentFacts,
+        spool: Spool,
+        commands: CommandSink | None = None,
     ) -> None:
         self.settings = settings
         self.agent_id = agent_id
@@ -51,6 +63,8 @@ class Publisher:
         self._inflight: dict[int, int] = {}  # paho message id -> batch seq
         self._sent_up_to = 0  # highest seq published on this connection
         self._retry_handle: asyncio.TimerHandle | None = None
+        self._commands = commands
+        self._answering: set[asyncio.Task[None]] = set()
         self._client = self._make_client()
 
     def _topic(self, kind: Kind) -> str:
@@ -99,6 +113,8 @@ class Publisher:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_socket_open = _no_delay
         return client
 
     async def start(self) -> None:
@@ -153,6 +169,9 @@ class Publisher:
             return
         birth = self._presence("online", facts=self.facts, inventory=self.inventory)
         client.publish(self._topic(Kind.STATE), birth, qos=1, retain=True)
+        if self._commands is not None:
+            # The session ends with the connection, so every connect subscribes again.
+            client.subscribe(self._topic(Kind.CMD), qos=1)
         self._call(self._connected)
 
     def _on_disconnect(
@@ -162,6 +181,11 @@ class Publisher:
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Properties | None) -> None:
         self._call(self._acked, mid, rc.is_failure, str(rc))
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        props = message.properties
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        self._call(self._command, bytes(message.payload), correlation)
 
     # on the loop's thread
 
@@ -197,6 +221,24 @@ class Publisher:
         self.spool.remove(seq)
         self._fill()
 
+    def _command(self, payload: bytes, correlation: bytes | None) -> None:
+        if self._commands is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._answer(self._commands, payload, correlation))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer(self, commands: CommandSink, payload: bytes, correlation: bytes | None) -> None:
+        result = await commands(payload)
+        # Always our own reply topic, whatever response topic the request named: the broker
+        # ACL lets an agent write only there, and the collector listens there.
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        if correlation is not None:
+            props.CorrelationData = correlation
+        info = self._client.publish(self._topic(Kind.REPLY), protocol.encode(result), qos=1, properties=props)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("could not send the reply to command %s: not connected", result.command_id)
+
     def _retry(self) -> None:
         self._retry_handle = None
         self._fill()
@@ -215,3 +257,10 @@ class Publisher:
                 return  # disconnected meanwhile: the reconnect sends it again
             self._inflight[info.mid] = seq
             self._sent_up_to = seq
+
+
+def _no_delay(_c: mqtt.Client, _u: Any, sock: Any) -> None:
+    # A command is a small request answered by a small reply; with Nagle on, each waits
+    # for the peer's delayed ACK (40 ms on Linux) at every hop. Batches do not mind either way.
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

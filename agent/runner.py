@@ -13,6 +13,9 @@ from typing import Any
 
 from agent import inventory, protocol
 from agent.config import AgentConfig
+from agent.diagnostics.context import Context
+from agent.diagnostics.handler import CommandHandler
+from agent.diagnostics.security import load_public_key
 from agent.protocol import AgentFacts, Batch, Sample, State
 from agent.publisher import Publisher
 from agent.scheduler import Scheduler, SourceRun, split
@@ -51,7 +54,13 @@ async def run(config: AgentConfig) -> None:
     """Collect and publish until SIGTERM or SIGINT, then say goodbye to the broker."""
     agent_id = config.resolved_agent_id
     spool = Spool(config.spool_path, config.spool.max_bytes)
-    publisher = Publisher(config.mqtt, agent_id, config.site, facts(config), spool)
+    handler = CommandHandler(
+        agent_id,
+        load_public_key(config.command_key) if config.command_key else None,
+        config.commands,
+        Context(network=config.network, snmp=config.snmp),
+    )
+    publisher = Publisher(config.mqtt, agent_id, config.site, facts(config), spool, handler.handle)
     scheduler = Scheduler(
         agent_id,
         config.site,

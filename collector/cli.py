@@ -146,11 +146,38 @@ def _publisher(config: CollectorConfig) -> Callable[[str, bytes], None]:
     return publish
 
 
+def _signing_key_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="collector.toml (default: built-in defaults)")
+    parser.add_argument("--db", help="collector store URL (sqlite:///FILE or postgresql://...)")
+
+
+def signing_key_command(args: argparse.Namespace) -> int:
+    """`signing-key`: print the public key agents verify commands with (made on first use)."""
+    from collector.diagnostics import public_key_text, signing_key
+
+    config = config_module.load(args.config)
+    engine = make_engine(args.db or config.store.url)
+    try:
+        migrate(engine)
+        key = signing_key(engine)
+    finally:
+        engine.dispose()
+    print("the collector's command signing key; give agents this public key as")
+    print("command_key in agent.toml or with --command-key:")
+    print(public_key_text(key))
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "run": ("run the collector service", _run_arguments, run),
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
     "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
     "token": ("manage API tokens (token create --role ROLE)", tokens.add_arguments, tokens.command),
+    "signing-key": (
+        "print the public key agents verify commands with",
+        _signing_key_arguments,
+        signing_key_command,
+    ),
 }
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from collector import diag_cli
+
 NS = 1_000_000_000
 
 
@@ -185,12 +187,16 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--since", default="30d")
     rep.add_argument("--format", choices=["html", "json", "csv"], default="json")
     rep.add_argument("--output", "-o", default="", help="write to this file instead of stdout")
+
+    diag_cli.add_arguments(top)  # deskwatch diag AGENT CHECK|--triage (issue 8)
     return p
 
 
 def run(args: argparse.Namespace, client: Client) -> str:
     """Do what `args` ask and return what to print."""
     area, action = args.area, getattr(args, "action", "")
+    if area == "diag":
+        return diag_cli.run(args, client)
     if area == "incidents":
         if action == "list":
             statuses = args.status or ([] if args.all else ["open", "acknowledged"])
@@ -328,6 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiError as err:
         print(f"deskwatch: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # a bad --param: a usage error
+        print(f"deskwatch: {err}", file=sys.stderr)
+        return 2
     finally:
         client.http.close()
     return 0

@@ -49,6 +49,14 @@ class CollectorService:
         self.ingest = Ingest(config, self.engine, self._sink, self.metrics, password=password)
         self.ingest.add_presence_writer(inventory_store.record)  # inventories arrive in births
         self.app: FastAPI = create_app(self.metrics.registry, self.health)
+        # Diagnostics (issue 8): signed commands to agents, POST /api/v1/agents/{id}/diagnostics.
+        from collector.api.diagnostics import mount as mount_diagnostics
+        from collector.diagnostics import Diagnostics
+        from collector.incidents.store import IncidentStore
+
+        store = IncidentStore(self.engine)
+        self.diagnostics = Diagnostics(config.mqtt, self.engine, store, password=password)
+        mount_diagnostics(self.app, self.diagnostics)
         host, port = listen_address(config.http.listen)
         self._http = Server(self.app, host, port)
         self._stop = threading.Event()
@@ -79,6 +87,7 @@ class CollectorService:
     def start(self) -> None:
         self._sink.start()
         self.ingest.start()
+        self.diagnostics.start()
         self._presence_thread.start()
         self._http.start()
         log.info("collector running; HTTP on %s", self.config.http.listen)
@@ -88,6 +97,7 @@ class CollectorService:
         timeout = self.config.metrics.shutdown_timeout_seconds
         self._stop.set()
         self.ingest.stop(timeout)
+        self.diagnostics.stop()
         self._sink.close(timeout=2.0)
         self._http.stop()
         self._presence_thread.join(2.0)

@@ -1,0 +1,165 @@
+"""A command payload in, a CommandResult out: verify, validate, run within a time budget.
+
+Order of the gates: decode, addressed to us, signed by our collector, fresh, nonce
+unseen, within the rate, a free slot, a known check with valid parameters. The first
+gate that fails decides the reply (`rejected` with the reason) and the log line, and
+nothing of the command runs. A check that overruns its budget is cancelled and its
+partial report goes back marked `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent import protocol
+from agent.diagnostics import registry, security
+from agent.diagnostics.context import Context
+from agent.diagnostics.params import Params
+from agent.diagnostics.report import CheckFailed, Report
+from agent.diagnostics.settings import Settings
+from agent.protocol import Command, CommandResult, ProtocolError
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+# Time kept back from a command's expiry so the reply reaches the collector while it still waits.
+REPLY_MARGIN_SECONDS = 0.3
+
+
+class _Id(msgspec.Struct):
+    id: str = ""
+
+
+class CommandHandler:
+    """Runs the commands of one agent; `handle()` is called on the agent's event loop."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        key: Ed25519PublicKey | None,
+        settings: Settings,
+        context: Context,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.agent_id = agent_id
+        self.key = key
+        self.settings = settings
+        self.context = context
+        self.clock = clock
+        self.started_ns = clock()
+        self.nonces = security.NonceCache()
+        self.rate = security.RateLimiter(settings.per_minute, settings.burst, self.started_ns)
+        self.running = 0
+        self.rejected_total = 0
+        self.executed_total = 0
+
+    def _reply(
+        self, command_id: str, status: str, check: str = "", error: str = "", **kw: object
+    ) -> CommandResult:
+        return CommandResult(
+            v=protocol.PROTOCOL_VERSION,
+            command_id=command_id[:64],
+            agent_id=self.agent_id,
+            status=status,  # type: ignore[arg-type]
+            check=check,
+            error=error[: protocol.MAX_TEXT_CHARS],
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def _reject(self, command_id: str, check: str, reason: str) -> CommandResult:
+        self.rejected_total += 1
+        log.warning("rejected command %s (%s): %s", command_id or "?", check or "?", reason)
+        return self._reply(command_id, "rejected", check, reason)
+
+    async def handle(self, payload: bytes) -> CommandResult:
+        """Answer one payload from the `cmd` topic; never raises."""
+        try:
+            command = protocol.decode(payload, Command)
+        except ProtocolError as err:
+            return self._reject(_command_id(payload), "", f"malformed command: {err.reason}")
+        gate = self._admit(command)
+        if gate is not None:
+            return self._reject(command.id, command.check, gate)
+        found = registry.validate(command.check, command.params)
+        if isinstance(found, str):
+            return self._reject(command.id, command.check, found)
+        check, params = found
+        remaining = (command.expires_ns - self.clock()) / NS - REPLY_MARGIN_SECONDS
+        budget = max(0.05, min(self.settings.max_seconds, remaining))
+        self.running += 1
+        self.executed_total += 1
+        log.info("running %s (command %s) for at most %.1f s", command.check, command.id, budget)
+        try:
+            return await self._run(command, check, params, budget)
+        finally:
+            self.running -= 1
+
+    def _admit(self, command: Command) -> str | None:
+        """The reason this command may not run, or None; records its nonce once it is authentic."""
+        if not self.settings.enabled:
+            return "commands are switched off on this agent ([commands] enabled = false)"
+        if command.agent_id != self.agent_id:
+            return f"addressed to agent {command.agent_id}, this is {self.agent_id}"
+        if self.key is None:
+            return "this agent has no command_key: it cannot verify commands and runs none"
+        problem = security.signature_problem(command, self.key)
+        if problem:
+            return problem
+        now = self.clock()
+        problem = security.time_problem(command, now, self.started_ns, self.settings)
+        if problem:
+            return problem
+        if not self.nonces.add(command.nonce, command.expires_ns, now):
+            return "replayed: this nonce was already used"
+        if not self.rate.allow(now):
+            s = self.settings
+            return f"rate limit: at most {s.per_minute:g} commands a minute (burst {s.burst})"
+        if self.running >= self.settings.max_concurrent:
+            return f"busy: {self.running} commands already running"
+        return None
+
+    async def _run(
+        self, command: Command, check: registry.Check, params: Params, budget: float
+    ) -> CommandResult:
+        report = Report()
+        start = time.perf_counter()
+        task = asyncio.create_task(check.run(params, self.context, report))
+        done, _ = await asyncio.wait({task}, timeout=budget)
+        seconds = time.perf_counter() - start
+        status, error = "ok", ""
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            status, error = (
+                "timeout",
+                f"{command.check} did not finish within {budget:.1f} s; the result is partial",
+            )
+        elif isinstance(task.exception(), CheckFailed):
+            status, error = "error", str(task.exception())
+        elif task.exception() is not None:
+            err = task.exception()
+            log.error("check %s failed", command.check, exc_info=err)
+            status, error = "error", f"{command.check} failed: {err!r}"
+        if error:
+            report.problem(error)  # the reason leads the problems the helpdesk reads first
+        result, cut = report.finish(self.settings.max_result_bytes)
+        if cut:
+            error = (error + "; " if error else "") + f"result cut to {self.settings.max_result_bytes} bytes"
+        log.info("%s (command %s): %s in %.2f s", command.check, command.id, status, seconds)
+        return self._reply(
+            command.id, status, command.check, error, duration_seconds=round(seconds, 4), result=result
+        )
+
+
+def _command_id(payload: bytes) -> str:
+    """The id of a command that failed to decode, when there is one to quote back."""
+    try:
+        return msgspec.json.decode(payload, type=_Id).id[:64]
+    except (msgspec.DecodeError, TypeError):
+        return ""

@@ -1,0 +1,142 @@
+# No `from __future__ import annotations` here: FastAPI reads the route annotations at runtime.
+"""Diagnostics API: run a check on an agent now, and read the audit log of such commands.
+
+    POST /api/v1/agents/{agent_id}/diagnostics   {"check", "params"?, "incident_id"?, "timeout_seconds"?}
+    GET  /api/v1/diagnostics[?agent_id=]         the audit log, newest first
+    GET  /api/v1/diagnostics/{id}                one entry with its full result
+
+Running a check needs the helpdesk role; so does reading the log (results can name users'
+processes). The same routes answer under /api/ too, the form issue 8 names.
+"""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from collector.api.auth import Principal, Role, requirer
+from collector.diagnostics import Answered, AuditEntry, Diagnostics, Refusal, Request
+
+AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+
+# What each refusal means for a client: the agent or incident is not there, or the
+# agent cannot be reached right now.
+_REFUSAL_STATUS = {
+    Refusal.UNKNOWN_AGENT: status.HTTP_404_NOT_FOUND,
+    Refusal.NO_INCIDENT: status.HTTP_404_NOT_FOUND,
+    Refusal.OFFLINE: status.HTTP_409_CONFLICT,
+    Refusal.BROKER_DOWN: status.HTTP_503_SERVICE_UNAVAILABLE,
+    Refusal.INVALID: status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+
+class DiagnosticIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    check: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+    params: dict[ParamName, str | bool | int | float] = {}
+    incident_id: int | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
+class DiagnosticOut(BaseModel):
+    """The agent's answer: `status` ok, error (the check failed), rejected (refused) or timeout (partial)."""
+
+    audit_id: int
+    command_id: str
+    agent_id: str
+    check: str
+    status: Literal["ok", "error", "rejected", "timeout"]
+    error: str
+    duration_seconds: float
+    incident_id: int | None
+    result: dict[str, Any]
+
+
+class AuditOut(BaseModel):
+    id: int
+    command_id: str
+    agent_id: str
+    check: str
+    params: dict[str, Any]
+    actor: str
+    incident_id: int | None
+    requested_ns: int
+    finished_ns: int | None
+    status: str
+    error: str
+    duration_seconds: float | None
+    result: dict[str, Any]
+
+
+def _audit_out(e: AuditEntry) -> AuditOut:
+    return AuditOut(
+        id=e.id,
+        command_id=e.command_id,
+        agent_id=e.agent_id,
+        check=e.check,
+        params=dict(e.params),
+        actor=e.actor,
+        incident_id=e.incident_id,
+        requested_ns=e.requested_ns,
+        finished_ns=e.finished_ns,
+        status=e.status,
+        error=e.error,
+        duration_seconds=e.duration_seconds,
+        result=e.result,
+    )
+
+
+def create_router(diagnostics: Diagnostics) -> APIRouter:
+    """The diagnostics routes, without a prefix (see `mount`)."""
+    require = requirer(diagnostics.store)
+    helpdesk = Annotated[Principal, Depends(require(Role.HELPDESK))]
+    router = APIRouter(tags=["diagnostics"])
+
+    # A plain `def`: FastAPI runs it in its thread pool, where waiting for the agent blocks no one else.
+    @router.post("/agents/{agent_id}/diagnostics", response_model=DiagnosticOut)
+    def run_diagnostic(agent_id: AgentId, body: DiagnosticIn, who: helpdesk) -> DiagnosticOut:
+        request = Request(agent_id, body.check, body.params, body.incident_id, body.timeout_seconds)
+        outcome = diagnostics.run(request, who.name)
+        if not isinstance(outcome, Answered):
+            raise HTTPException(_REFUSAL_STATUS[outcome.kind], outcome.reason)
+        reply = outcome.reply
+        if reply is None:
+            reason = f"agent {agent_id} did not answer within {body.timeout_seconds:g} s"
+            raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, f"{reason} (audit #{outcome.audit_id})")
+        return DiagnosticOut(
+            audit_id=outcome.audit_id,
+            command_id=outcome.command_id,
+            agent_id=agent_id,
+            check=reply.check or body.check,
+            status=reply.status,
+            error=reply.error,
+            duration_seconds=reply.duration_seconds,
+            incident_id=body.incident_id,
+            result=reply.result,
+        )
+
+    @router.get("/diagnostics", response_model=list[AuditOut])
+    def audit_log(
+        _: helpdesk,
+        agent_id: Annotated[str, Query(max_length=64)] = "",
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[AuditOut]:
+        return [_audit_out(e) for e in diagnostics.history(agent_id, limit)]
+
+    @router.get("/diagnostics/{audit_id}", response_model=AuditOut)
+    def audit_entry(audit_id: int, _: helpdesk) -> AuditOut:
+        entry = diagnostics.entry(audit_id)
+        if entry is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no diagnostic {audit_id}")
+        return _audit_out(entry)
+
+    return router
+
+
+def mount(app: FastAPI, diagnostics: Diagnostics) -> None:
+    """Serve the diagnostics routes under /api/v1 (with the rest of the API) and /api."""
+    router = create_router(diagnostics)
+    app.include_router(router, prefix="/api/v1")
+    app.include_router(router, prefix="/api", include_in_schema=False)
