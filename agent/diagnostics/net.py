@@ -69,7 +69,7 @@ async def ping(p: PingParams, ctx: Context, report: Report) -> None:
             if sock is not None:
                 rtt = await _echo(sock, address, ident, seq, p.timeout_seconds)
             else:
-                rtt = await network._tcp_answer(address, p.port, p.timeout_seconds)
+                rtt = await network.tcp_answer(address, p.port, p.timeout_seconds)
             attempts.append(Attempt(seq, rtt))
             report.set("attempts", attempts)
             _ping_stats(report, attempts)
@@ -278,8 +278,8 @@ class TcpParams(Params, frozen=True):
 async def tcp(p: TcpParams, ctx: Context, report: Report) -> None:
     """Can this PC open a TCP connection to host:port, and how long does it take."""
     target = f"{p.host}:{p.port}"
-    outcome = await network._timed(
-        network._connect(p.host.strip("[]"), p.port), p.timeout_seconds, f"TCP connection to {target}"
+    outcome = await network.timed(
+        network.connect(p.host.strip("[]"), p.port), p.timeout_seconds, f"TCP connection to {target}"
     )
     report.set("target", target)
     report.set("reachable", outcome.ok)
@@ -295,8 +295,8 @@ class HttpParams(Params, frozen=True):
 
 async def http(p: HttpParams, ctx: Context, report: Report) -> None:
     """GET a URL: the status code and how long it took (a 4xx/5xx or no answer is a problem)."""
-    outcome = await network._timed(
-        asyncio.to_thread(network._http_get, p.url, p.timeout_seconds),
+    outcome = await network.timed(
+        asyncio.to_thread(network.http_get, p.url, p.timeout_seconds),
         p.timeout_seconds + 0.5,
         f"HTTP check of {p.url}",
     )

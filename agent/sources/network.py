@@ -97,7 +97,7 @@ def _gateway_address(settings: Settings) -> str | None:
 
 
 async def _gateway(address: str, ports: Sequence[int], timeout: float, now_ns: int) -> list[Sample | State]:
-    outcome = await _first_answer([_tcp_answer(address, port, timeout) for port in ports])
+    outcome = await _first_answer([tcp_answer(address, port, timeout) for port in ports])
     reason = "" if outcome.ok else f"gateway {address} does not answer (no reply within {timeout:g} s)"
     return _pair(
         "net_gateway",
@@ -112,7 +112,7 @@ async def _gateway(address: str, ports: Sequence[int], timeout: float, now_ns: i
 
 
 async def _dns(name: str, timeout: float, now_ns: int) -> list[Sample | State]:
-    outcome = await _timed(_resolve(name), timeout, f"DNS lookup of {name}")
+    outcome = await timed(_resolve(name), timeout, f"DNS lookup of {name}")
     return _pair(
         "net_dns",
         {"name": name},
@@ -127,7 +127,7 @@ async def _dns(name: str, timeout: float, now_ns: int) -> list[Sample | State]:
 
 async def _tcp(target: str, timeout: float, now_ns: int) -> list[Sample | State]:
     host, port = split_target(target)
-    outcome = await _timed(_connect(host, port), timeout, f"TCP connection to {target}")
+    outcome = await timed(connect(host, port), timeout, f"TCP connection to {target}")
     return _pair(
         "net_tcp",
         {"target": target},
@@ -141,7 +141,7 @@ async def _tcp(target: str, timeout: float, now_ns: int) -> list[Sample | State]
 
 
 async def _http(url: str, timeout: float, now_ns: int) -> list[Sample | State]:
-    outcome = await _timed(asyncio.to_thread(_http_get, url, timeout), timeout + 0.5, f"HTTP check of {url}")
+    outcome = await timed(asyncio.to_thread(http_get, url, timeout), timeout + 0.5, f"HTTP check of {url}")
     items = _pair(
         "net_http", {"url": url}, f"http:{url}", "http_ok", outcome, outcome.reason, Severity.WARNING, now_ns
     )
@@ -154,7 +154,7 @@ async def _http(url: str, timeout: float, now_ns: int) -> list[Sample | State]:
 
 
 async def _internet(targets: Sequence[str], timeout: float, now_ns: int) -> list[Sample | State]:
-    answers = await asyncio.gather(*(_timed(_connect(*split_target(t)), timeout, t) for t in targets))
+    answers = await asyncio.gather(*(timed(connect(*split_target(t)), timeout, t) for t in targets))
     reachable = [a for a in answers if a.ok]
     ok = bool(reachable)
     seconds = min((a.seconds for a in reachable), default=0.0)
@@ -194,7 +194,8 @@ def _pair(
     ]
 
 
-async def _timed(work: Awaitable[int | None], timeout: float, what: str) -> Outcome:
+async def timed(work: Awaitable[int | None], timeout: float, what: str) -> Outcome:
+    """Await `work` for at most `timeout`; any failure becomes an Outcome with a reason."""
     start = time.perf_counter()
     try:
         code = await asyncio.wait_for(work, timeout)
@@ -219,11 +220,11 @@ async def _first_answer(attempts: Sequence[Awaitable[float | None]]) -> Outcome:
     return Outcome(False, time.perf_counter() - start)
 
 
-async def _tcp_answer(host: str, port: int, timeout: float) -> float | None:
+async def tcp_answer(host: str, port: int, timeout: float) -> float | None:
     """Seconds until the host answered on `port` (a refusal is an answer), None on silence."""
     start = time.perf_counter()
     try:
-        await asyncio.wait_for(_connect(host, port), timeout)
+        await asyncio.wait_for(connect(host, port), timeout)
     except ConnectionRefusedError:
         return time.perf_counter() - start
     except (OSError, TimeoutError):
@@ -237,14 +238,16 @@ async def _resolve(name: str) -> None:
         raise socket.gaierror(socket.EAI_NONAME, "no addresses")
 
 
-async def _connect(host: str, port: int) -> None:
+async def connect(host: str, port: int) -> None:
+    """Open and close a TCP connection (raises what the connect raised)."""
     _, writer = await asyncio.open_connection(host, port)
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
 
 
-def _http_get(url: str, timeout: float) -> int:
+def http_get(url: str, timeout: float) -> int:
+    """GET `url` and return the HTTP status, 4xx and 5xx included."""
     request = urllib.request.Request(url, method="GET", headers={"User-Agent": "deskwatch-agent"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
