@@ -68,12 +68,23 @@ class CollectorService:
 
     def write_samples(self, samples: list[Sample]) -> None:
         """Write the collector's own Samples (incident figures) to the metrics database."""
-        if not samples:
-            return
-        batch = Batch(
-            v=PROTOCOL_VERSION, agent_id="collector", seq=0, created_ns=time.time_ns(), samples=samples
-        )
-        self._sink.store("\n".join(batch_lines(batch)).encode())
+        # line_protocol takes `site` from the batch (an agent cannot claim another site),
+        # so the samples go out in one batch per site they name.
+        by_site: dict[str, list[Sample]] = {}
+        for sample in samples:
+            by_site.setdefault(sample.tags.get("site", ""), []).append(sample)
+        now = time.time_ns()
+        lines = [
+            line
+            for site, group in by_site.items()
+            for line in batch_lines(
+                Batch(
+                    v=PROTOCOL_VERSION, agent_id="collector", seq=0, created_ns=now, site=site, samples=group
+                )
+            )
+        ]
+        if lines:
+            self._sink.store("\n".join(lines).encode())
 
     def health(self) -> Health:
         connected = self.ingest.connected

@@ -250,7 +250,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
         else:
             ends = starts + (body.duration_minutes or 0) * 60 * NS
         if ends <= starts:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "ends must be after starts")
+            raise HTTPException(422, "ends must be after starts")
         return silence_out(
             store.add_silence(
                 SilenceKind(body.kind),

@@ -739,19 +739,35 @@ def stats(store: IncidentStore) -> Stats:
             .where(c.status != IncidentStatus.RESOLVED)
             .group_by(c.category, c.severity, c.site)
         )
+        # Totals count timeline events, not rows, so they only ever grow: a reopened
+        # incident adds an opening and later a resolution instead of moving a row between
+        # states (a falling "total" would read as a counter reset to PromQL's increase()).
+        e, start = incident_events.c, incident_events.alias("start")
+        opening = (EventKind.OPENED.value, EventKind.REOPENED.value)
         opened = conn.execute(
-            sa.select(c.category, sa.func.count(), sa.func.sum(c.reopen_count)).group_by(c.category)
+            sa.select(c.category, sa.func.count())
+            .select_from(incident_events.join(incidents, c.id == e.incident_id))
+            .where(e.kind.in_(opening))
+            .group_by(c.category)
+        )
+        began = (
+            sa.select(sa.func.max(start.c.time_ns))
+            .where(
+                start.c.incident_id == e.incident_id, start.c.kind.in_(opening), start.c.time_ns <= e.time_ns
+            )
+            .scalar_subquery()
         )
         resolved = conn.execute(
-            sa.select(c.category, sa.func.count(), sa.func.sum(c.resolved_ns - c.opened_ns))
-            .where(c.status == IncidentStatus.RESOLVED)
+            sa.select(c.category, sa.func.count(), sa.func.sum(e.time_ns - began))
+            .select_from(incident_events.join(incidents, c.id == e.incident_id))
+            .where(e.kind == EventKind.RESOLVED.value)
             .group_by(c.category)
         )
         opened_rows = list(opened)
         resolved_rows = list(resolved)
         return Stats(
             open={(r[0], r[1], r[2]): int(r[3]) for r in open_rows},
-            opened_total={r[0]: int(r[1]) + int(r[2] or 0) for r in opened_rows},
+            opened_total={r[0]: int(r[1]) for r in opened_rows},
             resolved_total={r[0]: int(r[1]) for r in resolved_rows},
             resolve_seconds_sum={r[0]: float(r[2] or 0) / 1e9 for r in resolved_rows},
         )

@@ -133,6 +133,15 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
             what="webhook opened",
         )
 
+        # The incident figures reach VictoriaMetrics too, labelled with the incident's site.
+        def open_printer_incidents() -> list[dict[str, Any]]:
+            fake_agents.flush_vm(victoria_metrics.url)
+            return fake_agents.query(victoria_metrics.url, 'incidents_open{category="printer",site="test"}')
+
+        _wait(
+            open_printer_incidents, lambda rows: any(float(r["value"][1]) == 1 for r in rows), what="metric"
+        )
+
         # Fresh toner: the printer is served again without the low-toner bit.
         sim.stop()
         sim = SnmpSim(port=sim.port)  # the same printer, same address, fresh toner
@@ -153,6 +162,13 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
         assert all(good for _, _, good in receiver.received), "a webhook signature did not verify"
         assert sum("opened" in e for e in events) == 1
         assert len(printer_incidents()) == 1  # resolved, not duplicated
+
+        def resolved_total() -> float:
+            fake_agents.flush_vm(victoria_metrics.url)
+            rows = fake_agents.query(victoria_metrics.url, 'incidents_resolved_total{category="printer"}')
+            return max((float(r["value"][1]) for r in rows), default=0.0)
+
+        _wait(resolved_total, lambda total: total >= 1, what="incidents_resolved_total")
 
         # The printer's figures reached VictoriaMetrics, keyed by the serial, from the agents.
         fake_agents.flush_vm(victoria_metrics.url)
