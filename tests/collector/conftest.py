@@ -40,7 +40,7 @@ def make_collector(
         proc.kill()
 
 
-def wait_for_seqs(vm_url: str, expected: dict[str, list[int]], timeout: float = 30.0) -> dict[str, list[int]]:
+def wait_for_seqs(vm_url: str, expected: dict[str, list[int]], timeout: float = 90.0) -> dict[str, list[int]]:
     """Poll VictoriaMetrics until it holds exactly `expected` sequence numbers, or time runs out."""
     deadline = time.monotonic() + timeout
     stored: dict[str, list[int]] = {}

@@ -51,7 +51,9 @@ def test_kill_9_while_agents_publish_loses_nothing(
     collector.start()
     thread.join()
     sent = result["sent"]
-    assert wait_for_seqs(victoria_metrics.url, sent) == sent
+    stored = wait_for_seqs(victoria_metrics.url, sent)
+    missing = {a: sorted(set(s) - set(stored.get(a, []))) for a, s in sent.items()}
+    assert stored == sent, f"missing per agent: {missing}; see {collector.workdir}/collector.log"
     # Nothing stored twice: one sample per series and timestamp, and every value as sent.
     values = fake_agents.stored_values(victoria_metrics.url, 'cpu_value{item="i00"}')
     assert sorted(len(points) for points in values.values()) == [150] * 4
