@@ -32,6 +32,7 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.report import record
 from collector.db import make_engine, migrate
 from collector.diagnostics import signing_key
 from collector.incidents.store import IncidentStore
@@ -229,6 +230,16 @@ def main() -> None:
         print(f"  memory check, MQTT straight        {percentiles(direct)}")
         through_api = timed(args.calls, lambda: via_api("pc-bench", "memory"))
         print(f"  memory check, API -> collector     {percentiles(through_api)}   target p50 < 50 ms")
+        p50 = statistics.median(through_api) * 1000
+        baseline = f"MQTT echo p50 {statistics.median(no_nagle) * 1000:.1f} ms (no Nagle)"
+        record("diagnostics", "round trip via API, p50", p50, "ms", baseline, "< 50 ms", p50 < 50)
+        ordered = sorted(through_api)
+        record(
+            "diagnostics",
+            "round trip via API, p99",
+            ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+            "ms",
+        )
 
         print(f"triage wall time, {args.triage_runs} runs each (default 2 s probe timeout)")
         for label, agent_id, params, target in (
@@ -247,6 +258,15 @@ def main() -> None:
                 walls.append(time.perf_counter() - start)
                 agent_side.append(float(answer["duration_seconds"]))  # type: ignore[arg-type]
                 problems = len(answer["result"]["problems"])  # type: ignore[index]
+            record(
+                "diagnostics",
+                f"triage, {label}",
+                statistics.median(walls),
+                "s",
+                "",
+                f"< {target:g} s",
+                statistics.median(walls) < target,
+            )
             print(
                 f"  {label:24} median {statistics.median(walls):5.2f} s  max {max(walls):5.2f} s"
                 f"  (agent {statistics.median(agent_side):.2f} s, {problems} problems)  target < {target:g} s"
