@@ -85,6 +85,9 @@ if [ ! -s "$state/token" ]; then
     | tail -n 1 > "$state/token"
 fi
 
+# Diagnostics: the agent accepts commands signed with the collector's key.
+command_key=$("$venv/deskwatch-collector" signing-key --config "$state/collector.toml" | tail -n 1)
+
 # The simulated office: real SNMP recordings of two printers and a modem (../shared/data/snmp).
 devices=""
 if [ -d "$repo/../shared/data/snmp" ]; then
@@ -100,6 +103,7 @@ fi
 cat > "$state/agent.toml" <<TOML
 site = "quickstart"
 interval_seconds = 10
+command_key = "$command_key"
 [mqtt]
 broker = "mqtt://127.0.0.1:$BROKER_PORT"
 [spool]
@@ -138,6 +142,7 @@ The Sharp printer reports low toner: within a minute or two a ticket opens by it
   export DESKWATCH_API=http://127.0.0.1:$API_PORT DESKWATCH_TOKEN=$token
   $venv/deskwatch incidents list
   $venv/deskwatch whois $(hostname)
+  $venv/deskwatch diag $("$venv/deskwatch-agent" check --config "$state/agent.toml" | sed -n 2p | awk '{print $3}') --triage
 Grafana: point file provisioning at $repo/deploy/grafana/provisioning
          (datasource URL http://127.0.0.1:$VM_PORT), or: $venv/deskwatch dashboards push --url URL --token T
 
