@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import Mosquitto, VictoriaMetrics
+from tests.support.stored import FAULT_REPORT
 
 
 @pytest.fixture
@@ -22,3 +23,11 @@ def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     """A private VictoriaMetrics on a free port with its own data directory."""
     with VictoriaMetrics(tmp_path / "vm") as vm:
         yield vm
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault tests' sent and stored counts, as one table at the end of the run."""
+    if FAULT_REPORT:
+        terminalreporter.section("fault tests: sent vs stored")
+        for line in FAULT_REPORT:
+            terminalreporter.write_line(line)

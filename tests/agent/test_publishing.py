@@ -14,6 +14,7 @@ from agent.spool import Spool
 from tests.support.agent_process import AgentProcess, write_config
 from tests.support.mqtt import Subscriber
 from tests.support.services import Mosquitto
+from tests.support.stored import FAULT_REPORT
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +74,12 @@ def test_store_and_forward_survives_outage_and_agent_restart(
         broker.stop()
 
     first_seen = list(dict.fromkeys(seqs))
+    missing = set(range(1, max(seqs) + 1)) - set(seqs)
+    FAULT_REPORT.append(
+        f"agent restarted during a broker outage (store and forward): {outage} batches waited, "
+        f"{max(seqs)} sent, {len(set(seqs))} received, missing {len(missing)}, "
+        f"received twice {len(seqs) - len(set(seqs))} (QoS 1 redelivery; the collector drops them)"
+    )
     assert first_seen == sorted(first_seen), "batches arrived out of order"
     assert set(range(1, max(seqs) + 1)) <= set(seqs), "a sequence number is missing"
     assert max(seqs) >= outage
@@ -167,6 +174,10 @@ def test_full_spool_drops_oldest_and_reports_it(tmp_path: Path, agents: list[Age
                 return False
 
             sub.wait_for(reported, timeout=30)
+            FAULT_REPORT.append(
+                f"agent spool full (64 KiB) during a broker outage: oldest {dropped}+ batches dropped, "
+                "counted, and reported in the next batch (agent_spool_dropped_total)"
+            )
     finally:
         agent.cleanup()
         broker.stop()

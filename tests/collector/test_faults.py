@@ -15,6 +15,7 @@ from collector.db import make_engine
 from tests.collector.conftest import MakeCollector, wait_for_seqs
 from tests.support import fake_agents
 from tests.support.services import Mosquitto, VictoriaMetrics
+from tests.support.stored import report_seqs
 
 
 def publish_for(
@@ -52,6 +53,7 @@ def test_kill_9_while_agents_publish_loses_nothing(
     thread.join()
     sent = result["sent"]
     stored = wait_for_seqs(victoria_metrics.url, sent)
+    report_seqs("collector kill -9 twice while 4 agents publish", sent, stored)
     missing = {a: sorted(set(s) - set(stored.get(a, []))) for a, s in sent.items()}
     assert stored == sent, f"missing per agent: {missing}; see {collector.workdir}/collector.log"
     # Nothing stored twice: one sample per series and timestamp, and every value as sent.
@@ -99,7 +101,9 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
             publisher.publish(fake_agents.make_batch(agent, seq, base_ns + seq * 10**8 + agent * 10**6))
             sent[fake_agents.agent_id(agent)].append(seq)
     publisher.close()
-    assert wait_for_seqs(victoria_metrics.url, sent) == sent
+    stored = wait_for_seqs(victoria_metrics.url, sent)
+    report_seqs("1,000 malformed payloads among valid batches (valid ones)", sent, stored)
+    assert stored == sent
 
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
     deadline = time.monotonic() + 20
@@ -121,7 +125,9 @@ def test_two_collectors_in_one_group_store_each_batch_once_and_both_work(
     second = make_collector("collector-b", db_url=f"sqlite:///{first.workdir / 'collector.db'}")
     base_ns = time.time_ns() - 60 * 10**9
     sent = publish_for(mosquitto.url, 5, 40, 0.005, base_ns)
-    assert wait_for_seqs(victoria_metrics.url, sent) == sent
+    stored = wait_for_seqs(victoria_metrics.url, sent)
+    report_seqs("two collectors in one shared group", sent, stored)
+    assert stored == sent
     accepted = [c.metric('deskwatch_ingest_batches_total{result="accepted"}') for c in (first, second)]
     assert sum(accepted) == 5 * 40
     assert min(accepted) > 0
@@ -171,7 +177,9 @@ def test_victoria_metrics_down_for_60_s_loses_nothing(
     for _ in range(5):
         publish_round()
     publisher.close()
-    assert wait_for_seqs(victoria_metrics.url, sent, timeout=40) == sent
+    stored = wait_for_seqs(victoria_metrics.url, sent, timeout=40)
+    report_seqs("VictoriaMetrics down for 60 s", sent, stored)
+    assert stored == sent
     deadline = time.monotonic() + 10
     while collector.metric("deskwatch_writer_buffer_bytes") > 0 and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -13,8 +13,6 @@ import pytest
 from tests.collector.conftest import make_collector, wait_for_seqs  # noqa: F401 - shared fixtures
 from tests.support.agent_process import AgentProcess
 
-FAULT_REPORT: list[str] = []
-
 
 @pytest.fixture
 def agents() -> Iterator[list[AgentProcess]]:
@@ -23,10 +21,3 @@ def agents() -> Iterator[list[AgentProcess]]:
     yield started
     for agent in started:
         agent.cleanup()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if FAULT_REPORT:
-        terminalreporter.section("fault tests: sent vs stored")
-        for line in FAULT_REPORT:
-            terminalreporter.write_line(line)

@@ -20,13 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import FAULT_REPORT
 from tests.incidents.test_notify import SECRET, Receiver
 from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, agent_env, snmp_section, write_config
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
 from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.stored import FAULT_REPORT
 
 pytestmark = pytest.mark.slow
 SHARP_SERIAL = "6509415X00"  # prtGeneralSerialNumber in the Sharp walk

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FAULT_REPORT
 from tests.support.agent_process import AgentProcess, agent_env, write_config
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
-from tests.support.stored import Tally, spool_contents, tally
+from tests.support.stored import FAULT_REPORT, Tally, spool_contents, tally
 
 pytestmark = pytest.mark.slow
 MakeCollector = Callable[..., CollectorProcess]

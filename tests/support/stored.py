@@ -9,6 +9,19 @@ from pathlib import Path
 from agent.spool import Spool
 from tests.support import fake_agents
 
+# Fault tests add a line each (what was sent, what was stored); tests/conftest.py prints
+# them as one table at the end of the run, so the CI log carries the counts.
+FAULT_REPORT: list[str] = []
+
+
+def report_seqs(name: str, sent: dict[str, list[int]], stored: dict[str, list[int]]) -> None:
+    """Record a fault test's counts from per-agent sequence numbers sent and stored."""
+    total = sum(len(v) for v in sent.values())
+    kept = sum(len(set(v)) for v in stored.values())
+    missing = sum(len(set(v) - set(stored.get(a, []))) for a, v in sent.items())
+    twice = sum(len(v) - len(set(v)) for v in stored.values())
+    FAULT_REPORT.append(f"{name}: sent {total}, stored {kept}, missing {missing}, stored twice {twice}")
+
 
 @dataclass(frozen=True)
 class Tally:
