@@ -133,6 +133,25 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
             what="webhook opened",
         )
 
+        # A viewer may look a caller up but not run diagnostics on their PC.
+        viewer = (
+            subprocess.run(
+                [sys.executable, "-m", "collector", "token", "create", "--role", "viewer", "--db", db],
+                capture_output=True,
+                text=True,
+                env=agent_env(),
+                cwd=REPO,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        as_viewer = {"Authorization": f"Bearer {viewer}"}
+        found_pc = api.get("/api/v1/lookup", params={"q": "pc-e2e-1"}, headers=as_viewer)
+        assert found_pc.status_code == 200 and "pc-e2e-1" in found_pc.text
+        denied = api.post("/api/v1/agents/pc-e2e-1/diagnostics", json={"check": "memory"}, headers=as_viewer)
+        assert denied.status_code == 403
+
         # The incident figures reach VictoriaMetrics too, labelled with the incident's site.
         def open_printer_incidents() -> list[dict[str, Any]]:
             fake_agents.flush_vm(victoria_metrics.url)
