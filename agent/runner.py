@@ -13,10 +13,7 @@ from typing import Any
 
 from agent import inventory, protocol
 from agent.config import AgentConfig
-from agent.diagnostics.context import Context
-from agent.diagnostics.handler import CommandHandler
-from agent.diagnostics.security import load_public_key
-from agent.protocol import AgentFacts, Batch, Sample, State
+from agent.protocol import AgentFacts, Batch, CommandResult, Sample, State
 from agent.publisher import Publisher
 from agent.scheduler import Scheduler, SourceRun, split
 from agent.sources import close_sources, enabled_sources
@@ -43,6 +40,39 @@ def facts(config: AgentConfig) -> AgentFacts:
     )
 
 
+class LazyCommands:
+    """The diagnostics, loaded on the first command instead of at start.
+
+    The checks and the signature code (cryptography) cost ~8 MiB of the agent's memory;
+    most PCs go weeks without a command, so they pay only when the helpdesk asks.
+    """
+
+    def __init__(self, config: AgentConfig, agent_id: str) -> None:
+        self._config = config
+        self._agent_id = agent_id
+        self._started_ns = time.time_ns()
+        self._handler: Any = None
+
+    async def handle(self, payload: bytes) -> CommandResult:
+        if self._handler is None:
+            from agent.diagnostics.context import Context
+            from agent.diagnostics.handler import CommandHandler
+            from agent.diagnostics.security import load_public_key
+
+            key = None
+            if self._config.command_key:
+                try:
+                    key = load_public_key(self._config.command_key)
+                except ValueError as err:  # every command is then refused for want of a key
+                    log.error("command_key unusable, diagnostics refused: %s", err)
+            context = Context(network=self._config.network, snmp=self._config.snmp)
+            self._handler = CommandHandler(
+                self._agent_id, key, self._config.commands, context, started_ns=self._started_ns
+            )
+        result: CommandResult = await self._handler.handle(payload)
+        return result
+
+
 def source_runs(config: AgentConfig) -> list[SourceRun]:
     return [
         SourceRun(name, collect, settings, interval)
@@ -54,13 +84,8 @@ async def run(config: AgentConfig) -> None:
     """Collect and publish until SIGTERM or SIGINT, then say goodbye to the broker."""
     agent_id = config.resolved_agent_id
     spool = Spool(config.spool_path, config.spool.max_bytes)
-    handler = CommandHandler(
-        agent_id,
-        load_public_key(config.command_key) if config.command_key else None,
-        config.commands,
-        Context(network=config.network, snmp=config.snmp),
-    )
-    publisher = Publisher(config.mqtt, agent_id, config.site, facts(config), spool, handler.handle)
+    commands = LazyCommands(config, agent_id)
+    publisher = Publisher(config.mqtt, agent_id, config.site, facts(config), spool, commands.handle)
     scheduler = Scheduler(
         agent_id,
         config.site,

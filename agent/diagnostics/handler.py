@@ -46,13 +46,15 @@ class CommandHandler:
         settings: Settings,
         context: Context,
         clock: Callable[[], int] = time.time_ns,
+        started_ns: int | None = None,
     ) -> None:
+        """`started_ns`: when the agent started (commands issued before it are refused)."""
         self.agent_id = agent_id
         self.key = key
         self.settings = settings
         self.context = context
         self.clock = clock
-        self.started_ns = clock()
+        self.started_ns = clock() if started_ns is None else started_ns
         self.nonces = security.NonceCache()
         self.rate = security.RateLimiter(settings.per_minute, settings.burst, self.started_ns)
         self.running = 0
