@@ -8,12 +8,13 @@ their own modules.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from agent.protocol import Package
@@ -23,28 +24,44 @@ log = logging.getLogger(__name__)
 NS = 1_000_000_000
 
 
-def parse_dpkg_status(text: str, installed_ns: dict[str, int] | None = None) -> list[Package]:
-    """Packages whose status is `installed` in a dpkg status file; removed ones keep only config."""
+def parse_dpkg_status(text: str | Iterable[str], installed_ns: dict[str, int] | None = None) -> list[Package]:
+    """Packages whose status is `installed` in a dpkg status file; removed ones keep only config.
+
+    Takes the text or its lines; read line by line, a 1 MB status file never sits in the
+    agent's memory whole (it keeps only three fields of each paragraph).
+    """
     found: list[tuple[str, str, str]] = []
-    for paragraph in text.split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in paragraph.splitlines():
-            if line[:1] in (" ", "\t") or ":" not in line:
-                continue  # continuation lines of Description, Conffiles
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-        name = fields.get("Package")
+    name = arch = version = status = ""
+
+    def flush() -> None:
         # "install ok installed"; "deinstall ok config-files" is a removed package
-        if not name or not fields.get("Status", "").endswith(" installed"):
+        if name and status.endswith(" installed"):
+            found.append((name, arch, version))
+
+    for line in text.splitlines() if isinstance(text, str) else text:
+        if not line.strip():
+            flush()
+            name = arch = version = status = ""
             continue
-        found.append((name, fields.get("Architecture", ""), fields.get("Version", "")))
+        if line[:1] in (" ", "\t"):
+            continue  # continuation lines of Description, Conffiles
+        key, _, value = line.partition(":")
+        if key == "Package":
+            name = value.strip()
+        elif key == "Architecture":
+            arch = value.strip()
+        elif key == "Version":
+            version = value.strip()
+        elif key == "Status":
+            status = value.strip()
+    flush()
     # Multi-Arch packages appear once per architecture (libc6 amd64 and i386): qualify those.
     twice = {n for n, count in Counter(n for n, _, _ in found).items() if count > 1}
     times = installed_ns or {}
     out = []
-    for name, arch, version in found:
-        key = f"{name}:{arch}" if name in twice else name
-        out.append(Package(key, version, times.get(key, times.get(name, 0))))
+    for name_, arch_, version_ in found:
+        key = f"{name_}:{arch_}" if name_ in twice else name_
+        out.append(Package(key, version_, times.get(key, times.get(name_, 0))))
     return out
 
 
@@ -52,15 +69,13 @@ def dpkg_install_times(info_dir: Path) -> dict[str, int]:
     """When each package was last installed or upgraded: dpkg rewrites its `.list` file then."""
     times: dict[str, int] = {}
     try:
-        entries = list(os.scandir(info_dir))
+        with os.scandir(info_dir) as entries:
+            for entry in entries:
+                if entry.name.endswith(".list"):
+                    with contextlib.suppress(OSError):
+                        times[entry.name[: -len(".list")]] = entry.stat().st_mtime_ns
     except OSError:
         return times
-    for entry in entries:
-        if entry.name.endswith(".list"):
-            try:
-                times[entry.name[: -len(".list")]] = entry.stat().st_mtime_ns
-            except OSError:
-                continue
     return times
 
 
@@ -102,11 +117,12 @@ def linux_packages(root: Path) -> Iterator[tuple[str, list[Package]]]:
     """(source, packages) for each package database found under `root`."""
     status = root / "var/lib/dpkg/status"
     try:
-        text = status.read_text(errors="replace")
+        with status.open(errors="replace") as lines:
+            packages = parse_dpkg_status(lines, dpkg_install_times(root / "var/lib/dpkg/info"))
     except OSError:
-        text = None
-    if text is not None:
-        yield "dpkg", parse_dpkg_status(text, dpkg_install_times(root / "var/lib/dpkg/info"))
+        packages = None
+    if packages is not None:
+        yield "dpkg", packages
     rpms = rpm_packages(root)
     if rpms:
         yield "rpm", rpms
