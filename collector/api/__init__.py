@@ -42,6 +42,8 @@ from collector.incidents.store import (
     IncidentStore,
     incident_document,
 )
+from collector.inventory import report as inventory_report
+from collector.inventory.store import InventoryStore
 from collector.kb import Article, KnowledgeBase
 
 NS = 1_000_000_000
@@ -313,7 +315,10 @@ def create_router(ctx: ApiContext) -> APIRouter:
             reports.Forecast(f.device, f.site, f.supply, f.level_percent, f.percent_per_day, f.days_left)
             for f in ctx.directory.supplies(now)
         ]
-        built = reports.build_report(store.all_since(since_ns), since_ns, now, ctx.kb, forecasts=forecasts)
+        fleet = inventory_report.build(InventoryStore(store.engine).all_latest(), now)
+        built = reports.build_report(
+            store.all_since(since_ns), since_ns, now, ctx.kb, forecasts=forecasts, fleet=fleet
+        )
         if format == "csv":
             return Response(reports.render_csv(built), media_type="text/csv")
         if format == "html":

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import msgspec
 
 from collector.incidents.store import Incident
+from collector.inventory.report import InventoryReport
 from collector.kb import KnowledgeBase
 
 NS = 1_000_000_000
@@ -71,6 +72,7 @@ class Report(msgspec.Struct, frozen=True):
     supplies: list[Supply]
     supply_forecasts: list[Forecast]
     stale_articles: list[str]
+    fleet: InventoryReport | None = None  # OS versions, PCs short of memory or disk, software versions
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
@@ -90,6 +92,7 @@ def build_report(
     kb: KnowledgeBase | None = None,
     top: int = 10,
     forecasts: Sequence[Forecast] = (),
+    fleet: InventoryReport | None = None,
 ) -> Report:
     """The report for incidents opened in [since_ns, until_ns)."""
     period = [i for i in incidents if since_ns <= i.opened_ns < until_ns]
@@ -139,6 +142,7 @@ def build_report(
         supplies=sorted(supplies.values(), key=lambda s: -s.orders),
         supply_forecasts=list(forecasts),
         stale_articles=[a.slug for a in kb.stale(today)] if kb else [],
+        fleet=fleet,
     )
 
 
@@ -185,6 +189,15 @@ def render_csv(report: Report) -> str:
             writer.writerow(["supply_days_left", name, f"{f.days_left:.0f}"])
     for slug in report.stale_articles:
         writer.writerow(["stale_articles", slug, 1])
+    if report.fleet is not None:
+        writer.writerow(["fleet", "pcs", report.fleet.pcs])
+        for c in report.fleet.os_versions:
+            writer.writerow(["fleet.os_version", c.label, c.count])
+        for short in (*report.fleet.low_memory, *report.fleet.low_disk):
+            writer.writerow([f"fleet.low_{short.what}_bytes", short.host or short.agent_id, short.bytes])
+        for package in report.fleet.software:
+            for v in package.versions:
+                writer.writerow(["fleet.software_version", f"{package.package} {v.label}", v.count])
     return out.getvalue()
 
 
@@ -212,6 +225,32 @@ def _duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _fleet_html(fleet: InventoryReport | None) -> str:
+    """The inventory section: what the fleet runs, and which PCs are short of memory or disk."""
+    if fleet is None or fleet.pcs == 0:
+        return ""
+    os_bars = _bars([Count(c.label, c.count) for c in fleet.os_versions])
+    short = (
+        "".join(
+            f"<li>{html.escape(s.host or s.agent_id)}: {s.what} {s.bytes / 2**30:.1f} GiB</li>"
+            for s in (*fleet.low_memory, *fleet.low_disk)
+        )
+        or "<li>none</li>"
+    )
+    software = "".join(
+        f"<tr><td>{html.escape(p.package)}</td><td>{p.pcs}</td><td>"
+        + ", ".join(f"{html.escape(v.label)} ({v.count})" for v in p.versions)
+        + "</td></tr>"
+        for p in fleet.software
+    )
+    return (
+        f"<h2>The fleet: {fleet.pcs} PCs by OS version</h2>{os_bars}"
+        f"<h2>PCs short of memory or disk</h2><ul>{short}</ul>"
+        f"<h2>Software versions across the fleet</h2>"
+        f"<table><tr><th>package</th><th>PCs</th><th>versions (PCs)</th></tr>{software}</table>"
+    )
 
 
 def render_html(report: Report) -> str:
@@ -249,7 +288,7 @@ def render_html(report: Report) -> str:
         ("Busiest hours (UTC)", _bars(report.busiest_hours)),
         ("Busiest weekdays", _bars(report.busiest_weekdays)),
     ]
-    body = "".join(f"<h2>{title}</h2>{chart}" for title, chart in sections)
+    body = "".join(f"<h2>{title}</h2>{chart}" for title, chart in sections) + _fleet_html(report.fleet)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>deskwatch report {day(report.since_ns)} – {day(report.until_ns)}</title>

@@ -152,6 +152,14 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
         denied = api.post("/api/v1/agents/pc-e2e-1/diagnostics", json={"check": "memory"}, headers=as_viewer)
         assert denied.status_code == 403
 
+        # Management's report carries the fleet's inventory: three PCs, their OS, their software.
+        csv_report = api.get("/api/v1/reports", params={"format": "csv"}).text
+        assert "fleet,pcs,3" in csv_report.replace("\r", "")
+        assert "fleet.os_version," in csv_report and "fleet.software_version," in csv_report
+        assert (
+            "Software versions across the fleet" in api.get("/api/v1/reports", params={"format": "html"}).text
+        )
+
         # The incident figures reach VictoriaMetrics too, labelled with the incident's site.
         def open_printer_incidents() -> list[dict[str, Any]]:
             fake_agents.flush_vm(victoria_metrics.url)
