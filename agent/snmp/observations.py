@@ -51,6 +51,11 @@ def _tags(**tags: str | int | None) -> dict[str, str]:
     return {k: str(v)[:256] for k, v in tags.items() if v is not None and v != ""}
 
 
+def _subject(device: str, part: str) -> str:
+    """`device/part`, cut to the 256 characters protocol.State allows (an ifName may be 255 alone)."""
+    return f"{device}/{part}"[:256]
+
+
 def _fields(**fields: int | float | None) -> dict[str, int | float]:
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -165,7 +170,7 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
         code = snake(a.code or "unknown")
         out.append(
             State(
-                subject=f"{device}/alert/{code}",
+                subject=_subject(device, f"alert/{code}"),
                 condition=f"printer_alert_{code}"[:64],
                 ok=False,
                 severity=_ALERT_SEVERITY.get(a.severity or "", Severity.INFO),
@@ -178,7 +183,7 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
         if c.status in ("open", "interlockOpen"):
             out.append(
                 State(
-                    subject=f"{device}/cover/{c.index}",
+                    subject=_subject(device, f"cover/{c.index}"),
                     condition="printer_cover_open",
                     ok=False,
                     severity=Severity.CRITICAL,
@@ -210,7 +215,7 @@ def _network(report: DeviceReport, device: str, now_ns: int) -> list[Sample | St
         if i.admin_status == "up" and i.oper_status not in (None, "up", "dormant"):
             out.append(
                 State(
-                    subject=f"{device}/if/{i.name or i.index}",
+                    subject=_subject(device, f"if/{i.name or i.index}"),
                     condition="interface_down",
                     ok=False,
                     severity=Severity.WARNING,
