@@ -166,16 +166,32 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
                 observed_ns=now_ns,
             )
         )
+    subjects: set[str] = set()
     for a in report.alerts:
+        # RFC 3805: what no one needs to act on (power on, cover closed, a configuration
+        # change) is an event that sits in the table until it ages out, not a problem.
+        if a.training_level == "noInterventionRequired":
+            continue
         code = snake(a.code or "unknown")
+        # Alerts share a code when two subunits have the same problem (cyan and magenta
+        # toner low); prtAlertGroup and prtAlertGroupIndex name the subunit (-1: none).
+        part = f"alert/{code}"
+        if a.group_index is not None and a.group_index >= 0:
+            part += f"/{snake(a.group or 'unknown')}/{a.group_index}"
+        subject = _subject(device, part)
+        if subject in subjects:  # the same problem of the same subunit twice: one State
+            continue
+        subjects.add(subject)
         out.append(
             State(
-                subject=_subject(device, f"alert/{code}"),
+                subject=subject,
                 condition=f"printer_alert_{code}"[:64],
                 ok=False,
                 severity=_ALERT_SEVERITY.get(a.severity or "", Severity.INFO),
                 text=(a.description or a.code or "printer alert")[:1000],
-                tags=_tags(device=device, alert_index=a.index, group=a.group, code=a.code),
+                tags=_tags(
+                    device=device, alert_index=a.index, group=a.group, group_index=a.group_index, code=a.code
+                ),
                 observed_ns=now_ns,
             )
         )
