@@ -51,6 +51,11 @@ def _tags(**tags: str | int | None) -> dict[str, str]:
     return {k: str(v)[:256] for k, v in tags.items() if v is not None and v != ""}
 
 
+def _subject(device: str, part: str) -> str:
+    """`device/part`, cut to the 256 characters protocol.State allows (an ifName may be 255 alone)."""
+    return f"{device}/{part}"[:256]
+
+
 def _fields(**fields: int | float | None) -> dict[str, int | float]:
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -161,16 +166,32 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
                 observed_ns=now_ns,
             )
         )
+    subjects: set[str] = set()
     for a in report.alerts:
+        # RFC 3805: what no one needs to act on (power on, cover closed, a configuration
+        # change) is an event that sits in the table until it ages out, not a problem.
+        if a.training_level == "noInterventionRequired":
+            continue
         code = snake(a.code or "unknown")
+        # Alerts share a code when two subunits have the same problem (cyan and magenta
+        # toner low); prtAlertGroup and prtAlertGroupIndex name the subunit (-1: none).
+        part = f"alert/{code}"
+        if a.group_index is not None and a.group_index >= 0:
+            part += f"/{snake(a.group or 'unknown')}/{a.group_index}"
+        subject = _subject(device, part)
+        if subject in subjects:  # the same problem of the same subunit twice: one State
+            continue
+        subjects.add(subject)
         out.append(
             State(
-                subject=f"{device}/alert/{code}",
+                subject=subject,
                 condition=f"printer_alert_{code}"[:64],
                 ok=False,
                 severity=_ALERT_SEVERITY.get(a.severity or "", Severity.INFO),
                 text=(a.description or a.code or "printer alert")[:1000],
-                tags=_tags(device=device, alert_index=a.index, group=a.group, code=a.code),
+                tags=_tags(
+                    device=device, alert_index=a.index, group=a.group, group_index=a.group_index, code=a.code
+                ),
                 observed_ns=now_ns,
             )
         )
@@ -178,7 +199,7 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
         if c.status in ("open", "interlockOpen"):
             out.append(
                 State(
-                    subject=f"{device}/cover/{c.index}",
+                    subject=_subject(device, f"cover/{c.index}"),
                     condition="printer_cover_open",
                     ok=False,
                     severity=Severity.CRITICAL,
@@ -210,7 +231,7 @@ def _network(report: DeviceReport, device: str, now_ns: int) -> list[Sample | St
         if i.admin_status == "up" and i.oper_status not in (None, "up", "dormant"):
             out.append(
                 State(
-                    subject=f"{device}/if/{i.name or i.index}",
+                    subject=_subject(device, f"if/{i.name or i.index}"),
                     condition="interface_down",
                     ok=False,
                     severity=Severity.WARNING,

@@ -118,10 +118,13 @@ class Alert(_Doc, frozen=True, kw_only=True):
 
     index: int
     severity: str | None = None
+    training_level: str | None = None  # who can clear it; "noInterventionRequired" for mere events
     group: str | None = None
     group_index: int | None = None
+    location: int | None = None
     code: str | None = None
     description: str | None = None
+    raised_at_uptime_s: float | None = None  # sysUpTime when the printer added the alert
 
 
 class Interface(_Doc, frozen=True, kw_only=True):
@@ -513,10 +516,13 @@ def build_report(
             Alert(
                 index=_last(i),
                 severity=_str(r, "severity"),
+                training_level=_str(r, "training_level"),
                 group=_str(r, "group"),
                 group_index=_int(r, "group_index"),
+                location=_int(r, "location"),
                 code=_str(r, "code"),
                 description=_str(r, "description"),
+                raised_at_uptime_s=time / 100 if (time := _int(r, "time")) is not None else None,
             )
             for i, r in ex.table("alerts")
         ],

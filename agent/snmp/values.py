@@ -173,11 +173,6 @@ def as_device_id_model(vb: VarBind) -> str | None:
     return m.group(1).strip() or None if m else None
 
 
-def counter_delta(previous: int, current: int, bits: int = 64) -> int:
-    """Increase of a Counter32/64 between two reads, assuming at most one wrap in between."""
-    return current - previous if current >= previous else current + (1 << bits) - previous
-
-
 Value = int | str
 
 

@@ -65,9 +65,21 @@ class SnmpSim:
         self.communities: list[str] = []
 
     def add_walk(
-        self, source: Path, community: str | None = None, replace: Mapping[str, str] | None = None
+        self,
+        source: Path,
+        community: str | None = None,
+        replace: Mapping[str, str] | None = None,
+        misplaced: Mapping[str, str] | None = None,
+        end_after: str | None = None,
     ) -> str:
-        """Serve `source` under `community` (default: its name), with `replace` = {OID: "TYPE|VALUE"}."""
+        """Serve `source` under `community` (default: its name), with `replace` = {OID: "TYPE|VALUE"}.
+
+        Two edits imitate broken agents. `misplaced` = {AFTER_OID: "OID|TYPE|VALUE"} puts a
+        record right after AFTER_OID's line, out of order: snmpsim answers a GETNEXT of
+        AFTER_OID with whatever line follows it, so the device "answers" an OID that does
+        not increase. `end_after` = OID drops every record after it, so the walk meets
+        endOfMibView there, in the middle of whatever table that OID belongs to.
+        """
         community = community or source.stem
         lines = source.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
         if replace:
@@ -79,6 +91,11 @@ class SnmpSim:
             out.extend(f"{oid}|{value}" for oid, value in pending.items())
             out.sort(key=lambda ln: tuple(int(x) for x in ln.split("|", 1)[0].split(".") if x))
             lines = out
+        if end_after is not None:
+            lines = lines[: [ln.split("|", 1)[0] for ln in lines].index(end_after) + 1]
+        if misplaced:
+            for after, record in misplaced.items():
+                lines.insert([ln.split("|", 1)[0] for ln in lines].index(after) + 1, record)
         target = self.data / f"{community}.snmprec"
         target.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
         os.chmod(target, 0o644)

@@ -16,7 +16,6 @@ from agent.snmp.values import (
     as_mac,
     as_oid,
     as_text,
-    counter_delta,
     decode,
     parse_oid,
 )
@@ -82,12 +81,6 @@ def test_device_id_model_reads_ieee1284_strings() -> None:
     assert as_device_id_model(vb(ValueKind.OCTETS, xerox)) == "AltaLink C8045"
     assert as_device_id_model(vb(ValueKind.OCTETS, b"COMMAND SET:;MODEL:Dell S5830dn")) == "Dell S5830dn"
     assert as_device_id_model(vb(ValueKind.OCTETS, b"no model here")) is None
-
-
-def test_counter_delta_survives_one_wrap() -> None:
-    assert counter_delta(10, 25) == 15
-    assert counter_delta(2**32 - 5, 10, bits=32) == 15
-    assert counter_delta(2**64 - 1, 0) == 1
 
 
 def test_parse_oid_rejects_names() -> None:
