@@ -48,6 +48,13 @@ def _client(
     return client, result.get("rc", -1)
 
 
+def _as_collector(broker: ProductionMosquitto, topic: str) -> Subscriber:
+    """A subscriber with the collector's credentials over TLS."""
+    return Subscriber(
+        broker.port, topic, username="deskwatch-collector", password="secret-c", ca_file=broker.ca_file
+    )
+
+
 def _topic(agent_id: str, kind: Kind) -> str:
     return protocol.topic(protocol.DEFAULT_PREFIX, agent_id, kind)
 
@@ -66,13 +73,7 @@ def test_wrong_password_and_plain_connections_are_refused(broker: ProductionMosq
 
 
 def test_agent_cannot_publish_as_another_or_read_its_commands(broker: ProductionMosquitto) -> None:
-    with Subscriber(
-        broker.port,
-        f"{protocol.DEFAULT_PREFIX}/#",
-        username="deskwatch-collector",
-        password="secret-c",
-        ca_file=broker.ca_file,
-    ) as collector:
+    with _as_collector(broker, f"{protocol.DEFAULT_PREFIX}/#") as collector:
         pc1, rc = _client(broker, "pc-1", "secret-1")
         assert rc == 0
         spy: list[str] = []
@@ -118,13 +119,7 @@ def test_agent_publishes_over_tls_with_its_credentials(broker: ProductionMosquit
     os.environ["DESKWATCH_TEST_PW"] = "secret-2"
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     try:
-        with Subscriber(
-            broker.port,
-            _topic("pc-2", Kind.METRICS),
-            username="deskwatch-collector",
-            password="secret-c",
-            ca_file=broker.ca_file,
-        ) as collector:
+        with _as_collector(broker, _topic("pc-2", Kind.METRICS)) as collector:
             collector.wait_for(lambda got: len(got) >= 2, timeout=20)
     finally:
         agent.cleanup()
@@ -164,13 +159,7 @@ def test_enrolled_agent_can_publish_its_own_batches(broker: ProductionMosquitto,
     assert broker.proc is not None
     broker.proc.send_signal(signal.SIGHUP)  # Mosquitto re-reads the password file
     time.sleep(0.5)
-    with Subscriber(
-        broker.port,
-        _topic("pc-new", Kind.METRICS),
-        username="deskwatch-collector",
-        password="secret-c",
-        ca_file=broker.ca_file,
-    ) as collector:
+    with _as_collector(broker, _topic("pc-new", Kind.METRICS)) as collector:
         client, rc = _client(broker, "pc-new", password)
         assert rc == 0
         client.publish(_topic("pc-new", Kind.METRICS), b"hello", qos=1).wait_for_publish(5)

@@ -44,6 +44,19 @@ def _wait(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float 
     return value
 
 
+def _token(db: str, role: str) -> str:
+    """A new API token for `role`, made with the command an administrator uses."""
+    made = subprocess.run(
+        [sys.executable, "-m", "collector", "token", "create", "--role", role, "--db", db],
+        capture_output=True,
+        text=True,
+        env=agent_env(),
+        cwd=REPO,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
 def _serve_printer(sim: SnmpSim, toner_low: bool) -> None:
     sim.add_walk(walk_paths()["sharp"], "sharp", None if toner_low else {ERROR_STATE: "4x|0000"})
 
@@ -80,18 +93,7 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
     api = httpx.Client(base_url=collector.url, timeout=10)
     try:
         collector.start()
-        token = (
-            subprocess.run(
-                [sys.executable, "-m", "collector", "token", "create", "--role", "helpdesk", "--db", db],
-                capture_output=True,
-                text=True,
-                env=agent_env(),
-                cwd=REPO,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        token = _token(db, "helpdesk")
         api.headers["Authorization"] = f"Bearer {token}"
         devices = [f"snmp://sharp@127.0.0.1:{sim.port}", f"snmp://draytek@127.0.0.1:{modem.port}"]
         for n in range(3):
@@ -134,18 +136,7 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
         )
 
         # A viewer may look a caller up but not run diagnostics on their PC.
-        viewer = (
-            subprocess.run(
-                [sys.executable, "-m", "collector", "token", "create", "--role", "viewer", "--db", db],
-                capture_output=True,
-                text=True,
-                env=agent_env(),
-                cwd=REPO,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        viewer = _token(db, "viewer")
         as_viewer = {"Authorization": f"Bearer {viewer}"}
         found_pc = api.get("/api/v1/lookup", params={"q": "pc-e2e-1"}, headers=as_viewer)
         assert found_pc.status_code == 200 and "pc-e2e-1" in found_pc.text
