@@ -82,7 +82,7 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything in agent.toml."""
 
     # default: this PC's host name; letters, digits, '.', '_' and '-', at most 64
-    agent_id: Annotated[str, msgspec.Meta(pattern=r"^$|" + protocol.AGENT_ID_PATTERN)] = ""
+    agent_id: Annotated[str, msgspec.Meta(pattern=r"^\Z|" + protocol.AGENT_ID_PATTERN)] = ""
     site: Annotated[str, msgspec.Meta(max_length=64)] = (
         ""  # the office or branch; incidents are grouped by it
     )

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
@@ -34,12 +35,17 @@ MAX_ITEMS_PER_BATCH: Final = 5_000
 MAX_TEXT_CHARS: Final = 1_000
 MAX_RESULT_BYTES: Final = 64 * 1024
 
-# Names that survive MQTT topics, Influx line protocol and PromQL unescaped.
-_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-AGENT_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# Names that survive MQTT topics, Influx line protocol and PromQL unescaped. `\Z`, not `$`:
+# msgspec runs re.search, where `$` also matches before a trailing newline.
+_NAME = r"^[A-Za-z_][A-Za-z0-9_]*\Z"
+AGENT_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z"
 
 AgentId = Annotated[str, msgspec.Meta(pattern=AGENT_ID_PATTERN)]
 Name = Annotated[str, msgspec.Meta(pattern=_NAME, max_length=64)]
+# The names in Samples are the collector's hottest strings (four or five per sample, ~60
+# samples per batch): msgspec would run the regex on every one of them. They are decoded
+# as bounded strings and `decode` checks each distinct name once (see _SampleNames).
+SampleName = Annotated[str, msgspec.Meta(max_length=64)]
 TagValue = Annotated[str, msgspec.Meta(max_length=256)]
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
 Site = Annotated[str, msgspec.Meta(max_length=64)]
@@ -76,16 +82,22 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defa
     pass
 
 
-class Sample(_Struct, frozen=True):
-    """Numeric observations of one thing at one time: `<measurement>_<field>{tags}` in PromQL."""
+# Samples, States and Batches hold only strings, numbers and flat containers of them, so
+# they can never be part of a reference cycle: `gc=False` keeps the hundreds of thousands
+# the collector decodes per second out of the cyclic garbage collector's scans.
+class Sample(_Struct, frozen=True, gc=False):
+    """Numeric observations of one thing at one time: `<measurement>_<field>{tags}` in PromQL.
 
-    measurement: Name
-    fields: dict[Name, int | float]
-    tags: dict[Name, TagValue] = {}
+    `measurement`, the field names and the tag names are Names (checked by `decode`).
+    """
+
+    measurement: SampleName
+    fields: dict[SampleName, int | float]
+    tags: dict[SampleName, TagValue] = {}
     time_ns: TimeNs = 0
 
 
-class State(_Struct, frozen=True):
+class State(_Struct, frozen=True, gc=False):
     """A condition that is either fine or a problem: a paper jam, a failed DNS lookup."""
 
     subject: Annotated[str, msgspec.Meta(max_length=256)]  # what it is about: "dns:intranet", a device key
@@ -97,7 +109,7 @@ class State(_Struct, frozen=True):
     observed_ns: TimeNs = 0
 
 
-class Batch(_Struct, frozen=True):
+class Batch(_Struct, frozen=True, gc=False):
     """One publish of one agent: samples and states plus the sequence number the collector tracks."""
 
     v: int
@@ -300,7 +312,50 @@ def decode(payload: bytes, kind: type[M], *, max_bytes: int = MAX_PAYLOAD_BYTES)
         raise ProtocolError(f"invalid {kind.__name__}: {err}") from err
     if message.v != PROTOCOL_VERSION:
         raise ProtocolError(_version_reason(message.v))
+    if isinstance(message, Batch):
+        _sample_names.check(message)
     return message
+
+
+class _SampleNames:
+    """The Name rule for the names inside Samples, checked once per distinct name.
+
+    A fleet uses a few hundred names over and over, so after the first batches every check
+    is a set lookup done in C. The set is bounded: an agent inventing names cannot grow it
+    without limit, it only makes the checks slower until the set starts over.
+    """
+
+    MAX_KNOWN: Final = 50_000
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+        self._rule = re.compile(_NAME)
+
+    def check(self, batch: Batch) -> None:
+        known = self._known
+        for index, sample in enumerate(batch.samples):
+            if sample.measurement not in known or not known.issuperset(sample.fields):
+                self._learn(sample.measurement, f"$.samples[{index}].measurement")
+                self._learn_all(sample.fields, f"$.samples[{index}].fields")
+            if sample.tags and not known.issuperset(sample.tags):
+                self._learn_all(sample.tags, f"$.samples[{index}].tags")
+
+    def _learn_all(self, names: Iterable[str], path: str) -> None:
+        for name in names:
+            self._learn(name, path)
+
+    def _learn(self, name: str, path: str) -> None:
+        if name in self._known:
+            return
+        if self._rule.match(name) is None:
+            # The words msgspec uses for the same rule elsewhere in this contract.
+            raise ProtocolError(f"invalid Batch: Expected `str` matching regex {_NAME!r} - at `{path}`")
+        if len(self._known) >= self.MAX_KNOWN:
+            self._known.clear()
+        self._known.add(name)
+
+
+_sample_names = _SampleNames()
 
 
 def _version_of(payload: bytes) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import signal
 import sys
 import threading
@@ -85,10 +86,25 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     service.start()
     incidents.start()
+    _tune_gc()
     stop.wait()
     incidents.stop()
     service.stop()
     return 0
+
+
+def _tune_gc() -> None:
+    """Keep the cyclic garbage collector off the ingest path.
+
+    Ingest allocates millions of short-lived containers a minute (decoded batches, line
+    strings) and almost none of them can form cycles, yet CPython's default thresholds
+    would scan the heap every 700 allocations: a quarter of the CPU at a high message rate.
+    Everything built at startup (modules, the app, the rules) is frozen out of the scans,
+    and the youngest generation is scanned every 50,000 allocations instead.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _deadletter_arguments(parser: argparse.ArgumentParser) -> None:

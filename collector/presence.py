@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     select,
     update,
 )
@@ -170,29 +171,35 @@ def apply(
 def expire(
     conn: Connection, now_ns: int, stale_intervals: float, default_interval_seconds: float
 ) -> list[PresenceChange]:
-    """Mark online agents with no batch for `stale_intervals` of their interval as stale."""
-    changes: list[PresenceChange] = []
-    for row in conn.execute(select(agent).where(agent.c.status == AgentStatus.ONLINE.value)):
-        interval = row.interval_seconds or default_interval_seconds
-        if row.last_seen_ns + stale_intervals * interval * 1e9 >= now_ns:
-            continue
-        done = conn.execute(
-            update(agent)
-            .where(agent.c.agent_id == row.agent_id, agent.c.status == AgentStatus.ONLINE.value)
-            .values(status=AgentStatus.STALE.value, status_ns=now_ns)
+    """Mark online agents with no batch for `stale_intervals` of their interval as stale.
+
+    One statement for the whole fleet: a 10,000-agent check is one index scan in the
+    database, not 10,000 round trips from Python.
+    """
+    interval = func.coalesce(func.nullif(agent.c.interval_seconds, 0), default_interval_seconds)
+    expired = conn.execute(
+        update(agent)
+        .where(
+            agent.c.status == AgentStatus.ONLINE.value,
+            agent.c.last_seen_ns + interval * (stale_intervals * 1e9) < now_ns,
         )
-        if done.rowcount:
-            changes.append(
-                PresenceChange(
-                    agent_id=row.agent_id,
-                    site=row.site,
-                    status=AgentStatus.STALE,
-                    previous=AgentStatus.ONLINE,
-                    time_ns=now_ns,
-                    last_seen_ns=row.last_seen_ns,
-                )
+        .values(status=AgentStatus.STALE.value, status_ns=now_ns)
+        .returning(agent.c.agent_id, agent.c.site, agent.c.last_seen_ns)
+    )
+    return sorted(
+        (
+            PresenceChange(
+                agent_id=row.agent_id,
+                site=row.site,
+                status=AgentStatus.STALE,
+                previous=AgentStatus.ONLINE,
+                time_ns=now_ns,
+                last_seen_ns=row.last_seen_ns,
             )
-    return changes
+            for row in expired
+        ),
+        key=lambda change: change.agent_id,
+    )
 
 
 def agents(conn: Connection) -> list[AgentRow]:

@@ -10,6 +10,9 @@ import pytest
 from tests.support.services import Mosquitto, VictoriaMetrics
 from tests.support.stored import FAULT_REPORT
 
+# `store_url` and `store`: a collector store on SQLite and on PostgreSQL.
+pytest_plugins = ["tests.support.databases"]
+
 
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:

@@ -51,6 +51,17 @@ def _mutate(**changes: object) -> bytes:
         (_mutate(agent_id="+"), "at `$.agent_id`"),
         (_mutate(extra=1), "unknown field `extra`"),
         (_mutate(samples=[{"measurement": "bad name", "fields": {}}]), "$.samples[0].measurement"),
+        (_mutate(agent_id="pc-1\n"), "at `$.agent_id`"),
+        # Sample names are checked once per distinct name, after decoding: each place is named.
+        (_mutate(samples=[{"measurement": "memory", "fields": {"used\n": 1}}]), "$.samples[0].fields"),
+        (_mutate(samples=[{"measurement": "m", "fields": {"1f": 1}}]), "$.samples[0].fields"),
+        (
+            _mutate(
+                samples=[BATCH.samples[0], {"measurement": "m", "fields": {"f": 1}, "tags": {"a b": "x"}}]
+            ),
+            "$.samples[1].tags",
+        ),
+        (_mutate(samples=[{"measurement": "m" * 65, "fields": {"f": 1}}]), "length <= 64"),
         (_mutate(samples=[{"measurement": "m", "fields": {"f": "text"}}]), "$.samples[0].fields"),
         (_mutate(samples=[{"measurement": "m", "fields": {"f": True}}]), "got `bool`"),
         (_mutate(samples=[{"measurement": "m", "fields": {"f": 1}, "tags": {"t": 1}}]), "$.samples[0].tags"),
@@ -62,6 +73,13 @@ def test_decode_rejects_with_reason(payload: bytes, reason: str) -> None:
     with pytest.raises(ProtocolError) as info:
         protocol.decode(payload, Batch)
     assert reason in info.value.reason
+
+
+def test_a_name_seen_valid_before_does_not_let_a_bad_one_through() -> None:
+    protocol.decode(protocol.encode(BATCH), Batch)  # memory, available_bytes, host are now known
+    bad = Sample("memory", {"available_bytes": 1, "bad-field": 2}, {"host": "x"})
+    with pytest.raises(ProtocolError, match=r"samples\[0\]\.fields"):
+        protocol.decode(protocol.encode(msgspec.structs.replace(BATCH, samples=[bad])), Batch)
 
 
 def test_decode_rejects_too_many_samples() -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from agent.protocol import Presence
 from collector import presence
-from collector.db import begin_write, make_engine, migrate
+from collector.db import begin_write
 from collector.observers import AgentStatus
 from collector.presence import Seen
 from tests.collector.conftest import MakeCollector
@@ -21,10 +20,9 @@ S = 10**9
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
-    migrate(engine)
-    return engine
+def engine(store: Engine) -> Engine:
+    """Each store test runs on SQLite and on PostgreSQL."""
+    return store
 
 
 def offline(reason: str, time_ns: int) -> Presence:

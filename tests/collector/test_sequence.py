@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from sqlalchemy import Engine
 
 from collector import sequence
-from collector.db import begin_write, make_engine, migrate
+from collector.db import begin_write
 from collector.sequence import AgentSequence, SequenceTracker, Verdict, merge
 
 
@@ -59,9 +59,8 @@ def test_merge_is_the_union_of_what_both_saw() -> None:
     assert merge(a, c).missing == [(5, 6), (7, 9)]
 
 
-def test_state_survives_in_the_store(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
-    migrate(engine)
+def test_state_survives_in_the_store(store: Engine) -> None:
+    engine = store
     first = SequenceTracker()
     for seq in (1, 2, 5):
         first.observe("pc-1", seq)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,6 @@ from collector.rules.settings import Settings, load_settings
 
 S = 1_000_000_000
 T0 = 1_760_000_000 * S
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def batch(
@@ -64,21 +62,6 @@ def sqlite_store(tmp_path: Path, router: Router = hook_router) -> IncidentStore:
     engine = make_engine(f"sqlite:///{tmp_path / 'incidents.db'}")
     migrate(engine)
     return IncidentStore(engine, router)
-
-
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped after."""
-    name = f"dw_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def engine_for(store: IncidentStore, settings: Settings | None = None) -> IncidentEngine:

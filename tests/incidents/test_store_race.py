@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from collector.db import make_engine, migrate
 from collector.incidents.store import IncidentFilter, IncidentStore
-from tests.incidents.fleet import T0, S, batch, engine_for, hook_router, notices, postgres_url, state
+from tests.incidents.fleet import T0, S, batch, engine_for, hook_router, notices, state
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        with postgres_url() as url:
-            yield url
-
-
-def test_two_workers_racing_open_one_incident_and_queue_one_notice_per_change(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_two_workers_racing_open_one_incident_and_queue_one_notice_per_change(store_url: str) -> None:
+    engine = make_engine(store_url)
     migrate(engine)
-    workers = [engine_for(IncidentStore(make_engine(db_url), hook_router)) for _ in range(2)]
+    workers = [engine_for(IncidentStore(make_engine(store_url), hook_router)) for _ in range(2)]
     rounds = 8
     barrier = threading.Barrier(len(workers))
 
