@@ -96,6 +96,10 @@ class Ingest:
         self._engine = engine
         self._sink = sink
         self._metrics = metrics
+        # The children counted for every batch, looked up once rather than per message.
+        self._metrics_messages = metrics.messages.labels(kind=Kind.METRICS.value)
+        self._accepted_batches = metrics.batches.labels(result="accepted")
+        self._duplicate_batches = metrics.batches.labels(result="duplicate")
         self._observers = list(observers)
         # Stores that keep part of each presence message in ingest's own transaction (inventory).
         self._presence_writers: list[PresenceWriter] = []
@@ -201,7 +205,7 @@ class Ingest:
         try:
             agent_id, kind = parse_topic(self._prefix, topic)
             if kind is Kind.METRICS:
-                self._metrics.messages.labels(kind="metrics").inc()
+                self._metrics_messages.inc()
                 batch = decode(payload, Batch)
                 _check_agent(batch.agent_id, agent_id)
                 self._accept_batch(batch, received_ns, mid, qos)
@@ -228,12 +232,12 @@ class Ingest:
     def _accept_batch(self, batch: Batch, received_ns: int, mid: int, qos: int) -> None:
         verdict = self._tracker.observe(batch.agent_id, batch.seq)
         if verdict is Verdict.DUPLICATE:
-            self._metrics.batches.labels(result="duplicate").inc()
+            self._duplicate_batches.inc()
             self._metrics.duplicates.inc()
             self._queue_ack(mid, qos)
             return
         lines = batch_lines(batch)
-        self._metrics.batches.labels(result="accepted").inc()
+        self._accepted_batches.inc()
         self._metrics.samples.inc(len(batch.samples) + len(batch.states))
         self._metrics.lines.inc(len(lines))
         with self._lock:

@@ -38,18 +38,48 @@ def escape_measurement(text: str) -> str:
     return text.translate(_MEASUREMENT_ESCAPES)
 
 
+# Caches on the hot path, plain dicts (a lookup is a third of an lru_cache call). Names and
+# tag sets recur across the whole fleet, so they stay small; when one outgrows its bound it
+# starts over rather than grow with an agent that invents tags.
+_CACHE_MAX: Final = 65_536
+_field_keys: dict[str, str] = {}
+_series: dict[tuple[str, ...], tuple[str, str, str]] = {}
+
+
+def _field_key(key: str) -> str:
+    if len(_field_keys) >= _CACHE_MAX:
+        _field_keys.clear()
+    escaped = _field_keys[key] = escape_tag(key)
+    return escaped
+
+
 def _fields(fields: dict[str, int | float]) -> str:
     # Integers go out without the `i` suffix: VictoriaMetrics stores every value as a
     # float64 anyway, and InfluxDB then keeps one field type per field. `v - v` is 0
     # for every finite number and NaN for inf and NaN.
+    keys = _field_keys
     return ",".join(
-        f"{escape_tag(key)}={value if type(value) is int else repr(value)}"
+        f"{keys.get(key) or _field_key(key)}={value if type(value) is int else repr(value)}"
         for key, value in fields.items()
         if value - value == 0
     )
 
 
-@lru_cache(maxsize=65_536)
+def _series_parts(key: tuple[str, ...]) -> tuple[str, str, str]:
+    """The line's start up to `agent_id`, between `agent_id` and `site`, and after `site`.
+
+    `key` is (measurement, tag names..., tag values...) as `batch_lines` builds it.
+    """
+    count = (len(key) - 1) // 2
+    items = tuple(zip(key[1 : 1 + count], key[1 + count :], strict=True))
+    before, middle, after = _split_tags(items)
+    if len(_series) >= _CACHE_MAX:
+        _series.clear()
+    parts = _series[key] = (escape_measurement(key[0]) + before, middle, after)
+    return parts
+
+
+@lru_cache(maxsize=4_096)
 def _split_tags(items: tuple[tuple[str, str], ...]) -> tuple[str, str, str]:
     """A sample's own tags, escaped and sorted, cut where `agent_id` and `site` go between them."""
     tags = sorted((key, value) for key, value in items if value and key not in ("agent_id", "site"))
@@ -65,22 +95,30 @@ def batch_lines(batch: Batch) -> list[str]:
     agent = f",agent_id={escape_tag(batch.agent_id)}"
     site = f",site={escape_tag(batch.site)}" if batch.site else ""
     default_ns = batch.created_ns
-    no_tags = f"{agent}{site}"
     lines: list[str] = []
     append = lines.append
+    series, field_keys = _series, _field_keys
     for sample in batch.samples:
-        fields = _fields(sample.fields)
-        if not fields:
-            continue
-        if sample.tags:
-            before, middle, after = _split_tags(tuple(sample.tags.items()))
-            tags = f"{before}{agent}{middle}{site}{after}"
+        fields = sample.fields
+        if len(fields) == 1:  # most samples: no generator, no join
+            ((name, value),) = fields.items()
+            if value - value != 0:
+                continue
+            number = value if type(value) is int else repr(value)
+            text = f"{field_keys.get(name) or _field_key(name)}={number}"
         else:
-            tags = no_tags
-        append(f"{escape_measurement(sample.measurement)}{tags} {fields} {sample.time_ns or default_ns}")
+            text = _fields(fields)
+            if not text:
+                continue
+        tags = sample.tags
+        # One flat tuple per sample: the same measurement and tags give the same key on
+        # every agent, and the cached parts are already escaped, sorted and split.
+        key = (sample.measurement, *tags, *tags.values())
+        parts = series.get(key) or _series_parts(key)
+        append(f"{parts[0]}{agent}{parts[1]}{site}{parts[2]} {text} {sample.time_ns or default_ns}")
     for state in batch.states:
         items = {**state.tags, "subject": state.subject, "condition": state.condition}
         before, middle, after = _split_tags((*items.items(), ("severity", state.severity.value)))
-        tags = f"{before}{agent}{middle}{site}{after}"
-        append(f"{STATE_MEASUREMENT}{tags} ok={int(state.ok)} {state.observed_ns or default_ns}")
+        tags_text = f"{before}{agent}{middle}{site}{after}"
+        append(f"{STATE_MEASUREMENT}{tags_text} ok={int(state.ok)} {state.observed_ns or default_ns}")
     return lines

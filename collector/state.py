@@ -131,15 +131,17 @@ class FleetState:
             tracks = tracked.get(sample.measurement)
             if tracks is None:
                 continue
-            time_ns = sample.time_ns or batch.created_ns or received_ns
-            tags = sample.tags
-            key = tag_key(tags)
-            device = tags.get("device", "")
-            scope, owner = (Scope.DEVICE, device) if device else (Scope.AGENT, batch.agent_id)
+            key: TagKey | None = None  # worked out for the first tracked field the sample has
             for track in tracks:
                 value = sample.fields.get(track.field)
                 if value is None:
                     continue
+                if key is None:
+                    time_ns = sample.time_ns or batch.created_ns or received_ns
+                    tags = sample.tags
+                    key = tag_key(tags)
+                    device = tags.get("device", "")
+                    scope, owner = (Scope.DEVICE, device) if device else (Scope.AGENT, batch.agent_id)
                 by_owner = self.series.setdefault((sample.measurement, track.field), {})
                 series = by_owner.get((owner, key))
                 if series is None:

@@ -28,6 +28,7 @@ class CollectorProcess:
         extra: str = "",
         flush_interval_seconds: float = 0.05,
         presence_check_seconds: float = 0.5,
+        default_interval_seconds: float = 1.0,
         group: str = "test",
         env: dict[str, str] | None = None,
     ) -> None:
@@ -57,7 +58,7 @@ url = "{db}"
 
 [presence]
 check_interval_seconds = {presence_check_seconds}
-default_interval_seconds = 1.0
+default_interval_seconds = {default_interval_seconds}
 
 [http]
 listen = "127.0.0.1:{self.port}"
