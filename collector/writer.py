@@ -30,8 +30,10 @@ from collector.selfmetrics import SelfMetrics
 log = logging.getLogger(__name__)
 
 _SUFFIX: Final = ".lp"
-# 408 and 429 say "later", 5xx say "not now": worth retrying. Any other 4xx is about the data.
-_RETRYABLE_4XX: Final = frozenset({408, 429})
+# 408 and 429 say "later", 5xx say "not now": worth retrying. 401, 403 and 404 say the
+# collector's settings are wrong (token, URL), which an operator fixes while the bodies
+# wait in the buffer. Any other 4xx is about the data itself and would fail again.
+_RETRYABLE_4XX: Final = frozenset({401, 403, 404, 408, 429})
 
 
 class MetricsWriter:

@@ -1,11 +1,20 @@
-"""The writer's disk buffer: durable, oldest first, bounded, survives a restart."""
+"""The writer: its disk buffer (durable, oldest first, bounded), refusals by the database."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any, ClassVar
 
+from collector.config import MetricsSettings
 from collector.selfmetrics import SelfMetrics
-from collector.writer import DiskBuffer
+from collector.writer import DiskBuffer, MetricsWriter, Sink
+from tests.support import fake_agents
+from tests.support.services import VictoriaMetrics
 
 
 def test_buffer_keeps_order_across_a_restart_and_drops_oldest_beyond_its_bound(tmp_path: Path) -> None:
@@ -24,3 +33,116 @@ def test_buffer_keeps_order_across_a_restart_and_drops_oldest_beyond_its_bound(t
         reopened.remove(item[0])
     assert bodies == [b"d 4", b"e" * 10, b"f" * 10]
     assert reopened.size_bytes == 0 and metrics.buffer_bytes._value.get() == 0
+
+
+def _settings(url: str, tmp_path: Path) -> MetricsSettings:
+    return MetricsSettings(
+        url=url,
+        buffer_dir=str(tmp_path / "buffer"),
+        retries=0,
+        retry_backoff_seconds=0.05,
+        max_backoff_seconds=0.2,
+        timeout_seconds=2.0,
+    )
+
+
+def _sink(settings: MetricsSettings, metrics: SelfMetrics) -> Sink:
+    buffer = DiskBuffer(Path(settings.buffer_dir), settings.buffer_max_bytes, metrics)
+    return Sink(MetricsWriter(settings, metrics), buffer, settings)
+
+
+class _Auth(VictoriaMetrics):
+    """VictoriaMetrics behind basic auth the collector does not have: every write gets 401."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "-httpAuth.username=ops", "-httpAuth.password=secret"]
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers: up (whether /health itself wants credentials or not)
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError("VictoriaMetrics with auth did not come up")
+
+
+def test_a_refused_token_keeps_bodies_buffered_until_the_database_takes_them(tmp_path: Path) -> None:
+    # A real VictoriaMetrics refusing the collector (401), then the same data directory
+    # served without auth, as when the operator fixes the credentials.
+    data = tmp_path / "vm"
+    locked = _Auth(data)
+    locked.start()
+    metrics = SelfMetrics()
+    settings = _settings(locked.url, tmp_path)
+    sink = _sink(settings, metrics)
+    try:
+        sink.start()
+        now = time.time_ns()
+        sink.store(f"refused,agent_id=pc-1 v=7 {now}".encode())
+        assert not sink.healthy
+        assert metrics.write_errors.labels(kind="401")._value.get() >= 1
+        assert not (tmp_path / "buffer" / "rejected").exists()  # a settings problem, not bad data
+        assert metrics.buffer_segments._value.get() == 1
+    finally:
+        sink.close(timeout=2.0)
+        locked.stop()
+    opened = VictoriaMetrics(data, port=locked.port)
+    opened.start()
+    try:
+        sink = _sink(settings, metrics)
+        sink.start()
+        deadline = time.monotonic() + 15
+        while metrics.buffer_segments._value.get() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sink.healthy and metrics.buffer_segments._value.get() == 0
+        found: list[dict[str, Any]] = []
+        while not found and time.monotonic() < deadline + 15:  # a new series takes a moment to index
+            fake_agents.flush_vm(opened.url)
+            found = fake_agents.query(opened.url, "last_over_time(refused_v[1h])")
+            time.sleep(0.2)
+        assert len(found) == 1 and found[0]["value"][1] == "7"
+        sink.close(timeout=2.0)
+    finally:
+        opened.stop()
+
+
+class _RefusingInflux(http.server.BaseHTTPRequestHandler):
+    """Stands in for InfluxDB 2 refusing the data itself (400), which cannot run here and
+    which VictoriaMetrics never does (it skips lines it cannot parse and answers 204)."""
+
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        payload = b'{"code":"invalid","message":"unable to parse \'bad line\': missing fields"}'
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_data_the_database_refuses_is_kept_aside_not_retried(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusingInflux)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    metrics = SelfMetrics()
+    sink = _sink(_settings(f"http://127.0.0.1:{server.server_address[1]}", tmp_path), metrics)
+    sink.start()
+    try:
+        sink.store(b"bad line")
+        sink.store(b"bad line 2")
+    finally:
+        server.shutdown()
+        sink.close(timeout=2.0)
+    assert _RefusingInflux.bodies == [b"bad line", b"bad line 2"]  # each tried once, in order
+    kept = sorted((tmp_path / "buffer" / "rejected").iterdir())
+    assert [path.read_bytes() for path in kept] == [b"bad line", b"bad line 2"]
+    assert sink.healthy and metrics.buffer_segments._value.get() == 0
+    assert metrics.write_errors.labels(kind="400")._value.get() == 2
