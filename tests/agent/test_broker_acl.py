@@ -197,3 +197,57 @@ def test_enroll_refuses_an_agent_id_that_would_escape_its_topics(tmp_path: Path)
     assert result.returncode == 2
     assert "may hold only letters" in result.stderr
     assert not (tmp_path / "p").exists()
+
+
+def test_collector_ingests_over_tls_with_its_credentials(broker: ProductionMosquitto, tmp_path: Path) -> None:
+    """Production path end to end: agent and collector both on TLS with passwords, into VictoriaMetrics."""
+    from tests.support import fake_agents
+    from tests.support.collector_process import CollectorProcess
+    from tests.support.services import VictoriaMetrics
+
+    with VictoriaMetrics(tmp_path / "vm") as vm:
+        collector = CollectorProcess(
+            tmp_path / "collector",
+            f"mqtts://localhost:{broker.port}",
+            vm.url,
+            group="",
+            env={"DESKWATCH_TEST_COLLECTOR_PW": USERS["deskwatch-collector"]},
+        )
+        collector.config_path.write_text(
+            collector.config_path.read_text().replace(
+                'group = ""\n',
+                'group = ""\nusername = "deskwatch-collector"\n'
+                f'password_env = "DESKWATCH_TEST_COLLECTOR_PW"\nca_file = "{broker.ca_file}"\n',
+            )
+        )
+        collector.start()
+        config = write_config(
+            tmp_path / "agent.toml",
+            agent_id="pc-1",
+            broker=f"mqtts://localhost:{broker.port}",
+            spool=tmp_path / "spool.db",
+            interval=0.5,
+        )
+        config.write_text(
+            config.read_text().replace(
+                "[mqtt]\n",
+                '[mqtt]\nusername = "pc-1"\npassword_env = "DESKWATCH_TEST_PW"\n'
+                f'ca_file = "{broker.ca_file}"\n',
+            )
+        )
+        os.environ["DESKWATCH_TEST_PW"] = USERS["pc-1"]
+        agent = AgentProcess(config, tmp_path / "agent.log").start()
+        try:
+            deadline = time.monotonic() + 30
+            points: list[tuple[int, float]] = []
+            while len(points) < 2 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                fake_agents.flush_vm(vm.url)
+                points = fake_agents.stored_values(vm.url, "agent_source_batch_seq").get("pc-1", [])
+            assert len(points) >= 2, collector.log()
+            assert collector.health()["mqtt_connected"] is True
+            assert collector.metric("deskwatch_ingest_decode_errors_total") == 0
+        finally:
+            agent.cleanup()
+            del os.environ["DESKWATCH_TEST_PW"]
+            collector.stop()
