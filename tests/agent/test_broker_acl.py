@@ -103,19 +103,23 @@ def test_agent_cannot_publish_as_another_or_read_its_commands(broker: Production
             c.loop_stop()
 
 
-def test_agent_publishes_over_tls_with_its_credentials(broker: ProductionMosquitto, tmp_path: Path) -> None:
+def _tls_agent_config(broker: ProductionMosquitto, tmp_path: Path, agent_id: str) -> Path:
+    """An agent config for the production broker: mqtts://, its user, password from DESKWATCH_TEST_PW."""
     config = write_config(
         tmp_path / "agent.toml",
-        agent_id="pc-2",
+        agent_id=agent_id,
         broker=f"mqtts://localhost:{broker.port}",
         spool=tmp_path / "spool.db",
         interval=0.5,
     )
-    text = config.read_text().replace(
-        "[mqtt]\n",
-        f'[mqtt]\nusername = "pc-2"\npassword_env = "DESKWATCH_TEST_PW"\nca_file = "{broker.ca_file}"\n',
-    )
-    config.write_text(text)
+    credentials = f'username = "{agent_id}"\npassword_env = "DESKWATCH_TEST_PW"\n'
+    credentials += f'ca_file = "{broker.ca_file}"\n'
+    config.write_text(config.read_text().replace("[mqtt]\n", f"[mqtt]\n{credentials}"))
+    return config
+
+
+def test_agent_publishes_over_tls_with_its_credentials(broker: ProductionMosquitto, tmp_path: Path) -> None:
+    config = _tls_agent_config(broker, tmp_path, "pc-2")
     os.environ["DESKWATCH_TEST_PW"] = "secret-2"
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     try:
@@ -221,20 +225,7 @@ def test_collector_ingests_over_tls_with_its_credentials(broker: ProductionMosqu
             )
         )
         collector.start()
-        config = write_config(
-            tmp_path / "agent.toml",
-            agent_id="pc-1",
-            broker=f"mqtts://localhost:{broker.port}",
-            spool=tmp_path / "spool.db",
-            interval=0.5,
-        )
-        config.write_text(
-            config.read_text().replace(
-                "[mqtt]\n",
-                '[mqtt]\nusername = "pc-1"\npassword_env = "DESKWATCH_TEST_PW"\n'
-                f'ca_file = "{broker.ca_file}"\n',
-            )
-        )
+        config = _tls_agent_config(broker, tmp_path, "pc-1")
         os.environ["DESKWATCH_TEST_PW"] = USERS["pc-1"]
         agent = AgentProcess(config, tmp_path / "agent.log").start()
         try:
