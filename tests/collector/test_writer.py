@@ -63,7 +63,8 @@ class _Auth(VictoriaMetrics):
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1):
                     return
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError as err:
+                err.close()
                 return  # it answers: up (whether /health itself wants credentials or not)
             except OSError:
                 time.sleep(0.1)
@@ -140,6 +141,7 @@ def test_data_the_database_refuses_is_kept_aside_not_retried(tmp_path: Path) -> 
         sink.store(b"bad line 2")
     finally:
         server.shutdown()
+        server.server_close()
         sink.close(timeout=2.0)
     assert _RefusingInflux.bodies == [b"bad line", b"bad line 2"]  # each tried once, in order
     kept = sorted((tmp_path / "buffer" / "rejected").iterdir())
