@@ -11,8 +11,10 @@ Everything runs privately on free ports in a temporary directory. In one run it 
    = 20,000 samples/s) for some seconds; zero loss is checked by counting, per batch,
    the `fake_seq` sample in VictoriaMetrics; CPU of the collector process per 1,000
    samples; publish -> queryable latency from probe batches polled with PromQL;
-3. saturation: batches published as fast as one publisher can; samples/s from the first
-   publish until the last one is queryable, the ratio to the ceiling.
+3. saturation: batches published as fast as one publisher can, for one collector process
+   and then again with a second in the same group (`--collectors`); samples/s from the
+   first publish until the last one is queryable, the ratio to the ceiling. The publisher
+   runs on the same two cores, which real agents on their own PCs would not.
 
     python -m bench.ingest [--agents 10000] [--rate 20000] [--seconds 30] [--flood-seconds 15]
 """
@@ -144,6 +146,39 @@ def wait_stored(vm: VictoriaMetrics, expected: int, timeout: float) -> float:
     raise RuntimeError(f"only {stored_batches(vm, 'pc-0')} of {expected} batches stored after {timeout} s")
 
 
+def flood(url: str, agents: int, first_seq: int, base_ns: int, seconds: float) -> tuple[int, float]:
+    """Publish round-robin over `agents` as fast as one publisher can; return (batches, seconds taken)."""
+    started = time.perf_counter()
+    publisher = fake_agents.Publisher(url)
+    index = 0
+    while time.perf_counter() - started < seconds:
+        agent, round_ = index % agents, index // agents
+        seq = first_seq + round_
+        payload = encode(fake_agents.make_batch(agent, seq, base_ns + seq * 10**9 + agent * 1000))
+        publisher.publish_raw(f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics", payload)
+        index += 1
+        if index % 500 == 0:
+            publisher.wait()
+    publisher.close()
+    return index, time.perf_counter() - started
+
+
+def make_collector(work: Path, index: int, broker_url: str, vm_url: str) -> CollectorProcess:
+    """Collector `index`: all share one store and one group, as several collectors on one machine do."""
+    return CollectorProcess(
+        work / f"collector-{index}",
+        broker_url,
+        vm_url,
+        client_id=f"collector-{index}",
+        db_url=f"sqlite:///{work / 'store.db'}",
+        group="bench",
+        extra="[log]\nlevel = 'warning'\n",
+        flush_interval_seconds=0.2,  # the shipped defaults
+        presence_check_seconds=10,
+        default_interval_seconds=30.0,  # the agents' interval: none turns stale mid-run
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,6 +187,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20_000, help="offered samples/s in the sustained phase")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--flood-seconds", type=float, default=15)
+    parser.add_argument(
+        "--collectors", type=int, default=2, help="the most collector processes the saturation phase runs"
+    )
     args = parser.parse_args()
     if args.agents > 90_000:
         parser.error("--agents must stay below 90,000 (ids above are the ceiling's and the probe's)")
@@ -166,15 +204,7 @@ def main() -> int:
             hot = ceiling(vm, range(90_000, 90_100), 0, base_ns)
             print(f"ceiling, 100 agents' series (direct write, 20,000-line bodies): {hot:,.0f} samples/s")
 
-            collector = CollectorProcess(
-                work / "collector",
-                broker.url,
-                vm.url,
-                extra="[log]\nlevel = 'warning'\n",
-                flush_interval_seconds=0.2,  # the shipped defaults
-                presence_check_seconds=10,
-                default_interval_seconds=30.0,  # the agents' interval: none turns stale mid-run
-            )
+            collector = make_collector(work, 1, broker.url, vm.url)
             collector.start()
             assert collector.proc is not None
             pid = collector.proc.pid
@@ -220,48 +250,51 @@ def main() -> int:
                 record("ingest", "publish -> queryable p50", statistics.median(ordered) * 1000, "ms")
                 record("ingest", "publish -> queryable p99", p99 * 1000, "ms")
 
-            # Saturation phase.
-            rounds = int(args.seconds * batches_per_second) // args.agents + 1
-            t2, cpu2 = time.perf_counter(), cpu_seconds(pid)
-            flood_started = time.perf_counter()
-            publisher = fake_agents.Publisher(broker.url)
-            index = 0
-            while time.perf_counter() - flood_started < args.flood_seconds:
-                agent, round_ = index % args.agents, index // args.agents
-                seq = rounds + round_
-                payload = encode(fake_agents.make_batch(agent, seq, base_ns + seq * 10**9 + agent * 1000))
-                publisher.publish_raw(f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics", payload)
-                index += 1
-                if index % 500 == 0:
-                    publisher.wait()
-            publisher.close()
-            flood_total = index
-            published_rate = flood_total * SAMPLES / (time.perf_counter() - t2)
-            done = wait_stored(vm, sent + flood_total, timeout=300)
-            cpu3 = cpu_seconds(pid)
-            rate = flood_total * SAMPLES / (done - t2)
-            dead_letters = collector.metric("deskwatch_ingest_decode_errors_total")
-            collector.stop()
-            # The fleet's own series, now all known to VictoriaMetrics, written directly.
-            top = ceiling(vm, range(args.agents), rounds + flood_total // args.agents + 2, base_ns)
-            print(f"ceiling, the same {args.agents:,} agents' series (direct write): {top:,.0f} samples/s")
-            print(
-                f"saturation: {flood_total:,} batches published at {published_rate:,.0f} samples/s, "
-                f"all stored at {rate:,.0f} samples/s end to end = {rate / top:.0%} of the fleet ceiling "
-                f"({rate / hot:.0%} of the 100-agent one); "
-                f"collector CPU {(cpu3 - cpu2) / (flood_total * SAMPLES) * 1e6:.2f} ms per 1,000 samples"
-            )
+            # Saturation: one collector, then more in the same group, each flooded in turn.
+            collectors = [collector]
+            first_seq = int(args.seconds * batches_per_second) // args.agents + 1
+            stored = sent
+            results: list[tuple[int, float, float]] = []  # (collectors, samples/s, CPU ms per 1,000)
+            while True:
+                pids = [c.proc.pid for c in collectors if c.proc is not None]
+                cpu_before, t2 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
+                total, took = flood(broker.url, args.agents, first_seq, base_ns, args.flood_seconds)
+                stored += total
+                done = wait_stored(vm, stored, timeout=300)
+                cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / (total * SAMPLES) * 1e6
+                rate = total * SAMPLES / (done - t2)
+                results.append((len(collectors), rate, cpu))
+                print(
+                    f"saturation, {len(collectors)} collector process(es): {total:,} batches published "
+                    f"at {total * SAMPLES / took:,.0f} samples/s, all stored at {rate:,.0f} samples/s "
+                    "end to end; "
+                    f"collector CPU {cpu:.2f} ms per 1,000 samples"
+                )
+                first_seq += total // args.agents + 1
+                if len(collectors) == args.collectors:
+                    break
+                collectors.append(make_collector(work, len(collectors) + 1, broker.url, vm.url))
+                collectors[-1].start()
+            dead_letters = sum(c.metric("deskwatch_ingest_decode_errors_total") for c in collectors)
+            for c in collectors:
+                c.stop()
             print(f"dead letters: {dead_letters:.0f}")
-            record(
-                "ingest",
-                "saturation, end to end",
-                rate,
-                "samples/s",
-                f"direct write of the same series {top:,.0f}/s = {rate / top:.0%} "
-                f"(100 agents' series {hot:,.0f}/s = {rate / hot:.0%})",
-                ">= 40% of ceiling",
-                rate / top >= 0.4,
-            )
+            # The fleet's own series, now all known to VictoriaMetrics, written directly.
+            top = ceiling(vm, range(args.agents), first_seq + 1, base_ns)
+            print(f"ceiling, the same {args.agents:,} agents' series (direct write): {top:,.0f} samples/s")
+            for count, rate, cpu in results:
+                share = f"{rate / top:.0%} of it ({rate / hot:.0%} of the 100-agent one)"
+                print(f"  {count} collector(s): {share}")
+                record(
+                    "ingest",
+                    f"saturation, end to end, {count} collector process{'es' if count > 1 else ''}",
+                    rate,
+                    "samples/s",
+                    f"direct write of the same series {top:,.0f}/s = {rate / top:.0%} "
+                    f"(100 agents' series {hot:,.0f}/s = {rate / hot:.0%}); CPU {cpu:.2f} ms/1,000",
+                    ">= 40% of ceiling",
+                    rate / top >= 0.4,
+                )
         finally:
             vm.stop()
             broker.stop()

@@ -188,7 +188,7 @@ COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "run": ("run the collector service", _run_arguments, run),
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
     "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
-    "token": ("manage API tokens (token create --role ROLE)", tokens.add_arguments, tokens.command),
+    "token": ("manage API tokens (token create|list|revoke)", tokens.add_arguments, tokens.command),
     "signing-key": (
         "print the public key agents verify commands with",
         _signing_key_arguments,

@@ -1,14 +1,18 @@
-"""`deskwatch-collector token create --role ROLE [--db URL | --config FILE] [--name NAME]`.
+"""`deskwatch-collector token create|list|revoke [--db URL | --config FILE]`.
 
-Makes an API token, prints it as the last line of output and stores only its SHA-256,
-so this is the one time anyone sees it. For the collector CLI's COMMANDS table:
-`"token": ("manage API tokens", tokens.add_arguments, tokens.command)`; `main(argv)`
-does the same on its own.
+`create --role ROLE [--name NAME]` makes an API token, prints it as the last line of
+output and stores only its SHA-256, so this is the one time anyone sees it. `list` shows
+every token's id, name, role, creation time and whether it is revoked; `revoke ID` makes
+the API refuse that token from its next request on (a leaked token, a person who left).
+
+For the collector CLI's COMMANDS table: `"token": ("manage API tokens",
+tokens.add_arguments, tokens.command)`; `main(argv)` does the same on its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 import time
@@ -19,17 +23,26 @@ from collector.db import make_engine, migrate
 from collector.incidents.store import IncidentStore
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    commands = parser.add_subparsers(dest="action", required=True)
-    create = commands.add_parser("create", help="create a token and print it")
-    create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument(
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--db",
         default=os.environ.get("DESKWATCH_DB"),
         help="store URL (default: $DESKWATCH_DB, else the store of --config)",
     )
-    create.add_argument("--config", type=Path, help="collector.toml whose [store] url to use")
+    parser.add_argument("--config", type=Path, help="collector.toml whose [store] url to use")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="action", required=True)
+    create = commands.add_parser("create", help="create a token and print it")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", default="", help="who or what uses it; shown as the actor on timelines")
+    _store_arguments(create)
+    listing = commands.add_parser("list", help="every token: id, name, role, created, revoked")
+    _store_arguments(listing)
+    revoke = commands.add_parser("revoke", help="refuse a token from now on")
+    revoke.add_argument("id", type=int, help="the token's id, as `token list` shows it")
+    _store_arguments(revoke)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -41,7 +54,20 @@ def command(args: argparse.Namespace) -> int:
     engine = make_engine(url)
     try:
         migrate(engine)
-        token = IncidentStore(engine).create_token(args.role, args.name or args.role, time.time_ns())
+        store = IncidentStore(engine)
+        if args.action == "list":
+            for info in store.tokens():
+                created = datetime.datetime.fromtimestamp(info.created_ns / 1e9, datetime.UTC)
+                state = "revoked" if info.revoked else "active"
+                print(f"{info.id}\t{info.name}\t{info.role}\t{created.isoformat(timespec='seconds')}\t{state}")
+            return 0
+        if args.action == "revoke":
+            if not store.revoke_token(args.id):
+                print(f"no active token with id {args.id} (see `token list`)", file=sys.stderr)
+                return 1
+            print(f"revoked token {args.id}", file=sys.stderr)
+            return 0
+        token = store.create_token(args.role, args.name or args.role, time.time_ns())
     finally:
         engine.dispose()
     name = f" for {args.name}" if args.name else ""

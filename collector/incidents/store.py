@@ -116,6 +116,17 @@ class IncidentFilter:
     offset: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What is known about an API token: everything but the token itself."""
+
+    id: int
+    name: str
+    role: str
+    created_ns: int
+    revoked: bool
+
+
 class IncidentNotFound(LookupError):
     pass
 
@@ -413,6 +424,22 @@ class IncidentStore:
                 )
             )
         return token
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every token ever created, revoked ones included, oldest first (never the token itself)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(api_tokens).order_by(api_tokens.c.id))
+            return [TokenInfo(r.id, r.name, r.role, r.created_ns, bool(r.revoked)) for r in rows]
+
+    def revoke_token(self, token_id: int) -> bool:
+        """Refuse the token from now on; False if there is no such token or it was revoked already."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.id == token_id, api_tokens.c.revoked == sa.false())
+                .values(revoked=True)
+            )
+            return done.rowcount == 1
 
     def token_identity(self, token: str) -> tuple[str, str] | None:
         """(role, name) of a valid token, None for an unknown or revoked one."""

@@ -124,6 +124,34 @@ def test_token_command_prints_a_working_token_last(
         tokens.main(["create", "--role", "root", "--db", url])
 
 
+def test_a_revoked_token_is_refused_by_the_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app, store, roles = build_app(tmp_path)
+    url = str(store.engine.url)
+    assert tokens.main(["create", "--role", "helpdesk", "--db", url, "--name", "left-the-company"]) == 0
+    leaked = capsys.readouterr().out.strip().splitlines()[-1]
+    assert tokens.main(["list", "--db", url]) == 0
+    listed = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(row[1], row[2], row[4]) for row in listed] == [
+        ("viewer-user", "viewer", "active"),
+        ("helpdesk-user", "helpdesk", "active"),
+        ("admin-user", "admin", "active"),
+        ("left-the-company", "helpdesk", "active"),
+    ]
+    assert leaked not in "".join(line for row in listed for line in row)  # only its hash is stored
+    with serve(app) as base, httpx.Client(base_url=base) as client:
+        headers = {"Authorization": f"Bearer {leaked}"}
+        assert client.get("/api/v1/incidents", headers=headers).status_code == 200
+        assert tokens.main(["revoke", listed[3][0], "--db", url]) == 0
+        assert client.get("/api/v1/incidents", headers=headers).status_code == 401
+        others = {"Authorization": f"Bearer {roles['helpdesk']}"}
+        assert client.get("/api/v1/incidents", headers=others).status_code == 200
+    assert tokens.main(["revoke", listed[3][0], "--db", url]) == 1  # already revoked: said so
+    assert tokens.main(["list", "--db", url]) == 0
+    assert capsys.readouterr().out.splitlines()[3].endswith("\trevoked")
+
+
 def test_fuzzed_requests_never_cause_a_server_error(tmp_path: Path) -> None:
     """schemathesis generates requests for every operation of the served OpenAPI spec."""
     app, _, roles = build_app(tmp_path)
