@@ -119,14 +119,15 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
 
 
 def test_two_collectors_in_one_group_store_each_batch_once_and_both_work(
-    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics, store_url: str
 ) -> None:
-    first = make_collector("collector-a")
-    second = make_collector("collector-b", db_url=f"sqlite:///{first.workdir / 'collector.db'}")
+    # One store for both: a SQLite file on one machine, PostgreSQL across machines.
+    first = make_collector("collector-a", db_url=store_url)
+    second = make_collector("collector-b", db_url=store_url)
     base_ns = time.time_ns() - 60 * 10**9
     sent = publish_for(mosquitto.url, 5, 40, 0.005, base_ns)
     stored = wait_for_seqs(victoria_metrics.url, sent)
-    report_seqs("two collectors in one shared group", sent, stored)
+    report_seqs(f"two collectors in one shared group, {store_url.split(':')[0]} store", sent, stored)
     assert stored == sent
     accepted = [c.metric('deskwatch_ingest_batches_total{result="accepted"}') for c in (first, second)]
     assert sum(accepted) == 5 * 40
