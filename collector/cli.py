@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the collector until SIGTERM or SIGINT."""
     from collector.__main__ import setup_logging
     from collector.api.lookup import create_lookup_router
+    from collector.incidents.history import warm_start
     from collector.incidents.service import Incidents
     from collector.inventory.lookup import Sources
     from collector.inventory.store import InventoryStore
@@ -62,7 +63,12 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args)
     setup_logging(config.log.level)
     service = CollectorService(config)
-    incidents = Incidents(config.incidents, service.engine, ship=service.write_samples)
+    incidents = Incidents(
+        config.incidents,
+        service.engine,
+        ship=service.write_samples,
+        history=lambda engine: warm_start(engine, config.metrics.url, service.metrics_token),
+    )
     service.add_observer(incidents.engine)
     service.app.include_router(incidents.api_router())
     service.app.include_router(

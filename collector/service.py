@@ -42,6 +42,7 @@ class CollectorService:
         self._exporter = presence.PresenceExporter()
         self.metrics.registry.register(self._exporter)
         token = os.environ.get(config.metrics.token_env, "") if config.metrics.token_env else ""
+        self.metrics_token = token  # for readers of the metrics database (incident warm start)
         password = os.environ.get(config.mqtt.password_env, "") if config.mqtt.password_env else ""
         buffer_dir = Path(config.metrics.buffer_dir)
         self._buffer = DiskBuffer(buffer_dir, config.metrics.buffer_max_bytes, self.metrics)

@@ -222,6 +222,44 @@ class FleetState:
         for keys in reported.values():
             known.update(keys)
 
+    def preload(
+        self, track: Track, history: Iterable[tuple[Mapping[str, str], Iterable[tuple[int, float]]]]
+    ) -> int:
+        """Merge stored history of `track` (labels and points per series, as the metrics
+        database keeps them) into the series; return how many points were taken.
+
+        Labels are grouped as `apply_batch` groups tags, so one printer's supply reported
+        by five PCs is still one series. Points already here from live batches stay; the
+        merged series keeps the track's spacing and retention.
+        """
+        grouped: dict[tuple[str, TagKey], tuple[Series, list[tuple[int, float]]]] = {}
+        by_owner = self.series.setdefault((track.measurement, track.field), {})
+        for labels, points in history:
+            tags = {k: v for k, v in labels.items() if k != "__name__"}
+            device = tags.get("device", "")
+            agent_id, site = tags.get("agent_id", ""), tags.get("site", "")
+            scope, owner = (Scope.DEVICE, device) if device else (Scope.AGENT, agent_id)
+            if not owner:
+                continue
+            key = tag_key(tags)
+            series = by_owner.get((owner, key))
+            if series is None:
+                series = Series(scope, owner, track.measurement, track.field, key, site, agent_id, deque())
+            entry = grouped.setdefault((owner, key), (series, []))
+            entry[1].extend(points)
+        taken = 0
+        for (owner, key), (series, points) in grouped.items():
+            by_time = dict(points)
+            by_time.update(series.points)  # a live point wins over the stored one of the same time
+            merged = sorted(by_time.items())
+            rebuilt: deque[tuple[int, float]] = deque()
+            for time_ns, value in merged:
+                _append(rebuilt, time_ns, value, track)
+            taken += len(points)
+            series.points = rebuilt
+            by_owner[(owner, key)] = series
+        return taken
+
     def apply_presence(self, change: PresenceChange) -> None:
         """Record an agent's new presence status."""
         agent = self._agent(change.agent_id, change.site, change.time_ns)

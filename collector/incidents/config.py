@@ -20,3 +20,6 @@ class IncidentsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     routes: list[Route] = []  # empty: every connector hears of every incident
     retry: RetryPolicy = RetryPolicy()
     notify_interval_seconds: float = 1.0
+    # At start, rebuild the rules' histories (disk filling, supply forecasts) from the
+    # metrics database's PromQL API, instead of waiting 30 min / a day for new data.
+    warm_start: bool = True

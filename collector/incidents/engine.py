@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from collector.rules.condition import Condition
 from collector.rules.rate import seconds_left, since_last_rise
 from collector.rules.settings import NS, Settings, load_settings
 from collector.rules.states import device_of
-from collector.state import FleetState, Scope
+from collector.state import FleetState, Scope, Track
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,13 @@ class IncidentEngine:
                 self.state.apply_batch(batch, received_ns)
         except Exception:
             log.exception("incidents could not take batch %s/%s", batch.agent_id, batch.seq)
+
+    def preload(
+        self, track: Track, history: Iterable[tuple[Mapping[str, str], Iterable[tuple[int, float]]]]
+    ) -> int:
+        """Merge stored history into the tracked series (warm start); return the points taken."""
+        with self._lock:
+            return self.state.preload(track, history)
 
     def observe_presence(self, change: PresenceChange) -> None:
         try:

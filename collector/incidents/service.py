@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,9 +46,13 @@ class Incidents:
         db: Engine,
         clock: Callable[[], int] = time.time_ns,
         ship: Callable[[list[Sample]], None] | None = None,
+        history: Callable[[IncidentEngine], object] | None = None,
     ) -> None:
-        """`ship`, if given, gets the incident metric samples after every evaluation cycle."""
+        """`ship`, if given, gets the incident metric samples after every evaluation cycle;
+        `history`, if given and `warm_start` is on, loads stored histories into the engine
+        in the background at start (collector.incidents.history.warm_start)."""
         self.config = config
+        self._history = history if config.warm_start else None
         connectors: dict[str, Connector] = {name: Webhook(s) for name, s in config.webhooks.items()}
         connectors.update({name: Email(s) for name, s in config.email.items()})
         routes = config.routes or [Route(name) for name in connectors]
@@ -73,6 +78,10 @@ class Incidents:
     def start(self) -> None:
         self.engine.start()
         self.notifier.start(self.config.notify_interval_seconds)
+        if self._history is not None:
+            load = self._history
+            self._warm = threading.Thread(target=lambda: load(self.engine), name="warm-start", daemon=True)
+            self._warm.start()
 
     def stop(self) -> None:
         self.engine.stop()

@@ -56,3 +56,5 @@ def test_promql_returns_exactly_the_values_sent(
     )
     assert collector.metric("deskwatch_ingest_samples_total") == 3 * 5 * 61
     assert collector.metric("deskwatch_ingest_decode_errors_total") == 0
+    # At start the incidents engine loaded its rule histories from this VictoriaMetrics.
+    assert f"rule histories loaded from {victoria_metrics.url}" in collector.log()

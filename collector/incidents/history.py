@@ -1,0 +1,102 @@
+"""Warm start: the rules' histories rebuilt from VictoriaMetrics when the collector starts.
+
+The incidents engine keeps only short histories in memory (FleetState), so without this
+a restarted collector would need 30 minutes of new data before it can say a disk is
+filling and a day before it can forecast toner. VictoriaMetrics already holds those
+histories: for each tracked `<measurement>_<field>` one PromQL range query over the
+track's retention, at the track's spacing (never finer than the agents' 30 s), is
+merged into the engine's series. Fetching and parsing happen outside the engine's lock,
+so ingest is not held up; only the merge takes it.
+
+Only VictoriaMetrics (or another server with the Prometheus query API at the write URL)
+can answer; with InfluxDB, or when the database is down, the engine starts cold and
+says so in the log, nothing else changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from collector.incidents.engine import IncidentEngine
+from collector.state import Track
+
+log = logging.getLogger(__name__)
+
+NS: Final = 1_000_000_000
+MIN_STEP_SECONDS: Final = 30.0  # the agents' interval: a finer step only repeats values
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a warm start took in: series and points, and the tracks it could not load."""
+
+    series: int
+    points: int
+    failed: tuple[str, ...] = ()
+
+
+def warm_start(
+    engine: IncidentEngine, url: str, token: str = "", timeout: float = 30.0, now_ns: int | None = None
+) -> Loaded:
+    """Load every track's history from the Prometheus query API at `url` into `engine`."""
+    now = now_ns if now_ns is not None else time.time_ns()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    series = points = 0
+    failed: list[str] = []
+    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout) as client:
+        for track in _distinct(engine.settings.tracks()):
+            name = f"{track.measurement}_{track.field}"
+            try:
+                results = _query_range(client, name, track, now)
+            except (httpx.HTTPError, ValueError, KeyError) as err:
+                log.warning("no history of %s from %s (%s): its rules start cold", name, url, err)
+                failed.append(name)
+                continue
+            history = [(labels, list(values)) for labels, values in _series(results)]
+            points += engine.preload(track, history)
+            series += len(history)
+    log.info("rule histories loaded from %s: %d series, %d points", url, series, points)
+    return Loaded(series, points, tuple(failed))
+
+
+def _distinct(tracks: list[Track]) -> list[Track]:
+    """One track per measurement and field: the longest retention wins (it covers the others)."""
+    best: dict[tuple[str, str], Track] = {}
+    for track in tracks:
+        key = (track.measurement, track.field)
+        if key not in best or track.retention_ns > best[key].retention_ns:
+            best[key] = track
+    return list(best.values())
+
+
+def _query_range(client: httpx.Client, name: str, track: Track, now_ns: int) -> list[dict[str, Any]]:
+    step = max(track.spacing_ns / NS, MIN_STEP_SECONDS)
+    response = client.get(
+        "/api/v1/query_range",
+        params={
+            # last_over_time: each step holds the newest raw sample before it, not an
+            # interpolation, and a series that stopped reporting does not run on.
+            "query": f"last_over_time({name}[{step:.0f}s])",
+            "start": f"{(now_ns - track.retention_ns) / NS:.3f}",
+            "end": f"{now_ns / NS:.3f}",
+            "step": f"{step:.0f}s",
+        },
+    )
+    response.raise_for_status()
+    body = response.json()
+    if body.get("status") != "success":
+        raise ValueError(f"query failed: {body.get('error', body)}")
+    results: list[dict[str, Any]] = body["data"]["result"]
+    return results
+
+
+def _series(results: list[dict[str, Any]]) -> Iterator[tuple[Mapping[str, str], Iterator[tuple[int, float]]]]:
+    for result in results:
+        values = ((round(float(ts) * NS), float(value)) for ts, value in result["values"])
+        yield result["metric"], values
