@@ -4,8 +4,8 @@ The incidents engine keeps only short histories in memory (FleetState), so witho
 a restarted collector would need 30 minutes of new data before it can say a disk is
 filling and a day before it can forecast toner. VictoriaMetrics already holds those
 histories: for each tracked `<measurement>_<field>` one PromQL range query over the
-track's retention, at the track's spacing (never finer than the agents' 30 s), is
-merged into the engine's series. Fetching and parsing happen outside the engine's lock,
+track's retention, at most MAX_POINTS points a series and never finer than the
+agents' 30 s, is merged into the engine's series. Fetching and parsing happen outside the engine's lock,
 so ingest is not held up; only the merge takes it.
 
 Only VictoriaMetrics (or another server with the Prometheus query API at the write URL)
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 NS: Final = 1_000_000_000
 MIN_STEP_SECONDS: Final = 30.0  # the agents' interval: a finer step only repeats values
+# Enough to fit a rate or see "above for 5 minutes", and it bounds the answer: 10,000 PCs
+# with two disks each are 20,000 series x 60 points (~40 MB of JSON), not 200 points each.
+MAX_POINTS: Final = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ def _distinct(tracks: list[Track]) -> list[Track]:
 
 
 def _query_range(client: httpx.Client, name: str, track: Track, now_ns: int) -> list[dict[str, Any]]:
-    step = max(track.spacing_ns / NS, MIN_STEP_SECONDS)
+    step = max(track.spacing_ns / NS, track.retention_ns / NS / MAX_POINTS, MIN_STEP_SECONDS)
     response = client.get(
         "/api/v1/query_range",
         params={
