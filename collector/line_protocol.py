@@ -9,8 +9,8 @@ tag of the same name a sample brings. VictoriaMetrics names each field
 Escaping follows https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/:
 measurements escape comma and space; tag keys, tag values and field keys escape comma,
 equals sign and space; a backslash is written as two. Line protocol cannot carry a
-newline inside a tag value, so CR and LF become spaces. An empty tag value is left out
-(in PromQL an empty label is the same as no label), and so is a non-finite field.
+newline inside a tag value, so CR and LF become escaped spaces. An empty tag value is
+left out (in PromQL an empty label is the same as no label), and so is a non-finite field.
 """
 
 from __future__ import annotations
@@ -22,8 +22,14 @@ from agent.protocol import Batch
 
 STATE_MEASUREMENT: Final = "state"
 
-_TAG_ESCAPES: Final = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", "\n": " ", "\r": " "})
-_MEASUREMENT_ESCAPES: Final = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ ", "\n": " ", "\r": " "})
+# A newline becomes an (escaped) space: unescaped, it would end the tag set mid-line and
+# VictoriaMetrics would drop the sample as unparseable.
+_MEASUREMENT_ESCAPES: Final = str.maketrans(
+    {"\\": "\\\\", ",": "\\,", " ": "\\ ", "\n": "\\ ", "\r": "\\ "}
+)
+_TAG_ESCAPES: Final = str.maketrans(
+    {"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "}
+)
 
 
 @lru_cache(maxsize=65_536)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import string
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.protocol import Batch, Sample, Severity, State
 from collector.line_protocol import batch_lines, escape_measurement, escape_tag
@@ -23,7 +28,7 @@ def batch(*samples: Sample, site: str = "hq", states: tuple[State, ...] = ()) ->
         ("a=b", "a\\=b"),
         ("ends\\", "ends\\\\"),
         ("two\\\\", "two\\\\\\\\"),
-        ("line\nbreak\r", "line break "),
+        ("line\nbreak\r", "line\\ break\\ "),  # escaped: a bare space would end the tag set
         ('quote"d', 'quote"d'),
         ("Zürich", "Zürich"),
     ],
@@ -74,3 +79,57 @@ def test_state_is_an_ok_field_tagged_with_subject_condition_and_severity() -> No
     assert batch_lines(batch(states=(state,))) == [
         "state,agent_id=pc-1,condition=paper_jam,severity=warning,site=hq,subject=printer:SN1\\ tray ok=0 5"
     ]
+
+
+def _reference_line(agent_id: str, site: str, default_ns: int, sample: Sample) -> str | None:
+    """Line protocol for one sample written straight from the spec, with no caching at all."""
+
+    def esc(text: str, specials: str) -> str:
+        text = text.replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
+        for char in specials:
+            text = text.replace(char, "\\" + char)
+        return text
+
+    tags = {k: v for k, v in sample.tags.items() if v and k not in ("agent_id", "site")}
+    tags["agent_id"] = agent_id
+    if site:
+        tags["site"] = site
+    fields = [
+        f"{esc(k, ',= ')}={v if type(v) is int else repr(v)}"
+        for k, v in sample.fields.items()
+        if math.isfinite(v)
+    ]
+    if not fields:
+        return None
+    tag_text = "".join(f",{esc(k, ',= ')}={esc(v, ',= ')}" for k, v in sorted(tags.items()))
+    return f"{esc(sample.measurement, ', ')}{tag_text} {','.join(fields)} {sample.time_ns or default_ns}"
+
+
+_names = st.text(alphabet=string.ascii_letters + "_", min_size=1, max_size=6)
+_values = st.text(alphabet=string.ascii_letters + " ,=\\\n\"é", max_size=6)
+_samples = st.builds(
+    Sample,
+    measurement=st.sampled_from(["cpu", "disk", "net"]),
+    fields=st.dictionaries(
+        st.sampled_from(["value", "free_bytes", "used"]),
+        st.one_of(st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True)),
+        min_size=0,
+        max_size=3,
+    ),
+    tags=st.dictionaries(st.one_of(_names, st.sampled_from(["agent_id", "site"])), _values, max_size=4),
+    time_ns=st.integers(0, 2**62),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    samples=st.lists(_samples, max_size=8),
+    agent_id=st.sampled_from(["pc-1", "pc 2", "a,b"]),
+    site=st.sampled_from(["", "hq", "Main office"]),
+)
+def test_cached_lines_match_the_spec_for_any_samples(samples: list[Sample], agent_id: str, site: str) -> None:
+    # The same measurement and tags recur across examples and agents, so the series cache
+    # is hit with other agents and sites than the ones that filled it.
+    built = batch_lines(Batch(v=1, agent_id=agent_id, seq=1, created_ns=99, site=site, samples=samples))
+    expected = [line for s in samples if (line := _reference_line(agent_id, site, 99, s)) is not None]
+    assert built == expected
