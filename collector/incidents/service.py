@@ -53,6 +53,7 @@ class Incidents:
         in the background at start (collector.incidents.history.warm_start)."""
         self.config = config
         self._history = history if config.warm_start else None
+        self._warm: threading.Thread | None = None
         connectors: dict[str, Connector] = {name: Webhook(s) for name, s in config.webhooks.items()}
         connectors.update({name: Email(s) for name, s in config.email.items()})
         routes = config.routes or [Route(name) for name in connectors]
