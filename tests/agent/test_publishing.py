@@ -181,3 +181,30 @@ def test_full_spool_drops_oldest_and_reports_it(tmp_path: Path, agents: list[Age
     finally:
         agent.cleanup()
         broker.stop()
+
+
+def test_network_thread_waits_long_but_sends_and_stops_at_once(mosquitto: Mosquitto) -> None:
+    """The agent's paho client idles 5 s per wakeup instead of 1 s (a fifth of its CPU);
+    publishes and the goodbye must still leave at once, since paho wakes its loop for them."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from agent.publisher import _Client
+
+    assert callable(getattr(mqtt.Client, "_thread_main", None))  # what _Client overrides
+    client = _Client(10.0, CallbackAPIVersion.VERSION2, client_id="wait-test", protocol=mqtt.MQTTv5)
+    connected = threading.Event()
+    client.on_connect = lambda *_args: connected.set()
+    client.connect("127.0.0.1", mosquitto.port, keepalive=60)
+    client.loop_start()
+    assert connected.wait(5)
+    started = time.monotonic()
+    info = client.publish("deskwatch/v1/wait-test/metrics", b"{}", qos=1)
+    info.wait_for_publish(timeout=5)
+    assert info.is_published() and time.monotonic() - started < 2.0  # not held for the 10 s wait
+    started = time.monotonic()
+    client.disconnect()
+    client.loop_stop()
+    assert time.monotonic() - started < 2.0
