@@ -232,14 +232,24 @@ def _battery(now_ns: int) -> Iterable[Sample]:
     yield Sample("battery", fields, time_ns=now_ns)
 
 
+# Virtual machines and many office PCs expose no sensor at all, and finding that out
+# scans /sys/class/hwmon and the thermal zones every round (a tenth of a round's CPU).
+# With none found, look again only this often: sensors come with drivers, not by the minute.
+NO_SENSORS_RECHECK_NS = 600 * 10**9
+_no_sensors_until_ns = 0
+
+
 def _temperatures(now_ns: int) -> Iterable[Sample]:
+    global _no_sensors_until_ns
     sensors_temperatures = getattr(psutil, "sensors_temperatures", None)  # Linux and FreeBSD only
-    if sensors_temperatures is None:
+    if sensors_temperatures is None or now_ns < _no_sensors_until_ns:
         return
     try:
         readings = sensors_temperatures()
     except (OSError, RuntimeError):
         return
+    if not readings:
+        _no_sensors_until_ns = now_ns + NO_SENSORS_RECHECK_NS
     for chip, entries in readings.items():
         for i, entry in enumerate(entries):
             yield Sample(

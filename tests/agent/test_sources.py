@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import http.server
 import json
@@ -51,6 +52,36 @@ def test_host_figures_agree_with_psutil() -> None:
     nets = _samples(items, "net")
     assert nets and all(n.tags["interface"] != "lo" for n in nets)
     assert all(v >= 0 for n in nets for v in n.fields.values())
+
+
+def test_a_pc_without_sensors_is_not_scanned_for_them_every_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This machine has no temperature sensor: psutil's real scan finds none. The wrapper
+    # only counts the scans; the second half stands in for a PC that has sensors, which
+    # cannot be produced here.
+    calls: list[int] = []
+    real = psutil.sensors_temperatures
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(psutil, "sensors_temperatures", counted)
+    monkeypatch.setattr(host, "_no_sensors_until_ns", 0)
+    if real():
+        pytest.skip("this machine has temperature sensors; the no-sensor case cannot be shown here")
+    t = 10**18
+    assert list(host._temperatures(t)) == [] and len(calls) == 1
+    assert list(host._temperatures(t + 10 * 10**9)) == [] and len(calls) == 1  # next round: no scan
+    list(host._temperatures(t + host.NO_SENSORS_RECHECK_NS))
+    assert len(calls) == 2  # looked again after ten minutes
+
+    shwtemp = collections.namedtuple("shwtemp", "label current high critical")  # psutil's shape
+    entry = shwtemp("Core 0", 41.0, None, None)
+    monkeypatch.setattr(psutil, "sensors_temperatures", lambda: {"coretemp": [entry]})
+    monkeypatch.setattr(host, "_no_sensors_until_ns", 0)
+    for round_ in range(2):  # with sensors: read every round
+        (sample,) = host._temperatures(t + round_ * 10 * 10**9)
+        assert (sample.fields, sample.tags) == ({"celsius": 41.0}, {"chip": "coretemp", "sensor": "Core 0"})
 
 
 def test_top_processes_travel_as_states_not_tags() -> None:
