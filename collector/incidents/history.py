@@ -4,9 +4,9 @@ The incidents engine keeps only short histories in memory (FleetState), so witho
 a restarted collector would need 30 minutes of new data before it can say a disk is
 filling and a day before it can forecast toner. VictoriaMetrics already holds those
 histories: for each tracked `<measurement>_<field>` one PromQL range query over the
-track's retention, at most MAX_POINTS points a series and never finer than the
-agents' 30 s, is merged into the engine's series. Fetching and parsing happen outside the engine's lock,
-so ingest is not held up; only the merge takes it.
+track's retention, at most MAX_POINTS points a series and never finer than the agents'
+30 s, is merged into the engine's series. Fetching and parsing happen outside the
+engine's lock, so ingest is not held up; only the merge takes it.
 
 Only VictoriaMetrics (or another server with the Prometheus query API at the write URL)
 can answer; with InfluxDB, or when the database is down, the engine starts cold and
@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 
 from collector.incidents.engine import IncidentEngine
+from collector.rules.settings import NS
 from collector.state import Track
 
 log = logging.getLogger(__name__)
 
-NS: Final = 1_000_000_000
 MIN_STEP_SECONDS: Final = 30.0  # the agents' interval: a finer step only repeats values
 # Enough to fit a rate or see "above for 5 minutes", and it bounds the answer: 10,000 PCs
 # with two disks each are 20,000 series x 60 points (~40 MB of JSON), not 200 points each.
@@ -61,7 +61,7 @@ def warm_start(
                 log.warning("no history of %s from %s (%s): its rules start cold", name, url, err)
                 failed.append(name)
                 continue
-            history = [(labels, list(values)) for labels, values in _series(results)]
+            history = _series(results)
             points += engine.preload(track, history)
             series += len(history)
     log.info("rule histories loaded from %s: %d series, %d points", url, series, points)
@@ -99,7 +99,9 @@ def _query_range(client: httpx.Client, name: str, track: Track, now_ns: int) -> 
     return results
 
 
-def _series(results: list[dict[str, Any]]) -> Iterator[tuple[Mapping[str, str], Iterator[tuple[int, float]]]]:
-    for result in results:
-        values = ((round(float(ts) * NS), float(value)) for ts, value in result["values"])
-        yield result["metric"], values
+def _series(results: list[dict[str, Any]]) -> list[tuple[Mapping[str, str], list[tuple[int, float]]]]:
+    """Each result's labels and its points as (ns, value)."""
+    return [
+        (result["metric"], [(round(float(ts) * NS), float(value)) for ts, value in result["values"]])
+        for result in results
+    ]
