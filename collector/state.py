@@ -140,8 +140,7 @@ class FleetState:
                     time_ns = sample.time_ns or batch.created_ns or received_ns
                     tags = sample.tags
                     key = tag_key(tags)
-                    device = tags.get("device", "")
-                    scope, owner = (Scope.DEVICE, device) if device else (Scope.AGENT, batch.agent_id)
+                    scope, owner = _owner(tags, batch.agent_id)
                 by_owner = self.series.setdefault((sample.measurement, track.field), {})
                 series = by_owner.get((owner, key))
                 if series is None:
@@ -236,16 +235,17 @@ class FleetState:
         by_owner = self.series.setdefault((track.measurement, track.field), {})
         for labels, points in history:
             tags = {k: v for k, v in labels.items() if k != "__name__"}
-            device = tags.get("device", "")
             agent_id, site = tags.get("agent_id", ""), tags.get("site", "")
-            scope, owner = (Scope.DEVICE, device) if device else (Scope.AGENT, agent_id)
+            scope, owner = _owner(tags, agent_id)
             if not owner:
                 continue
             key = tag_key(tags)
-            series = by_owner.get((owner, key))
-            if series is None:
-                series = Series(scope, owner, track.measurement, track.field, key, site, agent_id, deque())
-            entry = grouped.setdefault((owner, key), (series, []))
+            entry = grouped.get((owner, key))
+            if entry is None:
+                series = by_owner.get((owner, key)) or Series(
+                    scope, owner, track.measurement, track.field, key, site, agent_id, deque()
+                )
+                entry = grouped[(owner, key)] = (series, [])
             entry[1].extend(points)
         taken = 0
         for (owner, key), (series, points) in grouped.items():
@@ -297,6 +297,12 @@ class FleetState:
         if self.agents:
             seen.add((Scope.FLEET, "fleet"))
         return frozenset(seen)
+
+
+def _owner(tags: Mapping[str, str], agent_id: str) -> tuple[Scope, str]:
+    """Whose series a sample is: the device it names (a printer polled by several PCs), else the agent's."""
+    device = tags.get("device", "")
+    return (Scope.DEVICE, device) if device else (Scope.AGENT, agent_id)
 
 
 def _append(points: deque[tuple[int, float]], time_ns: int, value: float, track: Track) -> None:
