@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from agent.protocol import encode
+from agent.protocol import Batch, encode
 from bench.report import record
 from collector.line_protocol import batch_lines
 from tests.support import fake_agents
@@ -56,6 +56,23 @@ def stored_batches(vm: VictoriaMetrics, agent_prefix: str = "") -> int:
     return int(float(result[0]["value"][1])) if result else 0
 
 
+def bench_batch(agent: int, seq: int, base_ns: int) -> Batch:
+    """Batch `seq` of agent `agent`; every phase numbers and times its batches this way."""
+    return fake_agents.make_batch(agent, seq, base_ns + seq * 10**9 + agent * 1000)
+
+
+def publish_nth(
+    publisher: fake_agents.Publisher, index: int, agents: int, first_seq: int, base_ns: int
+) -> None:
+    """Publish the `index`-th batch of a round-robin over `agents`, starting at `first_seq`."""
+    agent, seq = index % agents, first_seq + index // agents
+    publisher.publish_raw(
+        f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics", encode(bench_batch(agent, seq, base_ns))
+    )
+    if index % 500 == 0:
+        publisher.wait()
+
+
 def ceiling(
     vm: VictoriaMetrics, agents: range, first_seq: int, base_ns: int, seconds: float = 8.0
 ) -> float:
@@ -65,8 +82,7 @@ def ceiling(
     seq = first_seq
     while len(bodies) < 40:
         for agent in agents:
-            created = base_ns + seq * 10**9 + agent * 1000
-            lines.extend(batch_lines(fake_agents.make_batch(agent, seq, created)))
+            lines.extend(batch_lines(bench_batch(agent, seq, base_ns)))
             if len(lines) >= BODY_LINES:
                 bodies.append("\n".join(lines).encode())
                 lines = []
@@ -96,18 +112,10 @@ def publish_at_rate(
     total = int(batches_per_second * seconds)
     started = time.perf_counter()
     for index in range(total):
-        agent, round_ = index % agents, index // agents
-        seq = first_seq + round_
-        created = base_ns + seq * 10**9 + agent * 1000
-        publisher.publish_raw(
-            f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics",
-            encode(fake_agents.make_batch(agent, seq, created)),
-        )
+        publish_nth(publisher, index, agents, first_seq, base_ns)
         ahead = started + (index + 1) / batches_per_second - time.perf_counter()
         if ahead > 0:
             time.sleep(ahead)
-        if index % 500 == 0:
-            publisher.wait()
     publisher.close()
     return total
 
@@ -152,13 +160,8 @@ def flood(url: str, agents: int, first_seq: int, base_ns: int, seconds: float) -
     publisher = fake_agents.Publisher(url)
     index = 0
     while time.perf_counter() - started < seconds:
-        agent, round_ = index % agents, index // agents
-        seq = first_seq + round_
-        payload = encode(fake_agents.make_batch(agent, seq, base_ns + seq * 10**9 + agent * 1000))
-        publisher.publish_raw(f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics", payload)
+        publish_nth(publisher, index, agents, first_seq, base_ns)
         index += 1
-        if index % 500 == 0:
-            publisher.wait()
     publisher.close()
     return index, time.perf_counter() - started
 
