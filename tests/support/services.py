@@ -71,6 +71,13 @@ class Service:
             self.stop()
             raise
 
+    @property
+    def pid(self) -> int:
+        """The running service's process id."""
+        if self.proc is None:
+            raise RuntimeError(f"{type(self).__name__} is not running")
+        return self.proc.pid
+
     def wait_ready(self) -> None:
         wait_for_port(self.port)
 
