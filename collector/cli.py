@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import logging
 import signal
 import sys
 import threading
@@ -20,11 +21,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector import config as config_module
-from collector import deadletter, enroll, tokens
+from collector import deadletter, enroll, line_protocol, tokens
 from collector.config import CollectorConfig, broker_address
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
 from collector.rules.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Handle = Callable[[argparse.Namespace], int]
@@ -93,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     service.start()
     incidents.start()
     _tune_gc()
+    if not line_protocol.native():
+        log.warning(
+            "the C line builder (collector/_lines.c) is not built on this machine: ingest takes about "
+            "twice the CPU; install gcc and the Python headers and reinstall deskwatch to build it"
+        )
     stop.wait()
     incidents.stop()
     service.stop()

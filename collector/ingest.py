@@ -38,7 +38,7 @@ from collector.config import CollectorConfig, broker_address
 from collector.db import begin_write
 from collector.deadletter import DeadLetter
 from collector.errors import CollectorError
-from collector.line_protocol import batch_lines
+from collector.line_protocol import batch_body
 from collector.observers import Observer, PresenceChange
 from collector.selfmetrics import SelfMetrics
 from collector.sequence import SequenceTracker, Verdict
@@ -70,7 +70,8 @@ class _Pending:
     """What arrived since the last flush, in arrival order."""
 
     acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, qos)
-    lines: list[str] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)  # each batch's lines, joined (line_protocol.batch_body)
+    lines: int = 0
     batches: list[tuple[Batch, int]] = field(default_factory=list)
     presences: list[tuple[Presence, int]] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
@@ -236,15 +237,17 @@ class Ingest:
             self._metrics.duplicates.inc()
             self._queue_ack(mid, qos)
             return
-        lines = batch_lines(batch)
+        body, lines = batch_body(batch)
         self._accepted_batches.inc()
         self._metrics.samples.inc(len(batch.samples) + len(batch.states))
-        self._metrics.lines.inc(len(lines))
+        self._metrics.lines.inc(lines)
         with self._lock:
             pending = self._pending
             if not pending.acks:
                 pending.since = time.monotonic()
-            pending.lines.extend(lines)
+            if lines:
+                pending.bodies.append(body)
+                pending.lines += lines
             pending.batches.append((batch, received_ns))
             pending.acks.append((mid, qos))
             pending.seen[batch.agent_id] = presence.Seen(batch.site, batch.created_ns, received_ns)
@@ -253,7 +256,7 @@ class Ingest:
 
     def _full(self, pending: _Pending) -> bool:
         # Half the broker's in-flight window: it must not stall waiting for our acks.
-        return len(pending.lines) >= self._config.metrics.batch_lines or len(pending.acks) >= max(
+        return pending.lines >= self._config.metrics.batch_lines or len(pending.acks) >= max(
             1, self._config.mqtt.max_inflight // 2
         )
 
@@ -312,8 +315,8 @@ class Ingest:
             self._metrics.flush_seconds.observe(time.perf_counter() - started)
 
     def _store(self, pending: _Pending) -> None:
-        if pending.lines:
-            self._sink.store("\n".join(pending.lines).encode())
+        if pending.bodies:
+            self._sink.store(b"\n".join(pending.bodies))
             written_ns = self._clock()
             for batch, _ in pending.batches:
                 self._metrics.lag_seconds.observe(max(written_ns - batch.created_ns, 0) / 1e9)
@@ -383,6 +386,7 @@ def _check_agent(payload_agent: str, topic_agent: str) -> None:
 def _prepend(first: _Pending, then: _Pending) -> _Pending:
     merged = _Pending(
         acks=first.acks + then.acks,
+        bodies=first.bodies + then.bodies,
         lines=first.lines + then.lines,
         batches=first.batches + then.batches,
         presences=first.presences + then.presences,

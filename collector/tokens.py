@@ -59,7 +59,9 @@ def command(args: argparse.Namespace) -> int:
             for info in store.tokens():
                 created = datetime.datetime.fromtimestamp(info.created_ns / 1e9, datetime.UTC)
                 state = "revoked" if info.revoked else "active"
-                print(f"{info.id}\t{info.name}\t{info.role}\t{created.isoformat(timespec='seconds')}\t{state}")
+                print(
+                    f"{info.id}\t{info.name}\t{info.role}\t{created.isoformat(timespec='seconds')}\t{state}"
+                )
             return 0
         if args.action == "revoke":
             if not store.revoke_token(args.id):

@@ -6,7 +6,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 
-packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv)
+# gcc and python3-dev build the collector's C line builder (collector/_lines.c).
+packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv gcc python3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,7 +27,7 @@ if [ ! -x "$repo/.venv/bin/python" ]; then
   "$python" -m venv "$repo/.venv"
 fi
 stamp="$repo/.venv/.deskwatch-installed"
-if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ] || [ "$repo/collector/_lines.c" -nt "$stamp" ]; then
   "$repo/.venv/bin/pip" install -q --upgrade pip
   "$repo/.venv/bin/pip" install -q -e "$repo[dev]"
   touch "$stamp"

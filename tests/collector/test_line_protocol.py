@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import random
 import string
+import struct
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.protocol import Batch, Sample, Severity, State
-from collector.line_protocol import batch_lines, escape_measurement, escape_tag
+from collector import line_protocol
+from collector.line_protocol import batch_body, batch_lines, escape_measurement, escape_tag
 
 
 def batch(*samples: Sample, site: str = "hq", states: tuple[State, ...] = ()) -> Batch:
@@ -106,13 +109,18 @@ def _reference_line(agent_id: str, site: str, default_ns: int, sample: Sample) -
 
 
 _names = st.text(alphabet=string.ascii_letters + "_", min_size=1, max_size=6)
-_values = st.text(alphabet=string.ascii_letters + " ,=\\\n\"é", max_size=6)
+_values = st.text(alphabet=string.ascii_letters + ' ,=\\\n"é', max_size=6)
 _samples = st.builds(
     Sample,
     measurement=st.sampled_from(["cpu", "disk", "net"]),
     fields=st.dictionaries(
         st.sampled_from(["value", "free_bytes", "used"]),
-        st.one_of(st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True)),
+        st.one_of(
+            st.integers(-(2**40), 2**40),
+            st.integers(-(2**70), 2**70),  # beyond 64 bits: the C builder's slow path
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.decimals(places=3, min_value=-(10**9), max_value=10**9).map(float),  # few digits
+        ),
         min_size=0,
         max_size=3,
     ),
@@ -133,3 +141,70 @@ def test_cached_lines_match_the_spec_for_any_samples(samples: list[Sample], agen
     built = batch_lines(Batch(v=1, agent_id=agent_id, seq=1, created_ns=99, site=site, samples=samples))
     expected = [line for s in samples if (line := _reference_line(agent_id, site, 99, s)) is not None]
     assert built == expected
+
+
+def _joined(batch: Batch) -> tuple[bytes, int]:
+    lines = batch_lines(batch)
+    return "\n".join(lines).encode(), len(lines)
+
+
+def test_the_c_builder_is_installed() -> None:
+    # deploy/install-deps.sh builds collector/_lines.c with the machine's C compiler; without
+    # it ingest still works (the Python loop), at a third of the speed. Here it must be built.
+    assert line_protocol._native is not None, "collector/_lines.c is not built: run deploy/install-deps.sh"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    samples=st.lists(_samples, max_size=8),
+    agent_id=st.sampled_from(["pc-1", "pc 2", "a,b"]),
+    site=st.sampled_from(["", "hq", "Main office"]),
+    with_state=st.booleans(),
+)
+def test_the_body_is_the_lines_joined(
+    samples: list[Sample], agent_id: str, site: str, with_state: bool
+) -> None:
+    states = (
+        [State(subject="dns:intranet", condition="dns_resolves", ok=False, observed_ns=5)]
+        if with_state
+        else []
+    )
+    message = Batch(v=1, agent_id=agent_id, seq=1, created_ns=99, site=site, samples=samples, states=states)
+    assert batch_body(message) == _joined(message)
+
+
+def _float_body(value: float) -> bytes:
+    body, _ = batch_body(batch(Sample("m", {"f": value}, time_ns=1), site=""))
+    return body
+
+
+def test_floats_are_written_as_repr_writes_them() -> None:
+    # The C builder has a quick way for floats with few digits and hands the rest to
+    # CPython's repr algorithm; either way the text must be repr's, for any double.
+    rng = random.Random(20261123)
+    values = [0.0, -0.0, 0.1, 0.3, 1e-4, 9.999e-5, 1e15, 1e15 - 1, 999999999999999.9, 1e16, 2.0**53, 5e-324]
+    for _ in range(100_000):
+        values += [
+            rng.random(),
+            round(rng.uniform(-1e6, 1e6), rng.randrange(0, 8)),
+            struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0],
+            float(rng.randrange(-(10**16), 10**16)),
+            rng.randrange(1, 10 ** rng.randrange(1, 16)) / 10 ** rng.randrange(0, 18),
+        ]
+    finite = [v for v in values if math.isfinite(v)]
+    wrong = [(v, body) for v in finite if (body := _float_body(v)) != f"m,agent_id=pc-1 f={v!r} 1".encode()]
+    assert not wrong[:5]
+
+
+def test_a_value_the_c_builder_does_not_know_goes_to_python() -> None:
+    # Decoding only ever gives int and float; anything else (here a bool made in code) is
+    # left to the Python loop, which writes the batch as batch_lines does.
+    message = batch(Sample("x", {"v": 1.5}), Sample("y", {"ok": True}))
+    assert (
+        batch_body(message)
+        == _joined(message)
+        == (
+            b"x,agent_id=pc-1,site=hq v=1.5 99\ny,agent_id=pc-1,site=hq ok=True 99",
+            2,
+        )
+    )
