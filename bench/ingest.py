@@ -11,15 +11,20 @@ Everything runs privately on free ports in a temporary directory. In one run it 
    = 20,000 samples/s) for some seconds; zero loss is checked by counting, per batch,
    the `fake_seq` sample in VictoriaMetrics; CPU of the collector process per 1,000
    samples; publish -> queryable latency from probe batches polled with PromQL;
-3. saturation: `--flood-rounds` batches from every agent, encoded and framed as MQTT
-   packets beforehand and sent as fast as the broker takes them (bench/raw_mqtt.py), for
-   one collector process and then again with a second in the same group (`--collectors`);
-   samples/s from the first publish until the last one is queryable, the ratio to the
-   ceiling. Real agents publish from their own PCs; here the sender shares the two cores,
-   so it is kept as cheap as the ceiling's poster of pre-built bodies, and its CPU is
-   printed beside the collectors'.
+3. saturation: a rising load, for one collector process and then with a second in the
+   same group (`--collectors`). Each step publishes `--flood-rounds` batches from every
+   agent at an offered rate, `--rate-step` more than the step before, until the
+   collectors no longer keep up (under 90 % of the offered rate, or data still arriving
+   2 s after the last publish); the best samples/s from first publish to last queryable
+   is compared with the ceiling. The batches are encoded and framed as MQTT packets
+   before each step and sent over a raw connection (bench/raw_mqtt.py): real agents
+   publish from their own PCs, while here the sender shares the two cores, so it is kept
+   as cheap as the ceiling's poster of pre-built bodies. A paced load keeps the broker's
+   queue short, as agents publishing on their interval do; a backlog dumped at once
+   would measure Mosquitto saving a deep queue to disk instead. Every step prints the
+   CPU per sample of the collectors, Mosquitto, VictoriaMetrics and the sender.
 
-    python -m bench.ingest [--agents 10000] [--rate 20000] [--seconds 30] [--flood-rounds 8]
+    python -m bench.ingest [--agents 10000] [--rate 20000] [--seconds 30] [--flood-rounds 4]
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.protocol import Batch, encode
@@ -166,14 +172,58 @@ def flood_packets(agents: int, rounds: int, first_seq: int, base_ns: int) -> lis
     return raw_mqtt.frame(messages)
 
 
-def flood(url: str, packets: list[bytes]) -> tuple[float, float]:
-    """Publish `packets` as fast as the broker takes them; return (seconds taken, publisher CPU seconds)."""
+def flood(url: str, packets: list[bytes]) -> None:
+    """Publish `packets` as fast as the broker takes them."""
     publisher = raw_mqtt.RawPublisher(url, client_id="bench-flood")
-    cpu, started = time.process_time(), time.perf_counter()
     publisher.send(packets)
-    took, cpu = time.perf_counter() - started, time.process_time() - cpu
     publisher.close()
-    return took, cpu
+
+
+@dataclass
+class Step:
+    """One saturation step: a fixed set of batches published at an offered rate."""
+
+    rate: float  # samples/s from the first publish until the last batch is queryable
+    lag: float  # seconds from the last publish until then
+    collector_cpu: float  # ms per 1,000 samples, all collectors
+    others_cpu: dict[str, float]  # the same for Mosquitto, VictoriaMetrics and the sender
+
+    def kept_up(self, offered: float) -> bool:
+        return self.rate >= 0.9 * offered and self.lag < 2.0
+
+    def __str__(self) -> str:
+        others = ", ".join(f"{name} {cpu:.2f}" for name, cpu in self.others_cpu.items())
+        return (
+            f"{self.rate:,.0f} samples/s end to end (all stored {self.lag:.1f} s after the last publish); "
+            f"CPU per 1,000 samples: collectors {self.collector_cpu:.2f} ms, {others} ms"
+        )
+
+
+def load_step(
+    broker: Mosquitto,
+    vm: VictoriaMetrics,
+    collectors: list[CollectorProcess],
+    packets: list[bytes],
+    offered: float,
+    stored: int,
+) -> Step:
+    """Publish `packets` at `offered` samples/s and wait until VictoriaMetrics holds them all."""
+    pids = {"collectors": [c.pid for c in collectors], "mosquitto": [broker.pid], "victoriametrics": [vm.pid]}
+    before = {name: sum(cpu_seconds(p) for p in group) for name, group in pids.items()}
+    publisher = raw_mqtt.RawPublisher(broker.url, client_id="bench-load")
+    sender_cpu, started = time.process_time(), time.perf_counter()
+    publisher.send(packets, rate=offered / SAMPLES)
+    sent_at, sender_cpu = time.perf_counter(), time.process_time() - sender_cpu
+    publisher.close()
+    done = wait_stored(vm, stored + len(packets), timeout=300)
+    samples = len(packets) * SAMPLES
+    cpu = {
+        name: (sum(cpu_seconds(p) for p in group) - before[name]) / samples * 1e6
+        for name, group in pids.items()
+    }
+    collector_cpu = cpu.pop("collectors")
+    cpu["sender"] = sender_cpu / samples * 1e6
+    return Step(samples / (done - started), done - sent_at, collector_cpu, cpu)
 
 
 def make_collector(work: Path, index: int, broker_url: str, vm_url: str) -> CollectorProcess:
@@ -200,8 +250,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20_000, help="offered samples/s in the sustained phase")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument(
-        "--flood-rounds", type=int, default=8, help="batches each agent publishes in a saturation phase"
+        "--flood-rounds", type=int, default=4, help="batches each agent publishes in a saturation step"
     )
+    parser.add_argument("--start-rate", type=float, default=100_000, help="samples/s of the first step")
+    parser.add_argument("--rate-step", type=float, default=50_000, help="samples/s added each step")
     parser.add_argument(
         "--collectors", type=int, default=2, help="the most collector processes the saturation phase runs"
     )
@@ -222,7 +274,7 @@ def main() -> int:
             collector = make_collector(work, 1, broker.url, vm.url)
             collector.start()
             assert collector.proc is not None
-            pid = collector.proc.pid
+            pid = collector.pid
 
             # Sustained phase.
             batches_per_second = args.rate / SAMPLES
@@ -265,43 +317,35 @@ def main() -> int:
                 record("ingest", "publish -> queryable p50", statistics.median(ordered) * 1000, "ms")
                 record("ingest", "publish -> queryable p99", p99 * 1000, "ms")
 
-            # Saturation: one collector, then more in the same group, each flooded in turn.
-            collectors = [collector]
+            # Saturation: one collector, then more in the same group, each taking a rising load.
             first_seq = int(args.seconds * batches_per_second) // args.agents + 1
-            stored = sent
-            results: list[tuple[int, float, float]] = []  # (collectors, samples/s, CPU ms per 1,000)
+            # One round from every agent first, so that no phase pays for new series.
+            flood(broker.url, flood_packets(args.agents, 1, first_seq, base_ns))
+            stored = sent + args.agents
+            wait_stored(vm, stored, timeout=300)
+            first_seq += 1
+            collectors = [collector]
+            results: list[tuple[int, Step]] = []
+            offered = args.start_rate
             while True:
-                pids = [c.proc.pid for c in collectors if c.proc is not None]
-                packets = flood_packets(args.agents, args.flood_rounds, first_seq, base_ns)
-                total = len(packets)
-                others = {"mosquitto": broker.pid, "victoriametrics": vm.pid}
-                others_before = {name: cpu_seconds(pid) for name, pid in others.items()}
-                cpu_before, t2 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
-                took, publisher_cpu = flood(broker.url, packets)
-                del packets
-                stored += total
-                done = wait_stored(vm, stored, timeout=300)
-                cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / (total * SAMPLES) * 1e6
-                rate = total * SAMPLES / (done - t2)
-                results.append((len(collectors), rate, cpu))
-                print(
-                    f"saturation, {len(collectors)} collector process(es): {total:,} batches published "
-                    f"in {took:.1f} s (publisher CPU {publisher_cpu / (total * SAMPLES) * 1e6:.2f} ms "
-                    f"per 1,000 samples), all stored at {rate:,.0f} samples/s end to end; "
-                    f"collector CPU {cpu:.2f} ms per 1,000 samples"
-                )
-                print(
-                    "  beside them, per 1,000 samples: "
-                    + ", ".join(
-                        f"{name} {(cpu_seconds(pid) - others_before[name]) / (total * SAMPLES) * 1e6:.2f} ms"
-                        for name, pid in others.items()
-                    )
-                )
-                first_seq += args.flood_rounds
+                best: Step | None = None
+                while True:
+                    packets = flood_packets(args.agents, args.flood_rounds, first_seq, base_ns)
+                    first_seq += args.flood_rounds
+                    step = load_step(broker, vm, collectors, packets, offered, stored)
+                    stored += len(packets)
+                    print(f"  {len(collectors)} collector(s), offered {offered:,.0f}/s: {step}")
+                    best = step if best is None or step.rate > best.rate else best
+                    if not step.kept_up(offered):
+                        break
+                    offered += args.rate_step
+                results.append((len(collectors), best))
+                print(f"saturation, {len(collectors)} collector process(es): {best}")
                 if len(collectors) == args.collectors:
                     break
                 collectors.append(make_collector(work, len(collectors) + 1, broker.url, vm.url))
                 collectors[-1].start()
+                offered = best.rate
             dead_letters = sum(c.metric("deskwatch_ingest_decode_errors_total") for c in collectors)
             for c in collectors:
                 c.stop()
@@ -309,7 +353,8 @@ def main() -> int:
             # The fleet's own series, now all known to VictoriaMetrics, written directly.
             top = ceiling(vm, range(args.agents), first_seq + 1, base_ns)
             print(f"ceiling, the same {args.agents:,} agents' series (direct write): {top:,.0f} samples/s")
-            for count, rate, cpu in results:
+            for count, best in results:
+                rate, cpu = best.rate, best.collector_cpu
                 share = f"{rate / top:.0%} of it ({rate / hot:.0%} of the 100-agent one)"
                 print(f"  {count} collector(s): {share}")
                 record(

@@ -119,6 +119,12 @@ listen = "127.0.0.1:{self.port}"
         path = self.workdir / "collector.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError("the collector is not running")
+        return self.proc.pid
+
     def kill(self) -> None:
         if self.proc is not None:
             self.proc.kill()
