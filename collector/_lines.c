@@ -80,9 +80,10 @@ format_integer(char *out, long long value)
     return size;
 }
 
-/* An int as str() writes it. */
+/* An int as str() writes it. With `remember` (timestamps, which a batch's samples mostly
+ * share) the digits are kept and written again while the value stays the same. */
 static int
-buffer_int(Buffer *buf, PyObject *number)
+buffer_int(Buffer *buf, PyObject *number, int remember)
 {
     int overflow;
     long long value = PyLong_AsLongLongAndOverflow(number, &overflow);
@@ -96,31 +97,21 @@ buffer_int(Buffer *buf, PyObject *number)
         Py_DECREF(text);
         return result;
     }
+    if (remember) {
+        if (buf->time_len == 0 || value != buf->time) {
+            buf->time = value;
+            buf->time_len = format_integer(buf->time_text, value);
+        }
+        return buffer_write(buf, buf->time_text, buf->time_len);
+    }
     if (buffer_reserve(buf, 24) < 0)
         return -1;
     buf->len += format_integer(buf->data + buf->len, value);
     return 0;
 }
 
-/* A timestamp (an int), reusing the digits of the previous one when it is the same. */
-static int
-buffer_time(Buffer *buf, PyObject *number)
-{
-    int overflow;
-    long long value = PyLong_AsLongLongAndOverflow(number, &overflow);
-    if (value == -1 && PyErr_Occurred())
-        return -1;
-    if (overflow)
-        return buffer_int(buf, number);
-    if (buf->time_len == 0 || value != buf->time) {
-        buf->time = value;
-        buf->time_len = format_integer(buf->time_text, value);
-    }
-    return buffer_write(buf, buf->time_text, buf->time_len);
-}
-
 static const double POWERS_OF_TEN[] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
 };
 
 /* A finite float as repr() writes it.
@@ -217,7 +208,7 @@ write_fields(Buffer *buf, PyObject *fields, PyObject *field_keys, PyObject *fiel
         if (is_float) {
             if (buffer_float(buf, PyFloat_AS_DOUBLE(value)) < 0)
                 return -1;
-        } else if (buffer_int(buf, value) < 0) {
+        } else if (buffer_int(buf, value, 0) < 0) {
             return -1;
         }
         written = 1;
@@ -287,7 +278,7 @@ write_sample(Buffer *buf, PyObject *sample, PyObject *const *args, int first)
         goto done;
     }
     if (buffer_write(buf, " ", 1) < 0 ||
-        buffer_time(buf, PyObject_IsTrue(time_ns) ? time_ns : default_ns) < 0)
+        buffer_int(buf, PyObject_IsTrue(time_ns) ? time_ns : default_ns, 1) < 0)
         result = -1;
 done:
     Py_XDECREF(measurement);
@@ -320,7 +311,10 @@ samples_body(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
     Buffer buf = {NULL, 0, 0, 0, {0}, 0};
     Py_ssize_t lines = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(samples); i++) {
-        int result = write_sample(&buf, PyList_GET_ITEM(samples, i), args, lines == 0);
+        PyObject *sample = PyList_GET_ITEM(samples, i);
+        Py_INCREF(sample); /* the cache fillers run Python code */
+        int result = write_sample(&buf, sample, args, lines == 0);
+        Py_DECREF(sample);
         if (result < 0) {
             PyMem_Free(buf.data);
             if (result == -2)
