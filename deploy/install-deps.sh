@@ -27,7 +27,7 @@ if [ ! -x "$repo/.venv/bin/python" ]; then
   "$python" -m venv "$repo/.venv"
 fi
 stamp="$repo/.venv/.deskwatch-installed"
-if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ] || [ "$repo/collector/_lines.c" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ] || [ "$repo/collector/_lines.c" -nt "$stamp" ] || [ "$repo/setup.py" -nt "$stamp" ]; then
   "$repo/.venv/bin/pip" install -q --upgrade pip
   "$repo/.venv/bin/pip" install -q -e "$repo[dev]"
   touch "$stamp"
