@@ -71,14 +71,17 @@ def bench_batch(agent: int, seq: int, base_ns: int) -> Batch:
     return fake_agents.make_batch(agent, seq, base_ns + seq * 10**9 + agent * 1000)
 
 
+def nth_message(index: int, agents: int, first_seq: int, base_ns: int) -> tuple[str, bytes]:
+    """Topic and payload of the `index`-th batch of a round-robin over `agents`, starting at `first_seq`."""
+    agent, seq = index % agents, first_seq + index // agents
+    return f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics", encode(bench_batch(agent, seq, base_ns))
+
+
 def publish_nth(
     publisher: fake_agents.Publisher, index: int, agents: int, first_seq: int, base_ns: int
 ) -> None:
     """Publish the `index`-th batch of a round-robin over `agents`, starting at `first_seq`."""
-    agent, seq = index % agents, first_seq + index // agents
-    publisher.publish_raw(
-        f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics", encode(bench_batch(agent, seq, base_ns))
-    )
+    publisher.publish_raw(*nth_message(index, agents, first_seq, base_ns))
     if index % 500 == 0:
         publisher.wait()
 
@@ -164,19 +167,16 @@ def wait_stored(vm: VictoriaMetrics, expected: int, timeout: float) -> float:
 
 def flood_packets(agents: int, rounds: int, first_seq: int, base_ns: int) -> list[bytes]:
     """`rounds` batches of every agent, round-robin, encoded and framed as PUBLISH packets."""
-    messages = []
-    for index in range(agents * rounds):
-        agent, seq = index % agents, first_seq + index // agents
-        topic = f"deskwatch/v1/{fake_agents.agent_id(agent)}/metrics"
-        messages.append((topic, encode(bench_batch(agent, seq, base_ns))))
-    return raw_mqtt.frame(messages)
+    return raw_mqtt.frame([nth_message(i, agents, first_seq, base_ns) for i in range(agents * rounds)])
 
 
-def flood(url: str, packets: list[bytes]) -> None:
-    """Publish `packets` as fast as the broker takes them."""
+def flood(url: str, packets: list[bytes], rate: float = 0.0) -> None:
+    """Publish `packets` at `rate` messages/s, or as fast as the broker takes them, until all are acked."""
     publisher = raw_mqtt.RawPublisher(url, client_id="bench-flood")
-    publisher.send(packets)
-    publisher.close()
+    try:
+        publisher.send(packets, rate=rate)
+    finally:
+        publisher.close()
 
 
 @dataclass
@@ -210,11 +210,9 @@ def load_step(
     """Publish `packets` at `offered` samples/s and wait until VictoriaMetrics holds them all."""
     pids = {"collectors": [c.pid for c in collectors], "mosquitto": [broker.pid], "victoriametrics": [vm.pid]}
     before = {name: sum(cpu_seconds(p) for p in group) for name, group in pids.items()}
-    publisher = raw_mqtt.RawPublisher(broker.url, client_id="bench-load")
     sender_cpu, started = time.process_time(), time.perf_counter()
-    publisher.send(packets, rate=offered / SAMPLES)
+    flood(broker.url, packets, rate=offered / SAMPLES)
     sent_at, sender_cpu = time.perf_counter(), time.process_time() - sender_cpu
-    publisher.close()
     done = wait_stored(vm, stored + len(packets), timeout=300)
     samples = len(packets) * SAMPLES
     cpu = {

@@ -79,7 +79,7 @@ def _fields(fields: dict[str, int | float]) -> str:
 def _series_parts(key: tuple[str, ...]) -> tuple[str, str, str]:
     """The line's start up to `agent_id`, between `agent_id` and `site`, and after `site`.
 
-    `key` is (measurement, tag names..., tag values...) as `batch_lines` builds it.
+    `key` is (measurement, tag names..., tag values...) as `_sample_lines` and the C builder build it.
     """
     count = (len(key) - 1) // 2
     items = tuple(zip(key[1 : 1 + count], key[1 + count :], strict=True))
@@ -116,7 +116,7 @@ def batch_body(batch: Batch) -> tuple[bytes, int]:
     """`batch_lines(batch)` joined by newlines as UTF-8, and how many lines: what ingest writes.
 
     The samples' lines come from the C builder (collector/_lines.c) when it is installed,
-    else from `batch_lines`' own loop; both give the same bytes.
+    else from the Python loop of `_sample_lines`; both give the same bytes.
     """
     agent, site = _batch_tags(batch)
     answer = None
