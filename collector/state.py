@@ -116,21 +116,26 @@ class FleetState:
     series: dict[tuple[str, str], dict[tuple[str, TagKey], Series]] = field(default_factory=dict)
     active: frozenset[str] = frozenset()  # condition keys firing after the previous evaluation
     _tracked: dict[str, list[Track]] = field(default_factory=dict, init=False)
+    # measurement -> the fields its tracks read: most samples carry none and are passed over in one test
+    _tracked_fields: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
     _device_states: dict[str, set[tuple[str, str, str, TagKey]]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for track in self.tracks:
             self._tracked.setdefault(track.measurement, []).append(track)
+        for measurement, tracks in self._tracked.items():
+            self._tracked_fields[measurement] = frozenset(track.field for track in tracks)
 
     def apply_batch(self, batch: Batch, received_ns: int) -> None:
         """Take in one accepted batch: tracked samples, every state, and the agent as seen."""
         agent = self._agent(batch.agent_id, batch.site, received_ns)
         agent.last_seen_ns = max(agent.last_seen_ns, received_ns)
-        tracked = self._tracked
+        tracked, tracked_fields = self._tracked, self._tracked_fields
         for sample in batch.samples:
-            tracks = tracked.get(sample.measurement)
-            if tracks is None:
+            wanted = tracked_fields.get(sample.measurement)
+            if wanted is None or wanted.isdisjoint(sample.fields):
                 continue
+            tracks = tracked[sample.measurement]
             key: TagKey | None = None  # worked out for the first tracked field the sample has
             for track in tracks:
                 value = sample.fields.get(track.field)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from collector import sequence
@@ -57,6 +59,28 @@ def test_merge_is_the_union_of_what_both_saw() -> None:
     assert (merged.floor, merged.high, merged.missing, merged.gaps) == (0, 6, [], 0)
     c, _ = observe_all([1, 3, 9])
     assert merge(a, c).missing == [(5, 6), (7, 9)]
+
+
+def seen_numbers(state: AgentSequence) -> set[int]:
+    missing = {n for start, end in state.missing for n in range(start, end)}
+    return set(range(state.floor, state.high + 1)) - missing
+
+
+# A collector's view of one agent: usually an unbroken run, sometimes with holes.
+views = st.one_of(
+    st.builds(lambda start, length: list(range(start, start + length)), st.integers(0, 30), st.integers(1, 20)),
+    st.lists(st.integers(0, 50), min_size=1, max_size=25),
+)
+
+
+@given(views, views)
+def test_merge_keeps_exactly_what_either_saw(xs: list[int], ys: list[int]) -> None:
+    (a, _), (b, _) = observe_all(xs), observe_all(ys)
+    merged = merge(a, b)
+    assert seen_numbers(merged) == seen_numbers(a) | seen_numbers(b)
+    assert (merged.floor, merged.high) == (min(a.floor, b.floor), max(a.high, b.high))
+    assert merged.missing == sorted(merged.missing) and all(start < end for start, end in merged.missing)
+    assert (merged.lost, merged.duplicates) == (max(a.lost, b.lost), max(a.duplicates, b.duplicates))
 
 
 def test_state_survives_in_the_store(store: Engine) -> None:
