@@ -303,7 +303,8 @@ def decode(payload: bytes, kind: type[M], *, max_bytes: int = MAX_PAYLOAD_BYTES)
         raise ProtocolError(f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}")
     try:
         message: M = _decoders[kind].decode(payload)
-    except msgspec.DecodeError as err:
+    except (msgspec.DecodeError, UnicodeDecodeError) as err:
+        # msgspec raises UnicodeDecodeError for bad UTF-8 in a key it does not know.
         # Name the version first when that is the real cause: a newer agent's batch may
         # fail on shape, and "unsupported version" is what the operator must learn.
         version = _version_of(payload)
@@ -329,7 +330,6 @@ class _SampleNames:
 
     def __init__(self) -> None:
         self._known: set[str] = set()
-        self._rule = re.compile(_NAME)
 
     def check(self, batch: Batch) -> None:
         known = self._known
@@ -347,7 +347,7 @@ class _SampleNames:
     def _learn(self, name: str, path: str) -> None:
         if name in self._known:
             return
-        if self._rule.match(name) is None:
+        if not is_name(name):
             # The words msgspec uses for the same rule elsewhere in this contract.
             raise ProtocolError(f"invalid Batch: Expected `str` matching regex {_NAME!r} - at `{path}`")
         if len(self._known) >= self.MAX_KNOWN:
@@ -356,12 +356,18 @@ class _SampleNames:
 
 
 _sample_names = _SampleNames()
+_name_rule = re.compile(_NAME)
+
+
+def is_name(text: str) -> bool:
+    """True if `text` may name a measurement, a field or a tag."""
+    return _name_rule.match(text) is not None
 
 
 def _version_of(payload: bytes) -> int | None:
     try:
         return msgspec.json.decode(payload, type=_Header).v
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
 
 
