@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -331,8 +332,583 @@ samples_body(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
     return answer;
 }
 
+/* ---- The fast lane: a Batch's JSON straight to line protocol ----------------------------
+ *
+ * Decoding a batch into Python objects (a struct, two dicts and five strings a sample)
+ * and freeing them again was most of the collector's work, yet most samples are only
+ * ever turned into a line. `scan_batch` reads the JSON of a Batch and writes each
+ * sample's line directly, and hands back a copy of the payload that keeps only the
+ * samples an observer wants (`keep`): msgspec decodes and validates that copy (the
+ * header, the states, the kept samples) as it does every other message.
+ *
+ * It is a fast lane, not a second decoder: it takes only what it can check completely
+ * against the Sample schema (names as plain ASCII names, numbers in plain JSON notation
+ * within 64 bits, known keys once each), and for anything else (an escape in a name, an
+ * unknown key, a big integer, bad JSON) it returns None and the caller decodes the whole
+ * payload with msgspec, which also gives the reason a bad payload is dead-lettered with.
+ * Tag sets are checked by msgspec too, once per distinct raw text (the series cache).
+ * tests/collector/test_fast_lane.py holds both ways to the same bytes and the same Batch.
+ */
+
+typedef struct {
+    const char *p, *end;
+} Cursor;
+
+#define FALLBACK (-2) /* not for the fast lane: decode it with msgspec */
+#define MAX_NAME 64   /* SampleName's max_length; names are ASCII, so bytes = characters */
+/* ASCII only, whatever the C locale says */
+#define IS_DIGIT(ch) ((ch) >= '0' && (ch) <= '9')
+#define IS_NAME_CHAR(ch) (IS_DIGIT(ch) || ((ch) >= 'a' && (ch) <= 'z') || ((ch) >= 'A' && (ch) <= 'Z') || (ch) == '_')
+
+static void
+skip_ws(Cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static int
+expect(Cursor *c, char ch)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ch)
+        return FALLBACK;
+    c->p++;
+    return 0;
+}
+
+/* The string at the cursor: [*start, *stop) is its raw text. 1 without escapes, 0 with. */
+static int
+scan_string(Cursor *c, const char **start, const char **stop)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '"')
+        return FALLBACK;
+    const char *s = ++c->p;
+    int plain = 1;
+    while (c->p < c->end) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') {
+            *start = s;
+            *stop = c->p++;
+            return plain;
+        }
+        if (ch < 0x20)
+            return FALLBACK;
+        if (ch == '\\') {
+            if (c->end - c->p < 2)
+                return FALLBACK;
+            plain = 0;
+            c->p += 2;
+            continue;
+        }
+        c->p++;
+    }
+    return FALLBACK;
+}
+
+/* Moves past one JSON value of any kind. Only its extent matters: values outside the
+ * samples stay in the copy msgspec decodes, which judges them. */
+static int
+skip_value(Cursor *c, int depth)
+{
+    const char *a, *b;
+    skip_ws(c);
+    if (c->p >= c->end || depth > 32)
+        return FALLBACK;
+    char open = *c->p;
+    if (open == '"')
+        return scan_string(c, &a, &b) < 0 ? FALLBACK : 0;
+    if (open == '{' || open == '[') {
+        char close = open == '{' ? '}' : ']';
+        c->p++;
+        skip_ws(c);
+        if (c->p < c->end && *c->p == close) {
+            c->p++;
+            return 0;
+        }
+        for (;;) {
+            if (open == '{' && (scan_string(c, &a, &b) < 0 || expect(c, ':') < 0))
+                return FALLBACK;
+            if (skip_value(c, depth + 1) < 0)
+                return FALLBACK;
+            skip_ws(c);
+            if (c->p < c->end && *c->p == ',') {
+                c->p++;
+                continue;
+            }
+            return expect(c, close);
+        }
+    }
+    const char *s = c->p;
+    while (c->p < c->end && (IS_NAME_CHAR(*c->p) || *c->p == '-' || *c->p == '+' || *c->p == '.'))
+        c->p++;
+    return c->p > s ? 0 : FALLBACK;
+}
+
+/* A JSON number in strict notation. Integers (no fraction, no exponent) within 64 bits
+ * set *is_int and *integer; others set *real, correctly rounded as msgspec does. */
+static int
+scan_number(Cursor *c, int *is_int, long long *integer, double *real)
+{
+    skip_ws(c);
+    const char *s = c->p;
+    int negative = 0, digits = 0, fraction = 0, exponent = 0;
+    unsigned long long value = 0;
+    if (c->p < c->end && *c->p == '-') {
+        negative = 1;
+        c->p++;
+    }
+    if (c->p >= c->end || !IS_DIGIT(*c->p))
+        return FALLBACK;
+    if (*c->p == '0') {
+        c->p++;
+        digits = 1;
+        if (c->p < c->end && IS_DIGIT(*c->p))
+            return FALLBACK; /* a leading zero is not JSON */
+    } else {
+        while (c->p < c->end && IS_DIGIT(*c->p)) {
+            if (++digits > 19)
+                return FALLBACK;
+            value = value * 10 + (unsigned long long)(*c->p++ - '0');
+        }
+    }
+    if (c->p < c->end && *c->p == '.') {
+        c->p++;
+        while (c->p < c->end && IS_DIGIT(*c->p)) {
+            c->p++;
+            fraction++;
+        }
+        if (fraction == 0)
+            return FALLBACK;
+    }
+    if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+        c->p++;
+        if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
+            c->p++;
+        while (c->p < c->end && IS_DIGIT(*c->p)) {
+            if (++exponent > 3)
+                return FALLBACK;
+            c->p++;
+        }
+        if (exponent == 0)
+            return FALLBACK;
+    }
+    if (!fraction && !exponent) {
+        if (value > (unsigned long long)LLONG_MAX)
+            return FALLBACK; /* beyond 64 bits: msgspec's */
+        *is_int = 1;
+        *integer = negative ? -(long long)value : (long long)value;
+        return 0;
+    }
+    char text[64];
+    Py_ssize_t size = c->p - s;
+    if (size >= (Py_ssize_t)sizeof text || digits + fraction > 40)
+        return FALLBACK;
+    memcpy(text, s, size);
+    text[size] = '\0';
+    char *stop;
+    double parsed = PyOS_string_to_double(text, &stop, NULL);
+    if (parsed == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return FALLBACK;
+    }
+    if (stop != text + size || !isfinite(parsed) || (parsed == 0.0 && exponent))
+        return FALLBACK; /* overflow and underflow are msgspec's to judge */
+    *is_int = 0;
+    *real = parsed;
+    return 0;
+}
+
+/* A plain string that is a Name: [A-Za-z_][A-Za-z0-9_]*, at most 64 characters. */
+static int
+scan_name(Cursor *c, const char **start, const char **stop)
+{
+    if (scan_string(c, start, stop) != 1)
+        return FALLBACK;
+    Py_ssize_t size = *stop - *start;
+    if (size < 1 || size > MAX_NAME || IS_DIGIT(**start))
+        return FALLBACK;
+    for (const char *q = *start; q < *stop; q++)
+        if (!IS_NAME_CHAR(*q))
+            return FALLBACK;
+    return 0;
+}
+
+static int
+same_text(const char *a, Py_ssize_t a_size, const char *b, Py_ssize_t b_size)
+{
+    return a_size == b_size && memcmp(a, b, a_size) == 0;
+}
+
+/* Is "measurement\0field" one of the `keep` entries (a tuple of bytes)? */
+static int
+wanted(PyObject *keep, const char *m, Py_ssize_t m_size, const char *f, Py_ssize_t f_size)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keep); i++) {
+        PyObject *entry = PyTuple_GET_ITEM(keep, i);
+        const char *text = PyBytes_AS_STRING(entry);
+        if (PyBytes_GET_SIZE(entry) == m_size + 1 + f_size && memcmp(text, m, m_size) == 0 &&
+            text[m_size] == '\0' && memcmp(text + m_size + 1, f, f_size) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject *agent, *site;             /* the escaped ",agent_id=..." and ",site=..." */
+    long long created_ns;
+    PyObject *keep, *series, *series_parts;
+} Lane;
+
+#define MAX_FIELDS 32
+
+/* One sample object: its line is appended to `buf` (after "\n" unless it is the first,
+ * nothing if it has no field); *kept says whether an observer wants it. 1 a line was
+ * written, 0 none, -1 error, FALLBACK. */
+static int
+lane_sample(Cursor *c, Buffer *buf, Lane *lane, int first, int *kept)
+{
+    const char *measurement = NULL, *measurement_end = NULL, *tags = NULL, *tags_end = NULL;
+    const char *names[MAX_FIELDS], *names_end[MAX_FIELDS];
+    int is_int[MAX_FIELDS];
+    long long integers[MAX_FIELDS];
+    double reals[MAX_FIELDS];
+    int fields = -1;
+    long long time_ns = 0;
+    int seen_time = 0;
+    const char *key, *key_end;
+
+    if (expect(c, '{') < 0)
+        return FALLBACK;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}')
+        return FALLBACK; /* measurement and fields are required */
+    for (;;) {
+        if (scan_string(c, &key, &key_end) != 1 || expect(c, ':') < 0)
+            return FALLBACK;
+        Py_ssize_t size = key_end - key;
+        if (same_text(key, size, "measurement", 11) && measurement == NULL) {
+            if (scan_name(c, &measurement, &measurement_end) < 0)
+                return FALLBACK;
+        } else if (same_text(key, size, "fields", 6) && fields < 0) {
+            fields = 0;
+            if (expect(c, '{') < 0)
+                return FALLBACK;
+            skip_ws(c);
+            if (c->p < c->end && *c->p == '}') {
+                c->p++;
+            } else {
+                for (;;) {
+                    if (fields == MAX_FIELDS)
+                        return FALLBACK;
+                    if (scan_name(c, &names[fields], &names_end[fields]) < 0 || expect(c, ':') < 0 ||
+                        scan_number(c, &is_int[fields], &integers[fields], &reals[fields]) < 0)
+                        return FALLBACK;
+                    for (int i = 0; i < fields; i++) /* a repeated name: msgspec keeps the last */
+                        if (same_text(names[i], names_end[i] - names[i], names[fields],
+                                      names_end[fields] - names[fields]))
+                            return FALLBACK;
+                    fields++;
+                    skip_ws(c);
+                    if (c->p < c->end && *c->p == ',') {
+                        c->p++;
+                        continue;
+                    }
+                    if (expect(c, '}') < 0)
+                        return FALLBACK;
+                    break;
+                }
+            }
+        } else if (same_text(key, size, "tags", 4) && tags == NULL) {
+            skip_ws(c);
+            tags = c->p;
+            if (c->p >= c->end || *c->p != '{' || skip_value(c, 0) < 0)
+                return FALLBACK;
+            tags_end = c->p;
+        } else if (same_text(key, size, "time_ns", 7) && !seen_time) {
+            int integral;
+            double unused;
+            if (scan_number(c, &integral, &time_ns, &unused) < 0 || !integral || time_ns < 0)
+                return FALLBACK;
+            seen_time = 1;
+        } else {
+            return FALLBACK; /* an unknown or repeated key: msgspec says which */
+        }
+        skip_ws(c);
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (expect(c, '}') < 0)
+            return FALLBACK;
+        break;
+    }
+    if (measurement == NULL || fields < 0)
+        return FALLBACK;
+
+    Py_ssize_t m_size = measurement_end - measurement;
+    *kept = 0;
+    for (int i = 0; i < fields && !*kept; i++)
+        *kept = wanted(lane->keep, measurement, m_size, names[i], names_end[i] - names[i]);
+
+    /* The series: measurement and raw tags text, which the Python side checks and splits once. */
+    Py_ssize_t t_size = tags ? tags_end - tags : 0;
+    PyObject *series_key = PyBytes_FromStringAndSize(NULL, m_size + 1 + t_size);
+    if (series_key == NULL)
+        return -1;
+    char *k = PyBytes_AS_STRING(series_key);
+    memcpy(k, measurement, m_size);
+    k[m_size] = '\0';
+    if (t_size)
+        memcpy(k + m_size + 1, tags, t_size);
+    PyObject *parts = cached(lane->series, lane->series_parts, series_key);
+    Py_DECREF(series_key);
+    if (parts == NULL)
+        return -1;
+    if (parts == Py_None) {
+        Py_DECREF(parts);
+        return FALLBACK; /* the tags are not valid: msgspec gives the reason */
+    }
+    int failed = !PyTuple_CheckExact(parts) || PyTuple_GET_SIZE(parts) != 3;
+    if (failed)
+        PyErr_SetString(PyExc_TypeError, "series parts must be a 3-tuple");
+    if (!failed && fields == 0) { /* no line, but its tags had to pass */
+        Py_DECREF(parts);
+        return 0;
+    }
+    failed = failed || (!first && buffer_write(buf, "\n", 1) < 0) ||
+             buffer_str(buf, PyTuple_GET_ITEM(parts, 0)) < 0 || buffer_str(buf, lane->agent) < 0 ||
+             buffer_str(buf, PyTuple_GET_ITEM(parts, 1)) < 0 || buffer_str(buf, lane->site) < 0 ||
+             buffer_str(buf, PyTuple_GET_ITEM(parts, 2)) < 0;
+    Py_DECREF(parts);
+    if (failed)
+        return -1;
+    for (int i = 0; i < fields; i++) {
+        if (buffer_write(buf, i ? "," : " ", 1) < 0 || buffer_write(buf, names[i], names_end[i] - names[i]) < 0 ||
+            buffer_write(buf, "=", 1) < 0)
+            return -1;
+        if (is_int[i]) {
+            if (buffer_reserve(buf, 24) < 0)
+                return -1;
+            buf->len += format_integer(buf->data + buf->len, integers[i]);
+        } else if (buffer_float(buf, reals[i]) < 0) {
+            return -1;
+        }
+    }
+    if (buffer_write(buf, " ", 1) < 0)
+        return -1;
+    long long stamp = time_ns ? time_ns : lane->created_ns;
+    if (buf->time_len == 0 || stamp != buf->time) {
+        buf->time = stamp;
+        buf->time_len = format_integer(buf->time_text, stamp);
+    }
+    return buffer_write(buf, buf->time_text, buf->time_len) < 0 ? -1 : 1;
+}
+
+/* The samples array: lines into `body`, the kept samples' text into `reduced`. */
+static int
+lane_samples(Cursor *c, Buffer *body, Buffer *reduced, Lane *lane, Py_ssize_t max_samples,
+             Py_ssize_t *lines, Py_ssize_t *samples, Py_ssize_t *kept_count)
+{
+    if (expect(c, '[') < 0 || buffer_write(reduced, "[", 1) < 0)
+        return FALLBACK;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return buffer_write(reduced, "]", 1);
+    }
+    for (;;) {
+        if (++*samples > max_samples)
+            return FALLBACK;
+        skip_ws(c);
+        const char *start = c->p;
+        int kept = 0;
+        int result = lane_sample(c, body, lane, *lines == 0, &kept);
+        if (result < 0)
+            return result;
+        *lines += result;
+        if (kept) {
+            if ((*kept_count && buffer_write(reduced, ",", 1) < 0) || buffer_write(reduced, start, c->p - start) < 0)
+                return -1;
+            ++*kept_count;
+        }
+        skip_ws(c);
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (expect(c, ']') < 0)
+            return FALLBACK;
+        return buffer_write(reduced, "]", 1);
+    }
+}
+
+PyDoc_STRVAR(scan_batch_doc,
+"scan_batch(payload, keep, batch_tags, series, series_parts, max_samples)\n"
+"--\n\n"
+"(body, lines, samples, reduced, kept, agent_id, site, created_ns) for the JSON of a Batch, or\n"
+"None when it is not for the fast lane. `reduced` is the payload holding only the samples\n"
+"with a field named in `keep` (bytes b'measurement\\0field').");
+
+static PyObject *
+scan_batch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "scan_batch takes 6 arguments");
+        return NULL;
+    }
+    PyObject *payload = args[0], *keep = args[1], *batch_tags = args[2];
+    Py_ssize_t max_samples = PyLong_AsSsize_t(args[5]);
+    if (max_samples == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyBytes_CheckExact(payload) || !PyTuple_CheckExact(keep) || !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "scan_batch: bytes, tuple of bytes, callable, dict, callable, int");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keep); i++)
+        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(keep, i))) {
+            PyErr_SetString(PyExc_TypeError, "scan_batch: keep must hold bytes");
+            return NULL;
+        }
+    Cursor c = {PyBytes_AS_STRING(payload), PyBytes_AS_STRING(payload) + PyBytes_GET_SIZE(payload)};
+    Buffer body = {NULL, 0, 0, 0, {0}, 0}, reduced = {NULL, 0, 0, 0, {0}, 0};
+    Lane lane = {NULL, NULL, 0, keep, args[3], args[4]};
+    const char *agent = NULL, *agent_end = NULL, *site = "", *site_end = site, *key, *key_end;
+    int seen_created = 0, seen_site = 0, seen_samples = 0, result = FALLBACK;
+    Py_ssize_t lines = 0, samples = 0, kept = 0;
+    PyObject *answer = NULL, *agent_text = NULL, *site_text = NULL;
+
+    if (expect(&c, '{') < 0)
+        goto done;
+    for (;;) {
+        if (scan_string(&c, &key, &key_end) != 1 || expect(&c, ':') < 0)
+            goto done;
+        Py_ssize_t size = key_end - key;
+        if (same_text(key, size, "samples", 7)) {
+            /* agent_id, created_ns and site come first (msgspec writes struct fields in order) */
+            if (seen_samples || agent == NULL || !seen_created)
+                goto done;
+            seen_samples = 1;
+            if (buffer_write(&reduced, PyBytes_AS_STRING(payload), c.p - PyBytes_AS_STRING(payload)) < 0)
+                goto error;
+            PyObject *tags = PyObject_CallFunction(batch_tags, "s#s#", agent, agent_end - agent, site,
+                                                   site_end - site);
+            if (tags == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+                    goto error;
+                PyErr_Clear(); /* not UTF-8: msgspec says so */
+                goto done;
+            }
+            if (!PyTuple_CheckExact(tags) || PyTuple_GET_SIZE(tags) != 4) {
+                Py_DECREF(tags);
+                PyErr_SetString(PyExc_TypeError, "batch_tags must give a 4-tuple");
+                goto error;
+            }
+            lane.agent = PyTuple_GET_ITEM(tags, 0);
+            lane.site = PyTuple_GET_ITEM(tags, 1);
+            agent_text = PyTuple_GET_ITEM(tags, 2);
+            site_text = PyTuple_GET_ITEM(tags, 3);
+            Py_INCREF(lane.agent);
+            Py_INCREF(lane.site);
+            Py_INCREF(agent_text);
+            Py_INCREF(site_text);
+            Py_DECREF(tags);
+            if (!PyUnicode_CheckExact(lane.agent) || !PyUnicode_CheckExact(lane.site)) {
+                PyErr_SetString(PyExc_TypeError, "batch_tags must give strings");
+                goto error;
+            }
+            int status = lane_samples(&c, &body, &reduced, &lane, max_samples, &lines, &samples, &kept);
+            if (status == -1)
+                goto error;
+            if (status < 0)
+                goto done;
+            const char *rest = c.p;
+            skip_ws(&c);
+            if (c.p < c.end && *c.p == '}') {
+                c.p++;
+                skip_ws(&c);
+                if (c.p != c.end)
+                    goto done;
+                if (buffer_write(&reduced, rest, c.end - rest) < 0)
+                    goto error;
+                break;
+            }
+            if (expect(&c, ',') < 0)
+                goto done;
+            /* the rest of the payload goes into the copy as it is */
+            if (buffer_write(&reduced, rest, c.end - rest) < 0)
+                goto error;
+            for (;;) {
+                if (scan_string(&c, &key, &key_end) != 1 || expect(&c, ':') < 0)
+                    goto done;
+                Py_ssize_t rest_size = key_end - key;
+                if (same_text(key, rest_size, "samples", 7) || same_text(key, rest_size, "agent_id", 8) ||
+                    same_text(key, rest_size, "site", 4) || same_text(key, rest_size, "created_ns", 10) ||
+                    skip_value(&c, 0) < 0)
+                    goto done;
+                skip_ws(&c);
+                if (c.p < c.end && *c.p == ',') {
+                    c.p++;
+                    continue;
+                }
+                if (expect(&c, '}') < 0)
+                    goto done;
+                skip_ws(&c);
+                if (c.p != c.end)
+                    goto done;
+                break;
+            }
+            break;
+        } else if (same_text(key, size, "agent_id", 8)) {
+            if (agent != NULL || scan_string(&c, &agent, &agent_end) != 1)
+                goto done;
+        } else if (same_text(key, size, "site", 4)) {
+            if (seen_site || scan_string(&c, &site, &site_end) != 1)
+                goto done;
+            seen_site = 1;
+        } else if (same_text(key, size, "created_ns", 10)) {
+            int integral;
+            double unused;
+            if (seen_created || scan_number(&c, &integral, &lane.created_ns, &unused) < 0 || !integral ||
+                lane.created_ns < 0)
+                goto done;
+            seen_created = 1;
+        } else if (skip_value(&c, 0) < 0) {
+            goto done;
+        }
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != ',')
+            goto done; /* the object ended before "samples": nothing to win here */
+        c.p++;
+    }
+    result = 0;
+done:
+    if (result == 0) {
+        PyObject *body_bytes = PyBytes_FromStringAndSize(body.data ? body.data : "", body.len);
+        PyObject *reduced_bytes = body_bytes ? PyBytes_FromStringAndSize(reduced.data, reduced.len) : NULL;
+        if (body_bytes && reduced_bytes)
+            answer = Py_BuildValue("(NnnNnOOL)", body_bytes, lines, samples, reduced_bytes, kept, agent_text,
+                                   site_text, lane.created_ns);
+        else
+            Py_XDECREF(body_bytes);
+    } else {
+        answer = Py_None;
+        Py_INCREF(answer);
+    }
+error:
+    PyMem_Free(body.data);
+    PyMem_Free(reduced.data);
+    Py_XDECREF(lane.agent);
+    Py_XDECREF(lane.site);
+    Py_XDECREF(agent_text);
+    Py_XDECREF(site_text);
+    return answer;
+}
+
 static PyMethodDef methods[] = {
     {"samples_body", (PyCFunction)(void (*)(void))samples_body, METH_FASTCALL, samples_body_doc},
+    {"scan_batch", (PyCFunction)(void (*)(void))scan_batch, METH_FASTCALL, scan_batch_doc},
     {NULL, NULL, 0, NULL},
 };
 

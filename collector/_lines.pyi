@@ -14,3 +14,11 @@ def samples_body(
     field_keys: dict[str, str],
     field_key: Callable[[str], str],
 ) -> tuple[bytes, int] | None: ...
+def scan_batch(
+    payload: bytes,
+    keep: tuple[bytes, ...],
+    batch_tags: Callable[[str, str], tuple[str, str, str, str]],
+    series: dict[bytes, tuple[str, str, str]],
+    series_parts: Callable[[bytes], tuple[str, str, str] | None],
+    max_samples: int,
+) -> tuple[bytes, int, int, bytes, int, str, str, int] | None: ...

@@ -33,12 +33,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import Connection, Engine
 
 from agent.protocol import Batch, Kind, Presence, ProtocolError, decode, parse_topic
-from collector import deadletter, lean_paho, presence, sequence
+from collector import deadletter, fastlane, lean_paho, presence, sequence
 from collector.config import CollectorConfig, broker_address
 from collector.db import begin_write
 from collector.deadletter import DeadLetter
 from collector.errors import CollectorError
-from collector.line_protocol import batch_body
 from collector.observers import Observer, PresenceChange
 from collector.selfmetrics import SelfMetrics
 from collector.sequence import SequenceTracker, Verdict
@@ -101,7 +100,10 @@ class Ingest:
         self._metrics_messages = metrics.messages.labels(kind=Kind.METRICS.value)
         self._accepted_batches = metrics.batches.labels(result="accepted")
         self._duplicate_batches = metrics.batches.labels(result="duplicate")
-        self._observers = list(observers)
+        self._observers: list[Observer] = []
+        self._keep: tuple[bytes, ...] = ()  # the samples observers read (fastlane.wanted)
+        for observer in observers:
+            self.add_observer(observer)
         # Stores that keep part of each presence message in ingest's own transaction (inventory).
         self._presence_writers: list[PresenceWriter] = []
         self._clock = clock
@@ -122,6 +124,7 @@ class Ingest:
     def add_observer(self, observer: Observer) -> None:
         """Call `observer` for every accepted batch and presence change from now on."""
         self._observers.append(observer)
+        self._keep = fastlane.wanted(field for each in self._observers for field in each.sample_fields())
 
     def add_presence_writer(self, writer: PresenceWriter) -> None:
         """Call `writer(conn, presences)` in every flush's transaction, before anything is acknowledged."""
@@ -208,9 +211,9 @@ class Ingest:
             agent_id, kind = parse_topic(self._prefix, topic)
             if kind is Kind.METRICS:
                 self._metrics_messages.inc()
-                batch = decode(payload, Batch)
-                _check_agent(batch.agent_id, agent_id)
-                self._accept_batch(batch, received_ns, mid, qos)
+                decoded = fastlane.decode_batch(payload, self._keep)
+                _check_agent(decoded.batch.agent_id, agent_id)
+                self._accept_batch(decoded, received_ns, mid, qos)
                 return
             self._metrics.messages.labels(kind=kind.value).inc()
             if kind is Kind.STATE and not payload:
@@ -231,16 +234,16 @@ class Ingest:
             self._pending.presences.append((message, received_ns))
             self._pending.acks.append((mid, qos))
 
-    def _accept_batch(self, batch: Batch, received_ns: int, mid: int, qos: int) -> None:
+    def _accept_batch(self, decoded: fastlane.Decoded, received_ns: int, mid: int, qos: int) -> None:
+        batch, body, lines = decoded.batch, decoded.body, decoded.lines
         verdict = self._tracker.observe(batch.agent_id, batch.seq)
         if verdict is Verdict.DUPLICATE:
             self._duplicate_batches.inc()
             self._metrics.duplicates.inc()
             self._queue_ack(mid, qos)
             return
-        body, lines = batch_body(batch)
         self._accepted_batches.inc()
-        self._metrics.samples.inc(len(batch.samples) + len(batch.states))
+        self._metrics.samples.inc(decoded.items)
         self._metrics.lines.inc(lines)
         with self._lock:
             pending = self._pending

@@ -76,6 +76,11 @@ def _fields(fields: dict[str, int | float]) -> str:
     )
 
 
+def series_parts(key: tuple[str, ...]) -> tuple[str, str, str]:
+    """The cached parts of a series key (measurement, tag names..., tag values...)."""
+    return _series.get(key) or _series_parts(key)
+
+
 def _series_parts(key: tuple[str, ...]) -> tuple[str, str, str]:
     """The line's start up to `agent_id`, between `agent_id` and `site`, and after `site`.
 
@@ -106,6 +111,11 @@ def native() -> bool:
     return _native is not None
 
 
+def native_module() -> ModuleType | None:
+    """The C builder module, or None where it was not compiled."""
+    return _native
+
+
 def batch_lines(batch: Batch) -> list[str]:
     """The lines for every Sample and State of `batch`; samples without a finite field are left out."""
     agent, site = _batch_tags(batch)
@@ -127,16 +137,25 @@ def batch_body(batch: Batch) -> tuple[bytes, int]:
     if answer is None:
         lines = _sample_lines(batch, agent, site)
         answer = "\n".join(lines).encode(), len(lines)
+    return with_states(batch, *answer)
+
+
+def with_states(batch: Batch, body: bytes, count: int) -> tuple[bytes, int]:
+    """`body` (`count` sample lines of `batch`) followed by the lines of the batch's States."""
     if not batch.states:
-        return answer
-    states = _state_lines(batch, agent, site)
-    body, count = answer
+        return body, count
+    states = _state_lines(batch, *_batch_tags(batch))
     return body + (b"\n" if count else b"") + "\n".join(states).encode(), count + len(states)
 
 
 def _batch_tags(batch: Batch) -> tuple[str, str]:
     """The `,agent_id=...` and `,site=...` every line of `batch` carries (site may be empty)."""
-    return f",agent_id={escape_tag(batch.agent_id)}", f",site={escape_tag(batch.site)}" if batch.site else ""
+    return batch_tags(batch.agent_id, batch.site)
+
+
+def batch_tags(agent_id: str, site: str) -> tuple[str, str]:
+    """The `,agent_id=...` and `,site=...` every line of an agent's batch carries (site may be empty)."""
+    return f",agent_id={escape_tag(agent_id)}", f",site={escape_tag(site)}" if site else ""
 
 
 def _sample_lines(batch: Batch, agent: str, site: str) -> list[str]:

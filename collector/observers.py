@@ -9,6 +9,7 @@ presence. Observers must be quick and must not raise: slow work goes to their ow
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +40,12 @@ class PresenceChange:
 
 class Observer(Protocol):
     """Something that wants every accepted batch and every presence change."""
+
+    def sample_fields(self) -> Iterable[tuple[str, str]]:
+        """The (measurement, field) pairs it reads. The batches it is given hold only the
+        samples with one of them (and all their States): turning every sample into a Python
+        object only to pass over it was most of ingest's work (collector/fastlane.py)."""
+        ...
 
     def observe_batch(self, batch: Batch, received_ns: int) -> None: ...
 

@@ -127,7 +127,11 @@ def merge(a: AgentSequence, b: AgentSequence) -> AgentSequence:
         # Two unbroken runs that touch: one unbroken run. Every flush merges each agent
         # twice, and nearly every agent is in this case.
         return AgentSequence(
-            min(a.floor, b.floor), max(a.high, b.high), [], max(a.lost, b.lost), max(a.duplicates, b.duplicates)
+            min(a.floor, b.floor),
+            max(a.high, b.high),
+            [],
+            max(a.lost, b.lost),
+            max(a.duplicates, b.duplicates),
         )
     seen = sorted(_seen(a) + _seen(b))
     union: list[Range] = []

@@ -51,6 +51,10 @@ class IncidentEngine:
     def from_files(cls, store: IncidentStore, rules_path: Path | None = None) -> IncidentEngine:
         return cls(store, load_settings(rules_path))
 
+    def sample_fields(self) -> list[tuple[str, str]]:
+        """The tracked fields: the only samples the rules read."""
+        return [(track.measurement, track.field) for track in self.settings.tracks()]
+
     def observe_batch(self, batch: Batch, received_ns: int) -> None:
         # Observers must not raise into ingest: a batch this engine cannot take is logged, not fatal.
         try:

@@ -68,7 +68,9 @@ def seen_numbers(state: AgentSequence) -> set[int]:
 
 # A collector's view of one agent: usually an unbroken run, sometimes with holes.
 views = st.one_of(
-    st.builds(lambda start, length: list(range(start, start + length)), st.integers(0, 30), st.integers(1, 20)),
+    st.builds(
+        lambda start, length: list(range(start, start + length)), st.integers(0, 30), st.integers(1, 20)
+    ),
     st.lists(st.integers(0, 50), min_size=1, max_size=25),
 )
 

@@ -124,9 +124,7 @@ def test_token_command_prints_a_working_token_last(
         tokens.main(["create", "--role", "root", "--db", url])
 
 
-def test_a_revoked_token_is_refused_by_the_api(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_revoked_token_is_refused_by_the_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     app, store, roles = build_app(tmp_path)
     url = str(store.engine.url)
     assert tokens.main(["create", "--role", "helpdesk", "--db", url, "--name", "left-the-company"]) == 0

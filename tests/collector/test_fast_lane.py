@@ -1,0 +1,278 @@
+"""The fast lane (collector/fastlane.py, scan_batch in collector/_lines.c) against the ordinary way.
+
+For any payload, valid or not, `decode_batch` must give what decoding the whole payload
+with agent.protocol.decode and building its lines with line_protocol.batch_body gives:
+the same body byte for byte, the same Batch minus the samples no observer wants, or the
+same ProtocolError. The lane parses untrusted JSON in C, so the payloads here include
+other JSON spellings of the same batch, malformed and truncated ones, and random bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from agent.protocol import MAX_ITEMS_PER_BATCH, Batch, ProtocolError, Sample, State, decode, encode
+from collector import fastlane, line_protocol
+from collector.fastlane import Decoded, decode_batch, wanted
+
+KEEP_PAIRS = {("cpu", "used_percent"), ("disk", "free_bytes")}
+KEEP = wanted(KEEP_PAIRS)
+
+
+def reference(payload: bytes, keep: set[tuple[str, str]] = KEEP_PAIRS) -> Decoded:
+    """The ordinary way: the whole payload through msgspec, then the line builder."""
+    batch = decode(payload, Batch)
+    body, lines = line_protocol.batch_body(batch)
+    kept = [s for s in batch.samples if any((s.measurement, f) in keep for f in s.fields)]
+    return Decoded(
+        msgspec.structs.replace(batch, samples=kept), body, lines, len(batch.samples) + len(batch.states)
+    )
+
+
+def outcome(decoder: object, payload: bytes) -> Decoded | str:
+    try:
+        return decoder(payload)  # type: ignore[operator, no-any-return]
+    except ProtocolError as err:
+        return f"ProtocolError: {err.reason}"
+
+
+def assert_same(payload: bytes) -> Decoded | str:
+    ours = outcome(lambda p: decode_batch(p, KEEP), payload)
+    assert ours == outcome(reference, payload)
+    return ours
+
+
+def lane_takes(payload: bytes) -> bool:
+    native = line_protocol.native_module()
+    assert native is not None, "collector/_lines.c is not built: run deploy/install-deps.sh"
+    return (
+        native.scan_batch(
+            payload,
+            KEEP,
+            fastlane._batch_tags,
+            fastlane._raw_series,
+            fastlane._raw_series_parts,
+            MAX_ITEMS_PER_BATCH,
+        )
+        is not None
+    )
+
+
+_names = st.sampled_from(["cpu", "disk", "net", "x_1", "_y", "A" * 64])
+_tag_values = st.text(alphabet=string.ascii_letters + ' ,=\\\n\t"/é€😀\x00', max_size=8)
+_numbers = st.one_of(
+    st.integers(-(2**40), 2**40),
+    st.integers(-(2**63) + 1, 2**63 - 1),  # -2**63 is msgspec's: its magnitude is beyond 63 bits
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(places=3, min_value=-(10**9), max_value=10**9).map(float),
+    st.sampled_from(
+        [0.0, -0.0, 5e-324, 1e-310, 1.7976931348623157e308, 1e22, 0.1, 1e16, 123456789012345680.0]
+    ),
+)
+_times = st.one_of(st.just(0), st.integers(0, 2**63 - 1))
+# Beyond 64 bits: valid, but not for the lane (the whole payload goes the ordinary way).
+_big_numbers = st.one_of(_numbers, st.integers(-(2**70), 2**70))
+_big_times = st.one_of(_times, st.integers(2**63, 2**64))
+
+
+def samples(
+    numbers: st.SearchStrategy[int | float], times: st.SearchStrategy[int]
+) -> st.SearchStrategy[Sample]:
+    return st.builds(
+        Sample,
+        measurement=_names,
+        fields=st.dictionaries(
+            st.sampled_from(["used_percent", "free_bytes", "value", "v2"]), numbers, min_size=0, max_size=3
+        ),
+        tags=st.dictionaries(
+            st.one_of(st.sampled_from(["item", "unit", "agent_id", "site"]), st.just("t" * 64)),
+            _tag_values,
+            max_size=3,
+        ),
+        time_ns=times,
+    )
+
+
+def batches(items: st.SearchStrategy[Sample]) -> st.SearchStrategy[Batch]:
+    return st.builds(
+        Batch,
+        v=st.just(1),
+        agent_id=st.sampled_from(["pc-1", "pc-00042", "a.b_c"]),
+        seq=st.integers(0, 2**40),
+        created_ns=st.integers(0, 2**62),
+        site=st.sampled_from(["", "hq", "Main office", "Zürich, 2nd=floor"]),
+        samples=st.lists(items, max_size=8),
+        states=st.lists(
+            st.builds(
+                State, subject=st.just("dns:intranet"), condition=st.just("dns_resolves"), ok=st.booleans()
+            ),
+            max_size=2,
+        ),
+    )
+
+
+_batches = batches(samples(_numbers, _times))
+_any_batches = st.one_of(_batches, batches(samples(_big_numbers, _big_times)))
+
+
+def respell(payload: bytes, rng: random.Random) -> bytes:
+    """The same JSON value written another way: spaces, \\u escapes, sample keys reordered."""
+    value = json.loads(payload)
+    for sample in value.get("samples", []):
+        items = list(sample.items())
+        rng.shuffle(items)
+        sample.clear()
+        sample.update(items)
+    text = json.dumps(value, ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 1, "\t"]))
+    return text.encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=400, deadline=None)
+@given(message=_batches)
+def test_the_lane_gives_what_the_ordinary_way_gives(message: Batch) -> None:
+    payload = encode(message)
+    assert lane_takes(payload) or not message.samples  # no "samples" key: nothing to win
+    assert isinstance(assert_same(payload), Decoded)
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=_any_batches)
+def test_any_batch_gives_what_the_ordinary_way_gives(message: Batch) -> None:
+    assert isinstance(assert_same(encode(message)), Decoded)
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=_any_batches, seed=st.integers(0, 2**32))
+def test_other_spellings_of_the_same_batch(message: Batch, seed: int) -> None:
+    payload = respell(encode(message), random.Random(seed))
+    assert isinstance(assert_same(payload), Decoded)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(message=_any_batches, seed=st.integers(0, 2**32), edits=st.integers(1, 4))
+def test_damaged_payloads(message: Batch, seed: int, edits: int) -> None:
+    rng = random.Random(seed)
+    data = bytearray(encode(message))
+    assume(data)
+    for _ in range(edits):
+        at = rng.randrange(len(data))
+        action = rng.random()
+        if action < 0.4:
+            data[at] = rng.choice(b'{}[]:,"\\-+.0123456789eEabtnu \x00\xff\xc3')
+        elif action < 0.7:
+            del data[at]
+        else:
+            data.insert(at, rng.choice(b'{}[]:,"\\-.019eE \x80'))
+    assert_same(bytes(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_random_bytes(data: bytes) -> None:
+    assert_same(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=_batches, cut=st.floats(0, 1))
+def test_truncated_payloads(message: Batch, cut: float) -> None:
+    payload = encode(message)
+    assert_same(payload[: int(len(payload) * cut)])
+
+
+def agent_batch(
+    samples: str, head: str = '"v":1,"agent_id":"pc-1","seq":3,"created_ns":99,"site":"hq"'
+) -> bytes:
+    return ("{" + head + ',"samples":[' + samples + "]}").encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "fast"),
+    [
+        (
+            agent_batch(
+                '{"measurement":"cpu","fields":{"used_percent":12.5},"tags":{"core":"0"},"time_ns":7}'
+            ),
+            True,
+        ),
+        (agent_batch('{"measurement":"disk","fields":{"free_bytes":3,"used_percent":0.5}}'), True),
+        (agent_batch('{"fields":{"v":1},"measurement":"x","time_ns":0}'), True),
+        (
+            agent_batch('{"measurement":"x","fields":{}, "tags":{"1bad":"v"}}'),
+            False,
+        ),  # tags checked without fields
+        (agent_batch('{"measurement":"x","fields":{"v":1},"tags":{"k":"' + "v" * 257 + '"}}'), False),
+        (agent_batch('{"measurement":"x","fields":{"v":1,"v":2}}'), False),  # msgspec keeps the last
+        (agent_batch('{"measurement":"x","measurement":"y","fields":{"v":1}}'), False),
+        (agent_batch('{"measurement":"x","fields":{"v":1},"unit":"s"}'), False),  # unknown key
+        (agent_batch('{"measurement":"x","fields":{"v":true}}'), False),
+        (agent_batch('{"measurement":"x","fields":{"v":1e400}}'), False),
+        (agent_batch('{"measurement":"x","fields":{"v":1e-400}}'), False),
+        (agent_batch('{"measurement":"x","fields":{"v":01}}'), False),
+        (agent_batch('{"measurement":"x","fields":{"v":-0}}'), True),
+        (agent_batch('{"measurement":"x","fields":{"v":9223372036854775808}}'), False),  # 2**63: msgspec's
+        (agent_batch('{"measurement":"x","fields":{"v":1},"time_ns":-1}'), False),
+        (agent_batch('{"measurement":"x\\u0041","fields":{"v":1}}'), False),  # an escape in a name
+        (agent_batch('{"measurement":"x","fields":{"v":1}}', head='"v":1,"seq":3,"created_ns":99'), False),
+        (
+            agent_batch(
+                '{"measurement":"x","fields":{"v":1}}', head='"v":2,"agent_id":"pc-1","seq":3,"created_ns":9'
+            ),
+            True,
+        ),
+        (
+            agent_batch(
+                '{"measurement":"x","fields":{"v":1}}',
+                head='"v":1,"agent_id":"pc-1","agent_id":"pc-2","seq":3,"created_ns":9',
+            ),
+            False,
+        ),
+        (b'{"v":1,"agent_id":"pc-1","seq":3,"created_ns":99,"samples":[],"site":"late"}', False),
+        (b'{"v":1,"agent_id":"pc-1","seq":3,"created_ns":99,"samples":[],"samples":[]}', False),
+        (b'{"v":1,"agent_id":"pc-1","seq":3,"created_ns":99,"sampl\\u0065s":[]}', False),
+        (agent_batch('{"measurement":"x","fields":{"v":1}}') + b" \n", True),
+        (agent_batch('{"measurement":"x","fields":{"v":1}}') + b"x", False),
+        (agent_batch(",".join(['{"measurement":"x","fields":{"v":1}}'] * (MAX_ITEMS_PER_BATCH + 1))), False),
+    ],
+)
+def test_edge_cases(payload: bytes, fast: bool) -> None:
+    assert lane_takes(payload) is fast
+    assert_same(payload)
+
+
+def test_invalid_utf8_is_rejected_as_msgspec_rejects_it() -> None:
+    for payload in (
+        agent_batch('{"measurement":"x","fields":{"v":1},"tags":{"k":"@"}}').replace(b"@", b"\xff"),
+        agent_batch("", head='"v":1,"agent_id":"pc-1","seq":3,"created_ns":99,"site":"@"').replace(
+            b"@", b"\xc3"
+        ),
+    ):
+        assert isinstance(assert_same(payload), str)
+
+
+def test_the_lane_takes_what_agents_send() -> None:
+    # The shape every agent publishes must not fall back, or the lane wins nothing.
+    from tests.support import fake_agents
+
+    payload = encode(fake_agents.make_batch(7, 3, 1_700_000_000_000_000_000, with_state=True))
+    assert lane_takes(payload)
+    decoded = assert_same(payload)
+    assert isinstance(decoded, Decoded)
+    assert decoded.items == fake_agents.SAMPLES_PER_BATCH + 1
+    assert [s.measurement for s in decoded.batch.samples] == []  # no field named in KEEP
+    assert decoded.batch.states  # every State is kept
+
+
+def test_without_observers_nothing_is_kept_and_none_keeps_all() -> None:
+    payload = agent_batch(
+        '{"measurement":"cpu","fields":{"used_percent":1}},{"measurement":"net","fields":{"rx":2}}'
+    )
+    assert decode_batch(payload, ()).batch.samples == []
+    assert [s.measurement for s in decode_batch(payload, None).batch.samples] == ["cpu", "net"]
+    assert [s.measurement for s in decode_batch(payload, KEEP).batch.samples] == ["cpu"]
