@@ -446,15 +446,24 @@ skip_value(Cursor *c, int depth)
     return c->p > s ? 0 : FALLBACK;
 }
 
+/* Powers of ten that are exact doubles. */
+static const double EXACT_POWERS[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
 /* A JSON number in strict notation. Integers (no fraction, no exponent) within 64 bits
- * set *is_int and *integer; others set *real, correctly rounded as msgspec does. */
+ * set *is_int and *integer; others set *real, correctly rounded as msgspec does: with at
+ * most 15 significant digits and a decimal exponent within 22, digits and power of ten
+ * are both exact doubles and one division or multiplication rounds correctly (Clinger's
+ * fast path, which strtod takes too); other numbers go to CPython's strtod. */
 static int
 scan_number(Cursor *c, int *is_int, long long *integer, double *real)
 {
     skip_ws(c);
     const char *s = c->p;
-    int negative = 0, digits = 0, fraction = 0, exponent = 0;
-    unsigned long long value = 0;
+    int negative = 0, digits = 0, fraction = 0, exponent_digits = 0, significant = 0, exponent = 0;
+    unsigned long long value = 0, mantissa = 0;
     if (c->p < c->end && *c->p == '-') {
         negative = 1;
         c->p++;
@@ -472,38 +481,54 @@ scan_number(Cursor *c, int *is_int, long long *integer, double *real)
                 return FALLBACK;
             value = value * 10 + (unsigned long long)(*c->p++ - '0');
         }
+        mantissa = value;
+        significant = digits;
     }
     if (c->p < c->end && *c->p == '.') {
         c->p++;
         while (c->p < c->end && IS_DIGIT(*c->p)) {
-            c->p++;
+            int digit = *c->p++ - '0';
             fraction++;
+            if (significant || digit) {
+                if (++significant <= 19)
+                    mantissa = mantissa * 10 + (unsigned long long)digit;
+            }
         }
         if (fraction == 0)
             return FALLBACK;
     }
     if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
         c->p++;
+        int sign = 1;
         if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
-            c->p++;
+            sign = *c->p++ == '-' ? -1 : 1;
         while (c->p < c->end && IS_DIGIT(*c->p)) {
-            if (++exponent > 3)
+            if (++exponent_digits > 3)
                 return FALLBACK;
-            c->p++;
+            exponent = exponent * 10 + (*c->p++ - '0');
         }
-        if (exponent == 0)
+        if (exponent_digits == 0)
             return FALLBACK;
+        exponent *= sign;
     }
-    if (!fraction && !exponent) {
+    if (!fraction && !exponent_digits) {
         if (value > (unsigned long long)LLONG_MAX)
             return FALLBACK; /* beyond 64 bits: msgspec's */
         *is_int = 1;
         *integer = negative ? -(long long)value : (long long)value;
         return 0;
     }
+    *is_int = 0;
+    int scale = exponent - fraction;
+    if (significant <= 15 && scale >= -22 && scale <= 22) {
+        double exact = (double)mantissa;
+        exact = scale < 0 ? exact / EXACT_POWERS[-scale] : exact * EXACT_POWERS[scale];
+        *real = negative ? -exact : exact;
+        return 0;
+    }
     char text[64];
     Py_ssize_t size = c->p - s;
-    if (size >= (Py_ssize_t)sizeof text || digits + fraction > 40)
+    if (size >= (Py_ssize_t)sizeof text)
         return FALLBACK;
     memcpy(text, s, size);
     text[size] = '\0';
@@ -513,9 +538,8 @@ scan_number(Cursor *c, int *is_int, long long *integer, double *real)
         PyErr_Clear();
         return FALLBACK;
     }
-    if (stop != text + size || !isfinite(parsed) || (parsed == 0.0 && exponent))
+    if (stop != text + size || !isfinite(parsed) || (parsed == 0.0 && significant))
         return FALLBACK; /* overflow and underflow are msgspec's to judge */
-    *is_int = 0;
     *real = parsed;
     return 0;
 }

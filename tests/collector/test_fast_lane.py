@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import struct
 
 import msgspec
 import pytest
@@ -276,3 +277,31 @@ def test_without_observers_nothing_is_kept_and_none_keeps_all() -> None:
     assert decode_batch(payload, ()).batch.samples == []
     assert [s.measurement for s in decode_batch(payload, None).batch.samples] == ["cpu", "net"]
     assert [s.measurement for s in decode_batch(payload, KEEP).batch.samples] == ["cpu"]
+
+
+def test_numbers_read_as_msgspec_reads_them() -> None:
+    # Written by hand as agents in other languages might: trailing zeros, exponents,
+    # many digits; plus random doubles as msgspec writes them. Each must give the float
+    # msgspec reads and the text repr() writes, whether the lane takes the quick way
+    # (<= 15 digits, exponent within 22) or CPython's strtod.
+    rng = random.Random(7)
+    texts = [
+        "1.50",
+        "15e-1",
+        "0.000150E+1",
+        "-0.0",
+        "0.0e5",
+        "1e22",
+        "1e23",
+        "123456789012345.6",
+        "9007199254740993.0",
+    ]
+    texts += [f"{rng.randrange(10 ** rng.randrange(1, 17))}.{rng.randrange(10**6):06d}" for _ in range(3000)]
+    texts += [f"{rng.randrange(1, 10**15)}e{rng.randrange(-30, 30)}" for _ in range(3000)]
+    texts += [msgspec.json.encode(struct.unpack("<d", rng.randbytes(8))[0]).decode() for _ in range(3000)]
+    texts = [t for t in texts if t not in ("NaN", "Infinity", "-Infinity", "null")]
+    for start in range(0, len(texts), 1000):
+        chunk = texts[start : start + 1000]
+        payload = agent_batch(",".join(f'{{"measurement":"x","fields":{{"v":{t}}}}}' for t in chunk))
+        assert lane_takes(payload)
+        assert isinstance(assert_same(payload), Decoded)
