@@ -71,6 +71,7 @@ class _Pending:
     acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, qos)
     bodies: list[bytes] = field(default_factory=list)  # each batch's lines, joined (line_protocol.batch_body)
     lines: int = 0
+    items: int = 0  # samples and states in the batches
     batches: list[tuple[Batch, int]] = field(default_factory=list)
     presences: list[tuple[Presence, int]] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
@@ -242,9 +243,6 @@ class Ingest:
             self._metrics.duplicates.inc()
             self._queue_ack(mid, qos)
             return
-        self._accepted_batches.inc()
-        self._metrics.samples.inc(decoded.items)
-        self._metrics.lines.inc(lines)
         with self._lock:
             pending = self._pending
             if not pending.acks:
@@ -252,6 +250,7 @@ class Ingest:
             if lines:
                 pending.bodies.append(body)
                 pending.lines += lines
+            pending.items += decoded.items
             pending.batches.append((batch, received_ns))
             pending.acks.append((mid, qos))
             pending.seen[batch.agent_id] = presence.Seen(batch.site, batch.created_ns, received_ns)
@@ -316,6 +315,10 @@ class Ingest:
             for mid, qos in pending.acks:
                 if qos:
                     self._client.ack(mid, qos)
+            # Counted once stored, per flush: four locked counters per batch were 3 % of ingest.
+            self._accepted_batches.inc(len(pending.batches))
+            self._metrics.samples.inc(pending.items)
+            self._metrics.lines.inc(pending.lines)
             self._metrics.flush_seconds.observe(time.perf_counter() - started)
 
     def _store(self, pending: _Pending) -> None:
@@ -392,6 +395,7 @@ def _prepend(first: _Pending, then: _Pending) -> _Pending:
         acks=first.acks + then.acks,
         bodies=first.bodies + then.bodies,
         lines=first.lines + then.lines,
+        items=first.items + then.items,
         batches=first.batches + then.batches,
         presences=first.presences + then.presences,
         letters=first.letters + then.letters,

@@ -97,6 +97,8 @@ def test_state_survives_in_the_store(store: Engine) -> None:
     restarted.load(engine)
     assert restarted.observe("pc-1", 5) is Verdict.DUPLICATE
     assert restarted.observe("pc-1", 3) is Verdict.FILLED
+    for seq in (7, 8):
+        restarted.observe("pc-2", seq)  # no gap: not listed
     with begin_write(engine) as conn:
         _, opened, filled = sequence.save(conn, restarted.take_dirty())
         assert sequence.stored_gaps(conn) == {"pc-1": 1}
