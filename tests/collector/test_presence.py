@@ -52,6 +52,29 @@ def test_birth_lwt_batch_and_goodbye(engine: Engine) -> None:
     assert statuses(engine, [], late) == []  # spooled before the goodbye: still offline
 
 
+def last_seen(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {row.agent_id: row.last_seen_ns for row in presence.agents(conn)}
+
+
+def test_batches_move_last_seen_forward_and_bring_new_agents_in(engine: Engine) -> None:
+    statuses(engine, [(fake_agents.birth(1, 10 * S, interval_seconds=30), 10 * S)])
+    assert statuses(engine, [], {"pc-00001": Seen("hq", created_ns=20 * S, received_ns=21 * S)}) == []
+    assert statuses(engine, [], {"pc-00001": Seen("hq", created_ns=15 * S, received_ns=18 * S)}) == []
+    assert last_seen(engine) == {"pc-00001": 21 * S}  # never back
+    both = {
+        "pc-00001": Seen("hq", created_ns=29 * S, received_ns=30 * S),
+        "pc-00002": Seen("hq", created_ns=25 * S, received_ns=26 * S),  # first heard of
+    }
+    with begin_write(engine) as conn:  # one agent it never heard of: the long way
+        assert not presence._still_online(conn, both)
+    assert statuses(engine, [], both) == [(AgentStatus.ONLINE, None)]
+    assert last_seen(engine) == {"pc-00001": 30 * S, "pc-00002": 26 * S}
+    with begin_write(engine) as conn:  # all online: one statement did it
+        assert presence._still_online(conn, {"pc-00002": Seen("hq", created_ns=40 * S, received_ns=41 * S)})
+    assert last_seen(engine) == {"pc-00001": 30 * S, "pc-00002": 41 * S}
+
+
 def test_no_batch_for_n_intervals_is_stale(engine: Engine) -> None:
     statuses(engine, [(fake_agents.birth(1, 10 * S, interval_seconds=30), 10 * S)])
     with begin_write(engine) as conn:
