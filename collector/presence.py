@@ -224,11 +224,17 @@ def expire(
     )
 
 
+_STATUSES = {status.value: status for status in AgentStatus}
+
+
 def agents(conn: Connection) -> list[AgentRow]:
-    """Every known agent and its status."""
+    """Every known agent and its status (read for /metrics every presence check: only what it shows)."""
+    columns = (agent.c.agent_id, agent.c.site, agent.c.status, agent.c.last_seen_ns, agent.c.interval_seconds)
     return [
-        AgentRow(row.agent_id, row.site, AgentStatus(row.status), row.last_seen_ns, row.interval_seconds)
-        for row in conn.execute(select(agent).order_by(agent.c.agent_id))
+        AgentRow(agent_id, site, _STATUSES[status], last_seen_ns, interval)
+        for agent_id, site, status, last_seen_ns, interval in conn.execute(
+            select(*columns).order_by(agent.c.agent_id)
+        )
     ]
 
 
