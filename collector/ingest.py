@@ -51,6 +51,7 @@ PresenceWriter = Callable[[Connection, Sequence[tuple[Presence, int]]], object]
 BAD_TOPIC: Final = "bad_topic"
 AGENT_ID_MISMATCH: Final = "agent_id_mismatch"
 INTERNAL_ERROR: Final = "internal_error"
+MAX_TOPICS: Final = 200_000  # parsed topics kept (agents x kinds); beyond, the cache starts over
 
 
 def reason_code(reason: str) -> str:
@@ -109,6 +110,7 @@ class Ingest:
         self._presence_writers: list[PresenceWriter] = []
         self._clock = clock
         self._tracker = SequenceTracker()
+        self._topics: dict[str, tuple[str, Kind]] = {}  # topic -> what parse_topic says: a few per agent
         self._lock = threading.Condition()
         self._pending = _Pending()
         self._flush_lock = threading.Lock()
@@ -149,7 +151,7 @@ class Ingest:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(1, 30)
-        return client
+        return lean_paho.lean_client(client)
 
     def start(self) -> None:
         """Load the sequence state, connect and start receiving."""
@@ -209,7 +211,7 @@ class Ingest:
     def receive(self, topic: str, payload: bytes, received_ns: int, mid: int = 0, qos: int = 0) -> None:
         """Decode one message and queue what it means for the next flush."""
         try:
-            agent_id, kind = parse_topic(self._prefix, topic)
+            agent_id, kind = self._topics.get(topic) or self._parse_topic(topic)
             if kind is Kind.METRICS:
                 self._metrics_messages.inc()
                 decoded = fastlane.decode_batch(payload, self._keep)
@@ -234,6 +236,13 @@ class Ingest:
         with self._lock:
             self._pending.presences.append((message, received_ns))
             self._pending.acks.append((mid, qos))
+
+    def _parse_topic(self, topic: str) -> tuple[str, Kind]:
+        parsed = parse_topic(self._prefix, topic)
+        if len(self._topics) >= MAX_TOPICS:
+            self._topics.clear()
+        self._topics[topic] = parsed
+        return parsed
 
     def _accept_batch(self, decoded: fastlane.Decoded, received_ns: int, mid: int, qos: int) -> None:
         batch, body, lines = decoded.batch, decoded.body, decoded.lines

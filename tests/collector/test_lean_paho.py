@@ -5,9 +5,10 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt import _packet
-from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import create_engine
@@ -15,7 +16,7 @@ from sqlalchemy import create_engine
 from collector import lean_paho
 from collector.config import CollectorConfig
 from collector.ingest import Ingest
-from collector.lean_paho import LeanProperties
+from collector.lean_paho import LeanMatcher, LeanProperties
 from collector.selfmetrics import SelfMetrics
 from collector.writer import Sink
 
@@ -53,7 +54,7 @@ def test_unpack_and_pack_match_paho() -> None:
 def test_unpack_forgets_the_previous_message() -> None:
     props: Any = LeanProperties(PacketTypes.PUBLISH)
     props.unpack(publish_properties(Properties).pack())
-    props.unpack(b"\x00")  # no properties at all
+    assert props.unpack(b"\x00")[1] == Properties(PacketTypes.PUBLISH).unpack(b"\x00")[1] == 1  # type: ignore[no-untyped-call]
     assert own_properties(props) == {"packetType": PacketTypes.PUBLISH}
     assert props.isEmpty()
 
@@ -66,7 +67,8 @@ def test_rules_still_apply() -> None:
 
 def test_the_collector_decodes_publishes_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_packet, "Properties", Properties)  # as paho ships it
-    Ingest(CollectorConfig(), create_engine("sqlite://"), Sink.__new__(Sink), SelfMetrics())
+    ingest = Ingest(CollectorConfig(), create_engine("sqlite://"), Sink.__new__(Sink), SelfMetrics())
+    assert isinstance(ingest._client._on_message_filtered, LeanMatcher)
     topic, payload = b"deskwatch/v1/pc-00001/metrics", b'{"v":1}'
     props = publish_properties(Properties).pack()
     packet = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 9) + props + payload
@@ -76,3 +78,22 @@ def test_the_collector_decodes_publishes_with_it(monkeypatch: pytest.MonkeyPatch
     assert decoded.properties.ContentType == "application/json"
     lean_paho.install()  # idempotent
     assert type(_packet.decode_publish(0x32, packet, MQTTProtocolVersion.MQTTv5).properties) is LeanProperties
+
+
+def test_the_matcher_answers_at_once_until_a_filter_is_added() -> None:
+    client = lean_paho.lean_client(
+        mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    )
+    matcher = client._on_message_filtered
+    assert isinstance(matcher, LeanMatcher)
+    assert list(matcher.iter_match("deskwatch/v1/pc-1/metrics")) == []
+    seen: list[str] = []
+    client.message_callback_add("deskwatch/v1/+/reply", lambda *_: seen.append("reply"))
+    client.message_callback_add("deskwatch/#", lambda *_: seen.append("all"))
+    for callback in matcher.iter_match("deskwatch/v1/pc-1/reply"):
+        callback()
+    assert sorted(seen) == ["all", "reply"]
+    assert len(list(matcher.iter_match("deskwatch/v1/pc-1/metrics"))) == 1
+    client.message_callback_remove("deskwatch/#")
+    client.message_callback_remove("deskwatch/v1/+/reply")
+    assert list(matcher.iter_match("deskwatch/v1/pc-1/reply")) == []
