@@ -9,15 +9,17 @@ without stepping on each other; `upgrade heads` applies them all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///var/deskwatch/collector.db"
@@ -76,3 +78,35 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
             conn.rollback()
             raise
         conn.commit()
+
+
+_compiled: dict[tuple[ClauseElement, str, tuple[str, ...]], SQLCompiler] = {}
+
+
+def execute_many(
+    conn: Connection,
+    statement: ClauseElement,
+    rows: Sequence[Mapping[str, Any]],
+    set_columns: tuple[str, ...] = (),
+) -> int:
+    """Run `statement` once per row, handing the rows to the database driver as they are; the rows it changed.
+
+    SQLAlchemy turns each row's parameters into the driver's form in Python, and ingest
+    updates a row per agent per flush: that was a tenth of its time. The statement is
+    compiled once per dialect (`set_columns`: an UPDATE's SET columns, bound by their
+    names) and must be a module-level constant. Only for plain values (ints, strings)
+    that need no conversion on the way to the database.
+    """
+    key = (statement, conn.dialect.name, set_columns)
+    compiled = _compiled.get(key)
+    if compiled is None:
+        built = statement.compile(dialect=conn.dialect, column_keys=list(set_columns) or None)
+        compiled = _compiled[key] = cast(SQLCompiler, built)
+    defaults = compiled.params  # values the statement binds itself
+    names = compiled.positiontup
+    params: list[Any]
+    if names is None:  # named parameters (psycopg)
+        params = [{**defaults, **row} for row in rows]
+    else:  # positional (sqlite3)
+        params = [tuple(row[name] if name in row else defaults[name] for name in names) for row in rows]
+    return int(conn.exec_driver_sql(compiled.string, params).rowcount)

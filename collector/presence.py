@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 
 from agent.protocol import AgentFacts, Presence
+from collector.db import execute_many
 from collector.observers import AgentStatus, PresenceChange
 
 metadata = MetaData()
@@ -180,14 +181,16 @@ def _still_online(conn: Connection, seen: dict[str, Seen]) -> bool:
     """
     if not conn.dialect.supports_sane_multi_rowcount:
         return False
-    seen_ns = bindparam("seen", type_=BigInteger)
-    done = conn.execute(
-        update(agent)
-        .where(agent.c.agent_id == bindparam("key"), agent.c.status == AgentStatus.ONLINE.value)
-        .values(last_seen_ns=case((agent.c.last_seen_ns < seen_ns, seen_ns), else_=agent.c.last_seen_ns)),
-        [{"key": agent_id, "seen": batch.received_ns} for agent_id, batch in seen.items()],
-    )
-    return bool(done.rowcount == len(seen))
+    rows = [{"key": agent_id, "seen": batch.received_ns} for agent_id, batch in seen.items()]
+    return execute_many(conn, _BUMP_ONLINE, rows) == len(seen)
+
+
+_seen_ns = bindparam("seen", type_=BigInteger)
+_BUMP_ONLINE: Final = (
+    update(agent)
+    .where(agent.c.agent_id == bindparam("key"), agent.c.status == AgentStatus.ONLINE.value)
+    .values(last_seen_ns=case((agent.c.last_seen_ns < _seen_ns, _seen_ns), else_=agent.c.last_seen_ns))
+)
 
 
 def expire(

@@ -37,6 +37,8 @@ from sqlalchemy import (
     select,
 )
 
+from collector.db import execute_many
+
 # Ranges kept per agent; beyond this the oldest gap is written off as lost for good.
 MAX_RANGES: Final = 64
 
@@ -231,10 +233,7 @@ def save(conn: Connection, views: dict[str, AgentSequence]) -> tuple[dict[str, A
     if inserts:
         conn.execute(agent_sequence.insert(), inserts)
     if updates:
-        conn.execute(
-            agent_sequence.update().where(agent_sequence.c.agent_id == bindparam("key")),
-            updates,
-        )
+        execute_many(conn, _UPDATE, updates, _ROW_COLUMNS)
     return merged, opened, filled
 
 
@@ -252,6 +251,8 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 _ranges = msgspec.json.Decoder(list[tuple[int, int]])
+_ROW_COLUMNS: Final = ("floor", "high", "missing", "lost", "duplicates")  # what _to_row gives
+_UPDATE: Final = agent_sequence.update().where(agent_sequence.c.agent_id == bindparam("key"))
 
 
 def _from_row(row: Row[Any]) -> AgentSequence:
