@@ -136,7 +136,7 @@ class Ingest:
     def _make_client(self, password: str) -> mqtt.Client:
         settings = self._config.mqtt
         lean_paho.install()  # paho's per-message Properties setup was a quarter of its cost per batch
-        client = mqtt.Client(
+        client = lean_paho.LeanClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,
@@ -151,7 +151,7 @@ class Ingest:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(1, 30)
-        return lean_paho.lean_client(client)
+        return client
 
     def start(self) -> None:
         """Load the sequence state, connect and start receiving."""

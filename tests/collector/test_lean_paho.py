@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import struct
+import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -16,9 +18,10 @@ from sqlalchemy import create_engine
 from collector import lean_paho
 from collector.config import CollectorConfig
 from collector.ingest import Ingest
-from collector.lean_paho import LeanMatcher, LeanProperties
+from collector.lean_paho import LeanMatcher, LeanProperties, ReadBuffered
 from collector.selfmetrics import SelfMetrics
 from collector.writer import Sink
+from tests.support.services import Mosquitto
 
 
 def publish_properties(kind: type[Properties]) -> Any:
@@ -81,9 +84,7 @@ def test_the_collector_decodes_publishes_with_it(monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_matcher_answers_at_once_until_a_filter_is_added() -> None:
-    client = lean_paho.lean_client(
-        mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    )
+    client = lean_paho.LeanClient(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     matcher = client._on_message_filtered
     assert isinstance(matcher, LeanMatcher)
     assert list(matcher.iter_match("deskwatch/v1/pc-1/metrics")) == []
@@ -97,3 +98,48 @@ def test_the_matcher_answers_at_once_until_a_filter_is_added() -> None:
     client.message_callback_remove("deskwatch/#")
     client.message_callback_remove("deskwatch/v1/+/reply")
     assert list(matcher.iter_match("deskwatch/v1/pc-1/reply")) == []
+
+
+def test_buffered_reads_give_the_bytes_in_order_and_say_what_is_pending() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        reader = ReadBuffered(ours)
+        with pytest.raises(BlockingIOError):
+            reader.recv(1)  # nothing sent yet: what paho expects from a non-blocking socket
+        theirs.sendall(b"\x30\x05hello\x30\x02hi")
+        time.sleep(0.05)
+        assert reader.recv(1) == b"\x30" and reader.pending() == 10
+        assert reader.recv(1) == b"\x05" and reader.recv(5) == b"hello"
+        assert reader.recv(100) == b"\x30\x02hi" and reader.pending() == 0
+        assert reader.fileno() == ours.fileno()  # everything else is the socket's
+        theirs.shutdown(socket.SHUT_WR)
+        time.sleep(0.05)
+        assert reader.recv(1) == b""  # the peer closed
+
+
+def test_the_collector_client_reads_through_the_buffer(mosquitto: Mosquitto) -> None:
+    client = lean_paho.LeanClient(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    got: list[bytes] = []
+    client.on_connect = lambda c, *_: c.subscribe("t/#", qos=1)
+    client.on_message = lambda _c, _u, message: got.append(message.payload)
+    client.connect("127.0.0.1", mosquitto.port)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + 5
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert isinstance(client.socket(), ReadBuffered)
+        time.sleep(0.2)
+        sent = [f"message {i}".encode() * (i % 7 + 1) for i in range(300)]
+        publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        publisher.connect("127.0.0.1", mosquitto.port)
+        publisher.loop_start()
+        for payload in sent:
+            publisher.publish("t/x", payload, qos=1)
+        while len(got) < len(sent) and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+        publisher.loop_stop()
+        assert got == sent
+    finally:
+        client.loop_stop()
