@@ -7,10 +7,13 @@ Everything runs privately on free ports in a temporary directory. In one run it 
    at the start over 100 agents' series (6,000 series VictoriaMetrics keeps hot), and at
    the end over the same 10,000 agents' 600,000 series the collector wrote, which is what
    writing this fleet directly would cost; the saturation ratio is taken against the latter;
-2. sustained: N agents at a fixed offered rate (default 10,000 agents x 60 samples / 30 s
-   = 20,000 samples/s) for some seconds; zero loss is checked by counting, per batch,
-   the `fake_seq` sample in VictoriaMetrics; CPU of the collector process per 1,000
-   samples; publish -> queryable latency from probe batches polled with PromQL;
+2. sustained: after every agent has announced itself with one batch (as in a running
+   fleet; taking in agents never seen before is a one-off), N agents at a fixed offered
+   rate (default 10,000 agents x 60 samples / 30 s = 20,000 samples/s) for some seconds.
+   Kept up means zero loss, checked by counting, per batch, the `fake_seq` sample in
+   VictoriaMetrics, and everything stored within 2 s of the last publish; CPU of the
+   collector process per 1,000 samples; publish -> queryable latency from probe batches
+   polled with PromQL;
 3. saturation: a rising load, for one collector process and then with a second in the
    same group (`--collectors`). Each step publishes `--flood-rounds` batches from every
    agent at an offered rate, `--rate-step` more than the step before, until the
@@ -251,7 +254,7 @@ def main() -> int:
         "--flood-rounds", type=int, default=4, help="batches each agent publishes in a saturation step"
     )
     parser.add_argument("--start-rate", type=float, default=100_000, help="samples/s of the first step")
-    parser.add_argument("--rate-step", type=float, default=50_000, help="samples/s added each step")
+    parser.add_argument("--rate-step", type=float, default=25_000, help="samples/s added each step")
     parser.add_argument(
         "--collectors", type=int, default=2, help="the most collector processes the saturation phase runs"
     )
@@ -274,6 +277,13 @@ def main() -> int:
             assert collector.proc is not None
             pid = collector.pid
 
+            # Every agent announces itself first with one batch, as the agents of a running
+            # fleet have: taking in 10,000 agents never seen before (their presence and
+            # sequence rows) is a one-off at first start, not the load to sustain.
+            flood(broker.url, flood_packets(args.agents, 1, 0, base_ns))
+            wait_stored(vm, args.agents, timeout=300)
+            stored = args.agents
+
             # Sustained phase.
             batches_per_second = args.rate / SAMPLES
             latencies: list[float] = []
@@ -281,28 +291,32 @@ def main() -> int:
             prober = threading.Thread(target=probe_latency, args=(vm, broker.url, stop, latencies))
             cpu0, t0 = cpu_seconds(pid), time.perf_counter()
             prober.start()
-            sent = publish_at_rate(broker.url, args.agents, batches_per_second, args.seconds, base_ns, 0)
-            done = wait_stored(vm, sent, timeout=120 + args.seconds)
+            sent = publish_at_rate(broker.url, args.agents, batches_per_second, args.seconds, base_ns, 1)
+            published = time.perf_counter()
+            done = wait_stored(vm, stored + sent, timeout=120 + args.seconds)
+            stored += sent
             stop.set()
             prober.join()
             cpu1 = cpu_seconds(pid)
             samples = sent * SAMPLES
+            # Kept up: everything stored, within VictoriaMetrics' own ~1 s of the last publish
+            # (the same rule as a saturation step). The end-to-end figure counts that second too.
+            sustained, drain = samples / (published - t0), done - published
             print(
                 f"sustained: {args.agents:,} agents, offered {args.rate:,.0f} samples/s "
-                f"for {args.seconds:.0f} s: "
-                f"{samples / (done - t0):,.0f} samples/s end to end, {sent:,} of {sent:,} batches stored "
-                f"(zero loss)"
+                f"for {args.seconds:.0f} s: {sustained:,.0f} samples/s taken, all {sent:,} batches stored "
+                f"{drain:.1f} s after the last publish (zero loss; {samples / (done - t0):,.0f}/s counting "
+                f"that drain)"
             )
             print(f"collector CPU: {(cpu1 - cpu0) / samples * 1000 * 1000:.2f} ms per 1,000 samples")
-            sustained = samples / (done - t0)
             record(
                 "ingest",
                 f"sustained, {args.agents:,} agents, zero loss",
                 sustained,
                 "samples/s",
-                f"offered {args.rate:,.0f}/s",
+                f"offered {args.rate:,.0f}/s; all stored {drain:.1f} s after the last publish",
                 ">= 20,000/s",
-                sustained >= 20_000 * 0.97,
+                sustained >= 20_000 * 0.97 and drain < 2.0,
             )
             record("ingest", "collector CPU per 1,000 samples", (cpu1 - cpu0) / samples * 1e6, "ms")
             if latencies:
@@ -316,12 +330,7 @@ def main() -> int:
                 record("ingest", "publish -> queryable p99", p99 * 1000, "ms")
 
             # Saturation: one collector, then more in the same group, each taking a rising load.
-            first_seq = int(args.seconds * batches_per_second) // args.agents + 1
-            # One round from every agent first, so that no phase pays for new series.
-            flood(broker.url, flood_packets(args.agents, 1, first_seq, base_ns))
-            stored = sent + args.agents
-            wait_stored(vm, stored, timeout=300)
-            first_seq += 1
+            first_seq = 1 + -(-sent // args.agents)  # after the sustained phase's last round
             collectors = [collector]
             results: list[tuple[int, Step]] = []
             offered = args.start_rate
