@@ -98,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     _tune_gc()
     if not line_protocol.native():
         log.warning(
-            "the C line builder (collector/_lines.c) is not built on this machine: ingest takes about "
-            "twice the CPU; install gcc and the Python headers and reinstall deskwatch to build it"
+            "the C line builder (collector/_lines.c) is not built on this machine: ingest takes two to "
+            "three times the CPU; install gcc and the Python headers and reinstall deskwatch to build it"
         )
     stop.wait()
     incidents.stop()
