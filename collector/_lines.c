@@ -81,8 +81,25 @@ format_integer(char *out, long long value)
     return size;
 }
 
-/* An int as str() writes it. With `remember` (timestamps, which a batch's samples mostly
- * share) the digits are kept and written again while the value stays the same. */
+/* The digits of `value`. With `remember` (timestamps, which a batch's samples mostly
+ * share) they are kept and written again while the value stays the same. */
+static int
+buffer_long(Buffer *buf, long long value, int remember)
+{
+    if (remember) {
+        if (buf->time_len == 0 || value != buf->time) {
+            buf->time = value;
+            buf->time_len = format_integer(buf->time_text, value);
+        }
+        return buffer_write(buf, buf->time_text, buf->time_len);
+    }
+    if (buffer_reserve(buf, 24) < 0)
+        return -1;
+    buf->len += format_integer(buf->data + buf->len, value);
+    return 0;
+}
+
+/* An int as str() writes it (see buffer_long for `remember`). */
 static int
 buffer_int(Buffer *buf, PyObject *number, int remember)
 {
@@ -98,17 +115,7 @@ buffer_int(Buffer *buf, PyObject *number, int remember)
         Py_DECREF(text);
         return result;
     }
-    if (remember) {
-        if (buf->time_len == 0 || value != buf->time) {
-            buf->time = value;
-            buf->time_len = format_integer(buf->time_text, value);
-        }
-        return buffer_write(buf, buf->time_text, buf->time_len);
-    }
-    if (buffer_reserve(buf, 24) < 0)
-        return -1;
-    buf->len += format_integer(buf->data + buf->len, value);
-    return 0;
+    return buffer_long(buf, value, remember);
 }
 
 static const double POWERS_OF_TEN[] = {
@@ -217,6 +224,22 @@ write_fields(Buffer *buf, PyObject *fields, PyObject *field_keys, PyObject *fiel
     return written;
 }
 
+/* A line's start: "\n" unless it is the first, then the cached series parts (a 3-tuple)
+ * with the batch's agent and site tags between them. */
+static int
+write_series(Buffer *buf, PyObject *parts, PyObject *agent, PyObject *site, int first)
+{
+    if (!PyTuple_CheckExact(parts) || PyTuple_GET_SIZE(parts) != 3) {
+        PyErr_SetString(PyExc_TypeError, "series parts must be a 3-tuple");
+        return -1;
+    }
+    if ((!first && buffer_write(buf, "\n", 1) < 0) || buffer_str(buf, PyTuple_GET_ITEM(parts, 0)) < 0 ||
+        buffer_str(buf, agent) < 0 || buffer_str(buf, PyTuple_GET_ITEM(parts, 1)) < 0 ||
+        buffer_str(buf, site) < 0 || buffer_str(buf, PyTuple_GET_ITEM(parts, 2)) < 0)
+        return -1;
+    return 0;
+}
+
 /* (measurement, tag names..., tag values...): the key line_protocol._series caches by. */
 static PyObject *
 series_key(PyObject *measurement, PyObject *tags)
@@ -264,14 +287,7 @@ write_sample(Buffer *buf, PyObject *sample, PyObject *const *args, int first)
     if ((key = series_key(measurement, tags)) == NULL ||
         (parts = cached(series, series_parts, key)) == NULL)
         goto done;
-    if (!PyTuple_CheckExact(parts) || PyTuple_GET_SIZE(parts) != 3) {
-        PyErr_SetString(PyExc_TypeError, "series parts must be a 3-tuple");
-        goto done;
-    }
-    if ((!first && buffer_write(buf, "\n", 1) < 0) || buffer_str(buf, PyTuple_GET_ITEM(parts, 0)) < 0 ||
-        buffer_str(buf, agent) < 0 || buffer_str(buf, PyTuple_GET_ITEM(parts, 1)) < 0 ||
-        buffer_str(buf, site) < 0 || buffer_str(buf, PyTuple_GET_ITEM(parts, 2)) < 0 ||
-        buffer_write(buf, " ", 1) < 0)
+    if (write_series(buf, parts, agent, site, first) < 0 || buffer_write(buf, " ", 1) < 0)
         goto done;
     result = write_fields(buf, fields, field_keys, field_key);
     if (result != 1) {
@@ -694,40 +710,22 @@ lane_sample(Cursor *c, Buffer *buf, Lane *lane, int first, int *kept)
         Py_DECREF(parts);
         return FALLBACK; /* the tags are not valid: msgspec gives the reason */
     }
-    int failed = !PyTuple_CheckExact(parts) || PyTuple_GET_SIZE(parts) != 3;
-    if (failed)
-        PyErr_SetString(PyExc_TypeError, "series parts must be a 3-tuple");
-    if (!failed && fields == 0) { /* no line, but its tags had to pass */
-        Py_DECREF(parts);
-        return 0;
-    }
-    failed = failed || (!first && buffer_write(buf, "\n", 1) < 0) ||
-             buffer_str(buf, PyTuple_GET_ITEM(parts, 0)) < 0 || buffer_str(buf, lane->agent) < 0 ||
-             buffer_str(buf, PyTuple_GET_ITEM(parts, 1)) < 0 || buffer_str(buf, lane->site) < 0 ||
-             buffer_str(buf, PyTuple_GET_ITEM(parts, 2)) < 0;
+    int failed = fields > 0 && write_series(buf, parts, lane->agent, lane->site, first) < 0;
     Py_DECREF(parts);
     if (failed)
         return -1;
+    if (fields == 0)
+        return 0; /* no line, but its tags had to pass */
     for (int i = 0; i < fields; i++) {
         if (buffer_write(buf, i ? "," : " ", 1) < 0 || buffer_write(buf, names[i], names_end[i] - names[i]) < 0 ||
             buffer_write(buf, "=", 1) < 0)
             return -1;
-        if (is_int[i]) {
-            if (buffer_reserve(buf, 24) < 0)
-                return -1;
-            buf->len += format_integer(buf->data + buf->len, integers[i]);
-        } else if (buffer_float(buf, reals[i]) < 0) {
+        if (is_int[i] ? buffer_long(buf, integers[i], 0) < 0 : buffer_float(buf, reals[i]) < 0)
             return -1;
-        }
     }
-    if (buffer_write(buf, " ", 1) < 0)
+    if (buffer_write(buf, " ", 1) < 0 || buffer_long(buf, time_ns ? time_ns : lane->created_ns, 1) < 0)
         return -1;
-    long long stamp = time_ns ? time_ns : lane->created_ns;
-    if (buf->time_len == 0 || stamp != buf->time) {
-        buf->time = stamp;
-        buf->time_len = format_integer(buf->time_text, stamp);
-    }
-    return buffer_write(buf, buf->time_text, buf->time_len) < 0 ? -1 : 1;
+    return 1;
 }
 
 /* The samples array: lines into `body`, the kept samples' text into `reduced`. */
