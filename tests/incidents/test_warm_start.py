@@ -16,10 +16,15 @@ from tests.support import fake_agents
 from tests.support.services import VictoriaMetrics, free_port
 
 S = 1_000_000_000
-NOW = (time.time_ns() // S) * S
 
 
-def write_history(vm: VictoriaMetrics) -> None:
+def now() -> int:
+    """This second. Taken when a test starts, not at import: a run of the whole suite takes
+    minutes, and history ending minutes ago is past VictoriaMetrics' instant-query lookback."""
+    return (time.time_ns() // S) * S
+
+
+def write_history(vm: VictoriaMetrics, at: int) -> None:
     """What the collector wrote before it restarted, as the same line protocol it writes.
 
     pc-1's /data loses 2 GB an hour for the last two hours (full in ~18 h), and printer
@@ -27,12 +32,12 @@ def write_history(vm: VictoriaMetrics) -> None:
     """
     lines: list[str] = []
     for minute in range(0, 121, 1):
-        t = NOW - (120 - minute) * 60 * S
+        t = at - (120 - minute) * 60 * S
         free = 40e9 - 2e9 * minute / 60
         disk = sample("disk", t, {"mount": "/data"}, free_bytes=free)
         lines += batch_lines(batch("pc-1", t, samples=[disk]))
     for day in range(0, 11):
-        t = NOW - (10 - day) * 86400 * S
+        t = at - (10 - day) * 86400 * S
         toner = {"device": "SN9", "supply": "black", "kind": "toner"}
         supply = sample("printer_supply", t, toner, level_percent=60 - 4 * day)
         for agent in ("pc-1", "pc-2"):
@@ -51,19 +56,20 @@ def write_history(vm: VictoriaMetrics) -> None:
     raise TimeoutError("VictoriaMetrics did not index the history")
 
 
-def condition_keys(tmp_path: Path, vm_url: str | None) -> tuple[set[str], int]:
+def condition_keys(tmp_path: Path, vm_url: str | None, at: int) -> tuple[set[str], int]:
     engine = engine_for(sqlite_store(tmp_path))
-    points = warm_start(engine, vm_url, now_ns=NOW).points if vm_url else 0
-    return {c.key for c in engine.conditions(NOW)}, points
+    points = warm_start(engine, vm_url, now_ns=at).points if vm_url else 0
+    return {c.key for c in engine.conditions(at)}, points
 
 
 def test_a_restarted_engine_forecasts_at_once_from_stored_history(
     victoria_metrics: VictoriaMetrics, tmp_path: Path
 ) -> None:
-    write_history(victoria_metrics)
-    cold, _ = condition_keys(tmp_path / "cold", None)
+    at = now()
+    write_history(victoria_metrics, at)
+    cold, _ = condition_keys(tmp_path / "cold", None, at)
     assert cold == set()  # without history: nothing to fit a rate to
-    warm, points = condition_keys(tmp_path / "warm", victoria_metrics.url)
+    warm, points = condition_keys(tmp_path / "warm", victoria_metrics.url, at)
     assert "agent/pc-1/disk_filling//data" in warm
     assert "device/SN9/supply_order/black" in warm  # two PCs' series of one printer: one history
     assert points > 0
@@ -75,7 +81,7 @@ def test_without_a_query_api_the_engine_starts_cold_and_says_so(
     # Nothing listens there, as when the metrics database is down or is InfluxDB.
     engine = engine_for(sqlite_store(tmp_path))
     with caplog.at_level(logging.WARNING):
-        loaded = warm_start(engine, f"http://127.0.0.1:{free_port()}", timeout=2.0, now_ns=NOW)
+        loaded = warm_start(engine, f"http://127.0.0.1:{free_port()}", timeout=2.0, now_ns=now())
     assert loaded.points == 0 and "disk_free_bytes" in loaded.failed
     assert "its rules start cold" in caplog.text
-    assert engine.conditions(NOW) == []
+    assert engine.conditions(now()) == []
