@@ -766,6 +766,33 @@ lane_samples(Cursor *c, Buffer *body, Buffer *reduced, Lane *lane, Py_ssize_t ma
     }
 }
 
+/* The escaped agent and site tags (lane->agent, lane->site) and the agent_id and site as
+ * strings, from Python's batch_tags(agent_id, site): 0, -1 error, FALLBACK if not UTF-8. */
+static int
+lane_tags(Lane *lane, PyObject *batch_tags, const char *agent, const char *agent_end, const char *site,
+          const char *site_end, PyObject **agent_text, PyObject **site_text)
+{
+    PyObject *tags = PyObject_CallFunction(batch_tags, "s#s#", agent, agent_end - agent, site, site_end - site);
+    if (tags == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return -1;
+        PyErr_Clear(); /* not UTF-8: msgspec says so */
+        return FALLBACK;
+    }
+    if (!PyTuple_CheckExact(tags) || PyTuple_GET_SIZE(tags) != 4 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(tags, 0)) ||
+        !PyUnicode_CheckExact(PyTuple_GET_ITEM(tags, 1))) {
+        Py_DECREF(tags);
+        PyErr_SetString(PyExc_TypeError, "batch_tags must give 4 strings");
+        return -1;
+    }
+    lane->agent = Py_NewRef(PyTuple_GET_ITEM(tags, 0));
+    lane->site = Py_NewRef(PyTuple_GET_ITEM(tags, 1));
+    *agent_text = Py_NewRef(PyTuple_GET_ITEM(tags, 2));
+    *site_text = Py_NewRef(PyTuple_GET_ITEM(tags, 3));
+    Py_DECREF(tags);
+    return 0;
+}
+
 PyDoc_STRVAR(scan_batch_doc,
 "scan_batch(payload, keep, batch_tags, series, series_parts, max_samples)\n"
 "--\n\n"
@@ -797,7 +824,8 @@ scan_batch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     Buffer body = {NULL, 0, 0, 0, {0}, 0}, reduced = {NULL, 0, 0, 0, {0}, 0};
     Lane lane = {NULL, NULL, 0, keep, args[3], args[4]};
     const char *agent = NULL, *agent_end = NULL, *site = "", *site_end = site, *key, *key_end;
-    int seen_created = 0, seen_site = 0, seen_samples = 0, result = FALLBACK;
+    const char *rest = NULL; /* where the samples array ended: the copy takes the payload from there */
+    int seen_created = 0, seen_site = 0, result = FALLBACK;
     Py_ssize_t lines = 0, samples = 0, kept = 0;
     PyObject *answer = NULL, *agent_text = NULL, *site_text = NULL;
 
@@ -807,103 +835,52 @@ scan_batch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         if (scan_string(&c, &key, &key_end) != 1 || expect(&c, ':') < 0)
             goto done;
         Py_ssize_t size = key_end - key;
+        /* agent_id, created_ns and site come before the samples (msgspec writes struct fields
+         * in order) and each once; any of them again, or after, is msgspec's to judge */
         if (same_text(key, size, "samples", 7)) {
-            /* agent_id, created_ns and site come first (msgspec writes struct fields in order) */
-            if (seen_samples || agent == NULL || !seen_created)
+            if (rest != NULL || agent == NULL || !seen_created)
                 goto done;
-            seen_samples = 1;
             if (buffer_write(&reduced, PyBytes_AS_STRING(payload), c.p - PyBytes_AS_STRING(payload)) < 0)
                 goto error;
-            PyObject *tags = PyObject_CallFunction(batch_tags, "s#s#", agent, agent_end - agent, site,
-                                                   site_end - site);
-            if (tags == NULL) {
-                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
-                    goto error;
-                PyErr_Clear(); /* not UTF-8: msgspec says so */
-                goto done;
-            }
-            if (!PyTuple_CheckExact(tags) || PyTuple_GET_SIZE(tags) != 4) {
-                Py_DECREF(tags);
-                PyErr_SetString(PyExc_TypeError, "batch_tags must give a 4-tuple");
-                goto error;
-            }
-            lane.agent = PyTuple_GET_ITEM(tags, 0);
-            lane.site = PyTuple_GET_ITEM(tags, 1);
-            agent_text = PyTuple_GET_ITEM(tags, 2);
-            site_text = PyTuple_GET_ITEM(tags, 3);
-            Py_INCREF(lane.agent);
-            Py_INCREF(lane.site);
-            Py_INCREF(agent_text);
-            Py_INCREF(site_text);
-            Py_DECREF(tags);
-            if (!PyUnicode_CheckExact(lane.agent) || !PyUnicode_CheckExact(lane.site)) {
-                PyErr_SetString(PyExc_TypeError, "batch_tags must give strings");
-                goto error;
-            }
-            int status = lane_samples(&c, &body, &reduced, &lane, max_samples, &lines, &samples, &kept);
+            int status = lane_tags(&lane, batch_tags, agent, agent_end, site, site_end, &agent_text, &site_text);
+            if (status == 0)
+                status = lane_samples(&c, &body, &reduced, &lane, max_samples, &lines, &samples, &kept);
             if (status == -1)
                 goto error;
             if (status < 0)
                 goto done;
-            const char *rest = c.p;
-            skip_ws(&c);
-            if (c.p < c.end && *c.p == '}') {
-                c.p++;
-                skip_ws(&c);
-                if (c.p != c.end)
-                    goto done;
-                if (buffer_write(&reduced, rest, c.end - rest) < 0)
-                    goto error;
-                break;
-            }
-            if (expect(&c, ',') < 0)
-                goto done;
-            /* the rest of the payload goes into the copy as it is */
-            if (buffer_write(&reduced, rest, c.end - rest) < 0)
-                goto error;
-            for (;;) {
-                if (scan_string(&c, &key, &key_end) != 1 || expect(&c, ':') < 0)
-                    goto done;
-                Py_ssize_t rest_size = key_end - key;
-                if (same_text(key, rest_size, "samples", 7) || same_text(key, rest_size, "agent_id", 8) ||
-                    same_text(key, rest_size, "site", 4) || same_text(key, rest_size, "created_ns", 10) ||
-                    skip_value(&c, 0) < 0)
-                    goto done;
-                skip_ws(&c);
-                if (c.p < c.end && *c.p == ',') {
-                    c.p++;
-                    continue;
-                }
-                if (expect(&c, '}') < 0)
-                    goto done;
-                skip_ws(&c);
-                if (c.p != c.end)
-                    goto done;
-                break;
-            }
-            break;
+            rest = c.p;
         } else if (same_text(key, size, "agent_id", 8)) {
-            if (agent != NULL || scan_string(&c, &agent, &agent_end) != 1)
+            if (agent != NULL || rest != NULL || scan_string(&c, &agent, &agent_end) != 1)
                 goto done;
         } else if (same_text(key, size, "site", 4)) {
-            if (seen_site || scan_string(&c, &site, &site_end) != 1)
+            if (seen_site || rest != NULL || scan_string(&c, &site, &site_end) != 1)
                 goto done;
             seen_site = 1;
         } else if (same_text(key, size, "created_ns", 10)) {
             int integral;
             double unused;
-            if (seen_created || scan_number(&c, &integral, &lane.created_ns, &unused) < 0 || !integral ||
-                lane.created_ns < 0)
+            if (seen_created || rest != NULL || scan_number(&c, &integral, &lane.created_ns, &unused) < 0 ||
+                !integral || lane.created_ns < 0)
                 goto done;
             seen_created = 1;
         } else if (skip_value(&c, 0) < 0) {
             goto done;
         }
         skip_ws(&c);
-        if (c.p >= c.end || *c.p != ',')
-            goto done; /* the object ended before "samples": nothing to win here */
-        c.p++;
+        if (c.p < c.end && *c.p == ',') {
+            c.p++;
+            continue;
+        }
+        if (expect(&c, '}') < 0)
+            goto done;
+        skip_ws(&c);
+        if (c.p != c.end || rest == NULL)
+            goto done; /* trailing text, or no samples: nothing to win here */
+        break;
     }
+    if (buffer_write(&reduced, rest, c.end - rest) < 0)
+        goto error;
     result = 0;
 done:
     if (result == 0) {
