@@ -45,7 +45,11 @@ class Decoded(NamedTuple):
 
 def wanted(fields: Iterable[tuple[str, str]]) -> tuple[bytes, ...]:
     """(measurement, field) pairs in the form `decode_batch` takes them."""
-    return tuple(sorted({f"{measurement}\0{field}".encode() for measurement, field in fields}))
+    return tuple(sorted({_pair(measurement, field) for measurement, field in fields}))
+
+
+def _pair(measurement: str, field: str) -> bytes:
+    return f"{measurement}\0{field}".encode()  # as scan_batch compares them
 
 
 def decode_batch(payload: bytes, keep: tuple[bytes, ...] | None) -> Decoded:
@@ -77,9 +81,7 @@ def decode_batch(payload: bytes, keep: tuple[bytes, ...] | None) -> Decoded:
     items = len(batch.samples) + len(batch.states)
     if keep is not None:  # observers see the same batch whichever way it came
         wanted_set = set(keep)
-        samples = [
-            s for s in batch.samples if any(f"{s.measurement}\0{f}".encode() in wanted_set for f in s.fields)
-        ]
+        samples = [s for s in batch.samples if any(_pair(s.measurement, f) in wanted_set for f in s.fields)]
         batch = msgspec.structs.replace(batch, samples=samples)
     return Decoded(batch, body, lines, items)
 
