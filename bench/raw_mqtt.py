@@ -19,6 +19,8 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 
+from paho.mqtt.properties import VariableByteIntegers
+
 _CONNECT: int = 0x10
 _CONNACK: int = 0x20
 _PUBLISH_QOS1: int = 0x32
@@ -26,13 +28,8 @@ _PUBACK: int = 0x40
 
 
 def _remaining_length(length: int) -> bytes:
-    """MQTT's variable-length integer (7 bits a byte, high bit = more follows)."""
-    out = bytearray()
-    while True:
-        length, digit = length >> 7, length & 0x7F
-        out.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
+    """MQTT's variable-length integer, as paho encodes it."""
+    return bytes(VariableByteIntegers.encode(length))  # type: ignore[no-untyped-call]
 
 
 def _string(text: str) -> bytes:
