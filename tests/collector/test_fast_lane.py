@@ -13,6 +13,7 @@ import json
 import random
 import string
 import struct
+from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -37,9 +38,9 @@ def reference(payload: bytes, keep: set[tuple[str, str]] = KEEP_PAIRS) -> Decode
     )
 
 
-def outcome(decoder: object, payload: bytes) -> Decoded | str:
+def outcome(decoder: Callable[[bytes], Decoded], payload: bytes) -> Decoded | str:
     try:
-        return decoder(payload)  # type: ignore[operator, no-any-return]
+        return decoder(payload)
     except ProtocolError as err:
         return f"ProtocolError: {err.reason}"
 
