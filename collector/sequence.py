@@ -17,6 +17,7 @@ stored one under a row lock and takes the merged view back.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -155,20 +156,27 @@ def merge(a: AgentSequence, b: AgentSequence) -> AgentSequence:
 
 
 class SequenceTracker:
-    """Every agent's AgentSequence in this process, with the agents changed since the last save."""
+    """Every agent's AgentSequence in this process, with the agents changed since the last save.
+
+    Ingest observes from its MQTT thread while its flush thread takes, marks and adopts:
+    each method holds the tracker's lock, so no observation is lost between a copy and
+    the clearing of the changed set, or between a merge and its adoption.
+    """
 
     def __init__(self) -> None:
         self._agents: dict[str, AgentSequence] = {}
         self._dirty: set[str] = set()
+        self._lock = threading.Lock()
 
     def observe(self, agent_id: str, seq: int) -> Verdict:
         """Record a batch's sequence number; the first one seen from an agent starts its window."""
-        state = self._agents.get(agent_id)
-        self._dirty.add(agent_id)
-        if state is None:
-            self._agents[agent_id] = AgentSequence(floor=seq, high=seq)
-            return Verdict.NEW
-        return state.observe(seq)
+        with self._lock:
+            state = self._agents.get(agent_id)
+            self._dirty.add(agent_id)
+            if state is None:
+                self._agents[agent_id] = AgentSequence(floor=seq, high=seq)
+                return Verdict.NEW
+            return state.observe(seq)
 
     def get(self, agent_id: str) -> AgentSequence | None:
         return self._agents.get(agent_id)
@@ -176,28 +184,33 @@ class SequenceTracker:
     def load(self, engine: Engine) -> None:
         """Replace this process's view with the stored one (at startup)."""
         with engine.connect() as conn:
-            for row in conn.execute(select(agent_sequence)):
+            rows = conn.execute(select(agent_sequence)).all()
+        with self._lock:
+            for row in rows:
                 self._agents[row.agent_id] = _from_row(row)
 
     def take_dirty(self) -> dict[str, AgentSequence]:
         """Copies of the agents changed since the last call, for `save()` outside the lock."""
-        dirty = {
-            agent_id: AgentSequence(s.floor, s.high, list(s.missing), s.lost, s.duplicates)
-            for agent_id in self._dirty
-            if (s := self._agents.get(agent_id)) is not None
-        }
-        self._dirty.clear()
+        with self._lock:
+            dirty = {
+                agent_id: AgentSequence(s.floor, s.high, list(s.missing), s.lost, s.duplicates)
+                for agent_id in self._dirty
+                if (s := self._agents.get(agent_id)) is not None
+            }
+            self._dirty.clear()
         return dirty
 
     def mark_dirty(self, agent_ids: Iterable[str]) -> None:
         """Save these agents again next time (their last save did not commit)."""
-        self._dirty.update(agent_ids)
+        with self._lock:
+            self._dirty.update(agent_ids)
 
     def adopt(self, merged: dict[str, AgentSequence]) -> None:
         """Take the merged views `save()` returned, keeping anything observed meanwhile."""
-        for agent_id, stored in merged.items():
-            current = self._agents.get(agent_id)
-            self._agents[agent_id] = stored if current is None else merge(current, stored)
+        with self._lock:
+            for agent_id, stored in merged.items():
+                current = self._agents.get(agent_id)
+                self._agents[agent_id] = stored if current is None else merge(current, stored)
 
 
 def save(conn: Connection, views: dict[str, AgentSequence]) -> tuple[dict[str, AgentSequence], int, int]:

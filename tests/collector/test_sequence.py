@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
@@ -103,3 +106,32 @@ def test_state_survives_in_the_store(store: Engine) -> None:
         _, opened, filled = sequence.save(conn, restarted.take_dirty())
         assert sequence.stored_gaps(conn) == {"pc-1": 1}
     assert (opened, filled) == (0, 1)
+
+
+def test_nothing_observed_while_the_flush_takes_changes_is_lost() -> None:
+    """Ingest observes on its MQTT thread while its flush thread takes the changed agents."""
+    tracker = SequenceTracker()
+    agents = [f"pc-{i:05d}" for i in range(2_000)]
+    done = threading.Event()
+
+    def observe() -> None:
+        for seq in range(1, 6):
+            for agent in agents:
+                tracker.observe(agent, seq)
+        done.set()
+
+    taken: dict[str, int] = {}
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        thread = threading.Thread(target=observe)
+        thread.start()
+        while not done.is_set():
+            for agent, view in tracker.take_dirty().items():
+                taken[agent] = max(taken.get(agent, 0), view.high)
+        thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for agent, view in tracker.take_dirty().items():
+        taken[agent] = max(taken.get(agent, 0), view.high)
+    assert taken == dict.fromkeys(agents, 5)  # every agent's last batch reached a save
