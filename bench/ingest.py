@@ -18,8 +18,9 @@ Everything runs privately on free ports in a temporary directory. In one run it 
    same group (`--collectors`). Each step publishes `--flood-rounds` batches from every
    agent at an offered rate, `--rate-step` more than the step before, until the
    collectors no longer keep up (under 90 % of the offered rate, or data still arriving
-   2 s after the last publish); the best samples/s from first publish to last queryable
-   is compared with the ceiling. The batches are encoded and framed as MQTT packets
+   2 s after the last publish) twice in a row at the same rate (this machine's speed
+   drifts, and one stall is not saturation); the best samples/s from first publish to
+   last queryable is compared with the ceiling. The batches are encoded and framed as MQTT packets
    before each step and sent over a raw connection (bench/raw_mqtt.py): real agents
    publish from their own PCs, while here the sender shares the two cores, so it is kept
    as cheap as the ceiling's poster of pre-built bodies. A paced load keeps the broker's
@@ -337,6 +338,7 @@ def main() -> int:
             offered = args.start_rate
             while True:
                 best: Step | None = None
+                again = False
                 while True:
                     packets = flood_packets(args.agents, args.flood_rounds, first_seq, base_ns)
                     first_seq += args.flood_rounds
@@ -344,9 +346,13 @@ def main() -> int:
                     stored += len(packets)
                     print(f"  {len(collectors)} collector(s), offered {offered:,.0f}/s: {step}")
                     best = step if best is None or step.rate > best.rate else best
-                    if not step.kept_up(offered):
+                    if step.kept_up(offered):
+                        offered += args.rate_step
+                        again = False
+                    elif again:
                         break
-                    offered += args.rate_step
+                    else:  # one stall (a background merge, a noisy neighbour) is not saturation
+                        again = True
                 results.append((len(collectors), best))
                 print(f"saturation, {len(collectors)} collector process(es): {best}")
                 if len(collectors) == args.collectors:
