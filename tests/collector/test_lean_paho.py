@@ -74,6 +74,7 @@ def test_the_collector_decodes_publishes_with_it(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(_packet, "Properties", Properties)  # as paho ships it
     ingest = Ingest(CollectorConfig(), create_engine("sqlite://"), Sink.__new__(Sink), SelfMetrics())
     assert isinstance(ingest._client._on_message_filtered, LeanMatcher)
+    assert ingest._client.on_payload == ingest._on_payload  # agents' batches take the short path
     topic, payload = b"deskwatch/v1/pc-00001/metrics", b'{"v":1}'
     props = publish_properties(Properties).pack()
     packet = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 9) + props + payload
