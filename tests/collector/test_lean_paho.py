@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -300,6 +302,22 @@ def wait_for(condition: Any, seconds: float = 10) -> None:
         time.sleep(0.02)
 
 
+@contextlib.contextmanager
+def publishing_to(client: lean_paho.LeanClient, port: int) -> Iterator[mqtt.Client]:
+    """`client` running and subscribed, and a publisher on the same broker."""
+    client.loop_start()
+    publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    try:
+        wait_for(client.is_connected)
+        time.sleep(0.2)  # its SUBACK
+        publisher.connect("127.0.0.1", port)
+        publisher.loop_start()
+        yield publisher
+    finally:
+        publisher.loop_stop()
+        client.loop_stop()
+
+
 def test_every_message_arrives_once_by_one_path_or_the_other(mosquitto: Mosquitto) -> None:
     """QoS 0 and 1, retained, with properties, larger than a read: through a real broker."""
     client = lean_subscriber(mosquitto.port, "lean-paths", 65535)
@@ -307,13 +325,7 @@ def test_every_message_arrives_once_by_one_path_or_the_other(mosquitto: Mosquitt
     slow: list[tuple[str, bytes, int]] = []
     client.on_payload = lambda topic, payload, _mid, qos: lean.append((topic, payload, qos))
     client.on_message = lambda _c, _u, m: slow.append((m.topic, bytes(m.payload), m.qos))
-    client.loop_start()
-    publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    try:
-        wait_for(client.is_connected)
-        time.sleep(0.2)
-        publisher.connect("127.0.0.1", mosquitto.port)
-        publisher.loop_start()
+    with publishing_to(client, mosquitto.port) as publisher:
         expected_lean: list[tuple[str, bytes, int]] = []
         expected_slow: list[tuple[str, bytes, int]] = []
         with_props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
@@ -333,22 +345,13 @@ def test_every_message_arrives_once_by_one_path_or_the_other(mosquitto: Mosquitt
         for topic in {t for t, _, _ in expected_lean + expected_slow}:
             assert [m for m in lean if m[0] == topic] == [m for m in expected_lean if m[0] == topic]
             assert [m for m in slow if m[0] == topic] == [m for m in expected_slow if m[0] == topic]
-    finally:
-        publisher.loop_stop()
-        client.loop_stop()
 
 
 def test_ack_all_acknowledges_in_one_write_and_frees_the_window(mosquitto: Mosquitto) -> None:
     client = lean_subscriber(mosquitto.port, "lean-acks", receive_maximum=20)
     got: list[tuple[int, int]] = []
     client.on_payload = lambda _topic, _payload, mid, qos: got.append((mid, qos))
-    client.loop_start()
-    publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    try:
-        wait_for(client.is_connected)
-        time.sleep(0.2)
-        publisher.connect("127.0.0.1", mosquitto.port)
-        publisher.loop_start()
+    with publishing_to(client, mosquitto.port) as publisher:
         for i in range(100):
             publisher.publish("t/acks", str(i).encode(), qos=1)
         wait_for(lambda: len(got) >= 20)
@@ -364,10 +367,7 @@ def test_ack_all_acknowledges_in_one_write_and_frees_the_window(mosquitto: Mosqu
             assert len(client._out_packet) <= writes + 1  # one queued write however many
             acked += len(batch)
         assert len(got) == 100
-    finally:
-        publisher.loop_stop()
         client.disconnect()
-        client.loop_stop()
     # Everything was acknowledged: the same session gets nothing again.
     again = lean_subscriber(mosquitto.port, "lean-acks", receive_maximum=20)
     redelivered: list[int] = []
