@@ -199,7 +199,8 @@ class LeanClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._on_message_filtered = LeanMatcher()  # type: ignore[no-untyped-call]
         # Called with (topic, payload, mid, qos) for the PUBLISH packets the short path
-        # takes; on_message still gets every other one. None: paho's path for all.
+        # takes (with manual_ack only: the caller acknowledges, with ack() or ack_all());
+        # on_message still gets every other one. None: paho's path for all.
         self.on_payload: Callable[[str, bytes, int, int], None] | None = None
 
     def _create_socket(self) -> Any:
@@ -212,6 +213,7 @@ class LeanClient(mqtt.Client):
         deliver, sock = self.on_payload, self._sock
         if (
             deliver is not None
+            and self._manual_ack  # otherwise paho's path sends each PUBACK
             and type(sock) is ReadBuffered
             and self._in_packet["command"] == 0  # paho is not in the middle of a packet
             and not self._on_message_filtered._root._children  # no per-topic callbacks to ask
@@ -222,7 +224,12 @@ class LeanClient(mqtt.Client):
                     self._last_bytes_received = mqtt.time_func()
                 with self._in_callback_mutex:
                     for publish in publishes:
-                        deliver(*publish)
+                        try:
+                            deliver(*publish)
+                        except Exception as err:  # as paho treats on_message
+                            self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_payload: %s", err)
+                            if not self.suppress_exceptions:
+                                raise
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
         return super()._packet_read()
 

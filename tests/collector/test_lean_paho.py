@@ -379,3 +379,37 @@ def test_ack_all_acknowledges_in_one_write_and_frees_the_window(mosquitto: Mosqu
         assert redelivered == []
     finally:
         again.loop_stop()
+
+
+def test_without_manual_ack_paho_delivers_and_acknowledges(mosquitto: Mosquitto) -> None:
+    client = lean_paho.LeanClient(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_connect = lambda c, *_: c.subscribe("t/#", qos=1)
+    lean: list[bytes] = []
+    slow: list[bytes] = []
+    client.on_payload = lambda _topic, payload, _mid, _qos: lean.append(payload)
+    client.on_message = lambda _c, _u, m: slow.append(bytes(m.payload))
+    client.connect("127.0.0.1", mosquitto.port)
+    with publishing_to(client, mosquitto.port) as publisher:
+        infos = [publisher.publish("t/auto", str(i).encode(), qos=1) for i in range(30)]
+        wait_for(lambda: len(slow) >= 30)
+        assert slow == [str(i).encode() for i in range(30)] and lean == []
+        for info in infos:
+            info.wait_for_publish(5)
+
+
+def test_an_exception_in_on_payload_is_paho_s_to_report(mosquitto: Mosquitto) -> None:
+    client = lean_subscriber(mosquitto.port, "lean-raises", 65535)
+    client.suppress_exceptions = True
+    got: list[bytes] = []
+
+    def deliver(_topic: str, payload: bytes, _mid: int, _qos: int) -> None:
+        if payload == b"bad":
+            raise ValueError("cannot take it")
+        got.append(payload)
+
+    client.on_payload = deliver
+    with publishing_to(client, mosquitto.port) as publisher:
+        for payload in (b"one", b"bad", b"two"):
+            publisher.publish("t/raise", payload, qos=1)
+        wait_for(lambda: len(got) >= 2)
+        assert got == [b"one", b"two"] and client.is_connected()
