@@ -25,9 +25,9 @@ batch cost four recv() system calls, each also a handoff of the GIL between inge
 two threads. paho already asks a socket for `pending()` bytes (TLS sockets buffer too)
 before it waits in select(), so buffered bytes are never left unread.
 
-Its receive path (`on_payload`) hands the application what ingest reads of a message,
-(topic, payload, mid, qos), for the PUBLISH packets agents send: QoS 0 or 1 without
-properties. `split_publishes` takes every such packet that lies complete in the read
+Its receive path (`on_payload`, with manual acknowledgement) hands the application what
+ingest reads of a message, (topic, payload, mid, qos), for the PUBLISH packets agents
+send: QoS 0 or 1 without properties. `split_publishes` takes every such packet that lies complete in the read
 buffer at once, where paho would go through select(), three reads, a decoder with a
 Properties object, an MQTTMessage with its MQTTMessageInfo and Condition, and two locks
 per message: about a third of the collector's time per batch before. Any other packet
