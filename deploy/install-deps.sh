@@ -23,12 +23,21 @@ fi
 
 [ "${1:-}" = "--no-venv" ] && exit 0
 python="${PYTHON:-python3}"
+# grafana-client needs niquests, which brings urllib3-future; its wheel replaces the urllib3
+# package itself (and puts it back at every interpreter start), so influxdb-client would
+# write through the fork, at twice the CPU per request. Built from source with
+# URLLIB3_NO_OVERRIDE it installs beside urllib3 only, which niquests supports. A venv
+# made before that is rebuilt.
+if compgen -G "$repo/.venv/lib/python3*/site-packages/urllib3_future.pth" >/dev/null; then
+  echo "rebuilding .venv: urllib3-future had replaced urllib3 in it"
+  rm -rf "$repo/.venv"
+fi
 if [ ! -x "$repo/.venv/bin/python" ]; then
   "$python" -m venv "$repo/.venv"
 fi
 stamp="$repo/.venv/.deskwatch-installed"
 if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ] || [ "$repo/collector/_lines.c" -nt "$stamp" ] || [ "$repo/setup.py" -nt "$stamp" ]; then
   "$repo/.venv/bin/pip" install -q --upgrade pip
-  "$repo/.venv/bin/pip" install -q -e "$repo[dev]"
+  URLLIB3_NO_OVERRIDE=1 "$repo/.venv/bin/pip" install -q --no-binary urllib3-future -e "$repo[dev]"
   touch "$stamp"
 fi

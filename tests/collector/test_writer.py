@@ -10,6 +10,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
 
+import urllib3
+
 from collector.config import MetricsSettings
 from collector.selfmetrics import SelfMetrics
 from collector.writer import DiskBuffer, MetricsWriter, Sink
@@ -148,3 +150,12 @@ def test_data_the_database_refuses_is_kept_aside_not_retried(tmp_path: Path) -> 
     assert [path.read_bytes() for path in kept] == [b"bad line", b"bad line 2"]
     assert sink.healthy and metrics.buffer_segments._value.get() == 0
     assert metrics.write_errors.labels(kind="400")._value.get() == 2
+
+
+def test_the_writer_gets_upstream_urllib3_not_the_fork() -> None:
+    """deploy/install-deps.sh keeps urllib3-future (grafana-client -> niquests) beside urllib3.
+
+    Its wheel replaces the urllib3 package; influxdb-client then posts through the fork at
+    twice the CPU per write. The fork's versions have a patch number of 900 or more.
+    """
+    assert int(urllib3.__version__.split(".")[2]) < 900, f"urllib3 is urllib3-future {urllib3.__version__}"
