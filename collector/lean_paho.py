@@ -148,7 +148,7 @@ class ReadBuffered:
         self._closed = False  # the peer closed while reading ahead; the next recv() says so
 
     def recv(self, size: int) -> bytes:
-        if self._at >= len(self._data) and not self._refill(keep=False):
+        if self._at >= len(self._data) and not self._refill():
             if self._failed is not None:
                 failed, self._failed = self._failed, None
                 raise failed
@@ -166,12 +166,12 @@ class ReadBuffered:
     def take_publishes(self, v5: bool) -> list[Publish]:
         """The PUBLISH packets split_publishes takes at the head; reads more once if none is whole."""
         publishes, self._at = split_publishes(self._data, self._at, v5)
-        if not publishes and self.pending() < READ_SIZE and self._refill(keep=True):
+        if not publishes and self.pending() < READ_SIZE and self._refill():
             publishes, self._at = split_publishes(self._data, self._at, v5)
         return publishes
 
-    def _refill(self, keep: bool) -> bool:
-        """Read what the socket has, after the unread bytes if `keep`; False if it gave nothing."""
+    def _refill(self) -> bool:
+        """Read what the socket has, after the bytes not yet taken; False if it gave nothing."""
         if self._failed is not None or self._closed:
             return False
         try:
@@ -184,7 +184,7 @@ class ReadBuffered:
         if not data:
             self._closed = True
             return False
-        self._data = self._data[self._at :] + data if keep and self.pending() else data
+        self._data = self._data[self._at :] + data if self.pending() else data
         self._at = 0
         return True
 
