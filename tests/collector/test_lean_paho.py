@@ -125,30 +125,16 @@ def test_buffered_reads_give_the_bytes_in_order_and_say_what_is_pending() -> Non
 
 
 def test_the_collector_client_reads_through_the_buffer(mosquitto: Mosquitto) -> None:
-    client = lean_paho.LeanClient(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = lean_subscriber(mosquitto.port, "lean-buffered", manual_ack=False)
     got: list[bytes] = []
-    client.on_connect = lambda c, *_: c.subscribe("t/#", qos=1)
     client.on_message = lambda _c, _u, message: got.append(bytes(message.payload))
-    client.connect("127.0.0.1", mosquitto.port)
-    client.loop_start()
-    try:
-        deadline = time.monotonic() + 5
-        while not client.is_connected() and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with publishing_to(client, mosquitto.port) as publisher:
         assert isinstance(client.socket(), ReadBuffered)
-        time.sleep(0.2)
         sent = [f"message {i}".encode() * (i % 7 + 1) for i in range(300)]
-        publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        publisher.connect("127.0.0.1", mosquitto.port)
-        publisher.loop_start()
         for payload in sent:
             publisher.publish("t/x", payload, qos=1)
-        while len(got) < len(sent) and time.monotonic() < deadline + 5:
-            time.sleep(0.02)
-        publisher.loop_stop()
+        wait_for(lambda: len(got) >= len(sent))
         assert got == sent
-    finally:
-        client.loop_stop()
 
 
 # The short receive path: split_publishes, ReadBuffered.take_publishes, on_payload, ack_all.
@@ -281,12 +267,15 @@ def test_a_failed_read_ahead_reaches_paho() -> None:
         assert reader.recv(1) == b""  # what paho takes as the connection lost
 
 
-def lean_subscriber(port: int, client_id: str, receive_maximum: int) -> lean_paho.LeanClient:
+def lean_subscriber(
+    port: int, client_id: str, receive_maximum: int = 65535, manual_ack: bool = True
+) -> lean_paho.LeanClient:
+    """A LeanClient in a persistent session subscribed to t/#, connecting (loop not started)."""
     client = lean_paho.LeanClient(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,
-        manual_ack=True,
+        manual_ack=manual_ack,
     )
     client.on_connect = lambda c, *_: c.subscribe("t/#", qos=1)
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -320,7 +309,7 @@ def publishing_to(client: lean_paho.LeanClient, port: int) -> Iterator[mqtt.Clie
 
 def test_every_message_arrives_once_by_one_path_or_the_other(mosquitto: Mosquitto) -> None:
     """QoS 0 and 1, retained, with properties, larger than a read: through a real broker."""
-    client = lean_subscriber(mosquitto.port, "lean-paths", 65535)
+    client = lean_subscriber(mosquitto.port, "lean-paths")
     lean: list[tuple[str, bytes, int]] = []
     slow: list[tuple[str, bytes, int]] = []
     client.on_payload = lambda topic, payload, _mid, qos: lean.append((topic, payload, qos))
@@ -382,13 +371,11 @@ def test_ack_all_acknowledges_in_one_write_and_frees_the_window(mosquitto: Mosqu
 
 
 def test_without_manual_ack_paho_delivers_and_acknowledges(mosquitto: Mosquitto) -> None:
-    client = lean_paho.LeanClient(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.on_connect = lambda c, *_: c.subscribe("t/#", qos=1)
+    client = lean_subscriber(mosquitto.port, "lean-auto-ack", manual_ack=False)
     lean: list[bytes] = []
     slow: list[bytes] = []
     client.on_payload = lambda _topic, payload, _mid, _qos: lean.append(payload)
     client.on_message = lambda _c, _u, m: slow.append(bytes(m.payload))
-    client.connect("127.0.0.1", mosquitto.port)
     with publishing_to(client, mosquitto.port) as publisher:
         infos = [publisher.publish("t/auto", str(i).encode(), qos=1) for i in range(30)]
         wait_for(lambda: len(slow) >= 30)
@@ -398,7 +385,7 @@ def test_without_manual_ack_paho_delivers_and_acknowledges(mosquitto: Mosquitto)
 
 
 def test_an_exception_in_on_payload_is_paho_s_to_report(mosquitto: Mosquitto) -> None:
-    client = lean_subscriber(mosquitto.port, "lean-raises", 65535)
+    client = lean_subscriber(mosquitto.port, "lean-raises")
     client.suppress_exceptions = True
     got: list[bytes] = []
 
