@@ -54,6 +54,9 @@ from tests.support.services import Mosquitto, VictoriaMetrics
 
 SAMPLES = fake_agents.SAMPLES_PER_BATCH
 BODY_LINES = 20_000  # the collector's default [metrics] batch_lines
+# Kept up: everything stored this soon after the last publish (VictoriaMetrics alone takes
+# ~1 s to make data queryable); the sustained phase and every saturation step are judged by it.
+KEPT_UP_LAG_SECONDS = 2.0
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -193,7 +196,7 @@ class Step:
     others_cpu: dict[str, float]  # the same for Mosquitto, VictoriaMetrics and the sender
 
     def kept_up(self, offered: float) -> bool:
-        return self.rate >= 0.9 * offered and self.lag < 2.0
+        return self.rate >= 0.9 * offered and self.lag < KEPT_UP_LAG_SECONDS
 
     def __str__(self) -> str:
         others = ", ".join(f"{name} {cpu:.2f}" for name, cpu in self.others_cpu.items())
@@ -300,9 +303,8 @@ def main() -> int:
             prober.join()
             cpu1 = cpu_seconds(pid)
             samples = sent * SAMPLES
-            # Kept up: everything stored within 2 s of the last publish, the lag a saturation
-            # step allows (VictoriaMetrics alone takes ~1 s to make data queryable). The
-            # end-to-end figure counts that drain too.
+            # Kept up as a saturation step is (KEPT_UP_LAG_SECONDS); the end-to-end figure
+            # counts that drain too.
             sustained, drain = samples / (published - t0), done - published
             print(
                 f"sustained: {args.agents:,} agents, offered {args.rate:,.0f} samples/s "
@@ -318,7 +320,7 @@ def main() -> int:
                 "samples/s",
                 f"offered {args.rate:,.0f}/s; all stored {drain:.1f} s after the last publish",
                 ">= 20,000/s",
-                sustained >= 20_000 * 0.97 and drain < 2.0,
+                sustained >= 20_000 * 0.97 and drain < KEPT_UP_LAG_SECONDS,
             )
             record("ingest", "collector CPU per 1,000 samples", (cpu1 - cpu0) / samples * 1e6, "ms")
             if latencies:
