@@ -393,6 +393,19 @@ expect(Cursor *c, char ch)
     return 0;
 }
 
+/* After a member of an object or array: 1 if a ',' says another follows, 0 if `close`
+ * ends it, FALLBACK for anything else. */
+static int
+next_member(Cursor *c, char close)
+{
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ',') {
+        c->p++;
+        return 1;
+    }
+    return expect(c, close);
+}
+
 /* The string at the cursor: [*start, *stop) is its raw text. 1 without escapes, 0 with. */
 static int
 scan_string(Cursor *c, const char **start, const char **stop)
@@ -443,18 +456,14 @@ skip_value(Cursor *c, int depth)
             c->p++;
             return 0;
         }
-        for (;;) {
+        int more;
+        do {
             if (open == '{' && (scan_string(c, &a, &b) < 0 || expect(c, ':') < 0))
                 return FALLBACK;
             if (skip_value(c, depth + 1) < 0)
                 return FALLBACK;
-            skip_ws(c);
-            if (c->p < c->end && *c->p == ',') {
-                c->p++;
-                continue;
-            }
-            return expect(c, close);
-        }
+        } while ((more = next_member(c, close)) > 0);
+        return more;
     }
     const char *s = c->p;
     while (c->p < c->end && (IS_NAME_CHAR(*c->p) || *c->p == '-' || *c->p == '+' || *c->p == '.'))
@@ -624,7 +633,8 @@ lane_sample(Cursor *c, Buffer *buf, Lane *lane, int first, int *kept)
     skip_ws(c);
     if (c->p < c->end && *c->p == '}')
         return FALLBACK; /* measurement and fields are required */
-    for (;;) {
+    int more;
+    do {
         if (scan_string(c, &key, &key_end) != 1 || expect(c, ':') < 0)
             return FALLBACK;
         Py_ssize_t size = key_end - key;
@@ -639,7 +649,8 @@ lane_sample(Cursor *c, Buffer *buf, Lane *lane, int first, int *kept)
             if (c->p < c->end && *c->p == '}') {
                 c->p++;
             } else {
-                for (;;) {
+                int more_fields;
+                do {
                     if (fields == MAX_FIELDS)
                         return FALLBACK;
                     if (scan_name(c, &names[fields], &names_end[fields]) < 0 || expect(c, ':') < 0 ||
@@ -650,15 +661,9 @@ lane_sample(Cursor *c, Buffer *buf, Lane *lane, int first, int *kept)
                                       names_end[fields] - names[fields]))
                             return FALLBACK;
                     fields++;
-                    skip_ws(c);
-                    if (c->p < c->end && *c->p == ',') {
-                        c->p++;
-                        continue;
-                    }
-                    if (expect(c, '}') < 0)
-                        return FALLBACK;
-                    break;
-                }
+                } while ((more_fields = next_member(c, '}')) > 0);
+                if (more_fields < 0)
+                    return FALLBACK;
             }
         } else if (same_text(key, size, "tags", 4) && tags == NULL) {
             skip_ws(c);
@@ -675,16 +680,8 @@ lane_sample(Cursor *c, Buffer *buf, Lane *lane, int first, int *kept)
         } else {
             return FALLBACK; /* an unknown or repeated key: msgspec says which */
         }
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (expect(c, '}') < 0)
-            return FALLBACK;
-        break;
-    }
-    if (measurement == NULL || fields < 0)
+    } while ((more = next_member(c, '}')) > 0);
+    if (more < 0 || measurement == NULL || fields < 0)
         return FALLBACK;
 
     Py_ssize_t m_size = measurement_end - measurement;
@@ -740,7 +737,8 @@ lane_samples(Cursor *c, Buffer *body, Buffer *reduced, Lane *lane, Py_ssize_t ma
         c->p++;
         return buffer_write(reduced, "]", 1);
     }
-    for (;;) {
+    int more;
+    do {
         if (++*samples > max_samples)
             return FALLBACK;
         skip_ws(c);
@@ -755,15 +753,8 @@ lane_samples(Cursor *c, Buffer *body, Buffer *reduced, Lane *lane, Py_ssize_t ma
                 return -1;
             ++*kept_count;
         }
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (expect(c, ']') < 0)
-            return FALLBACK;
-        return buffer_write(reduced, "]", 1);
-    }
+    } while ((more = next_member(c, ']')) > 0);
+    return more < 0 ? FALLBACK : buffer_write(reduced, "]", 1);
 }
 
 /* The escaped agent and site tags (lane->agent, lane->site) and the agent_id and site as
@@ -831,7 +822,8 @@ scan_batch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 
     if (expect(&c, '{') < 0)
         goto done;
-    for (;;) {
+    int more;
+    do {
         if (scan_string(&c, &key, &key_end) != 1 || expect(&c, ':') < 0)
             goto done;
         Py_ssize_t size = key_end - key;
@@ -867,18 +859,10 @@ scan_batch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         } else if (skip_value(&c, 0) < 0) {
             goto done;
         }
-        skip_ws(&c);
-        if (c.p < c.end && *c.p == ',') {
-            c.p++;
-            continue;
-        }
-        if (expect(&c, '}') < 0)
-            goto done;
-        skip_ws(&c);
-        if (c.p != c.end || rest == NULL)
-            goto done; /* trailing text, or no samples: nothing to win here */
-        break;
-    }
+    } while ((more = next_member(&c, '}')) > 0);
+    skip_ws(&c);
+    if (more < 0 || c.p != c.end || rest == NULL)
+        goto done; /* not an object, trailing text, or no samples: nothing to win here */
     if (buffer_write(&reduced, rest, c.end - rest) < 0)
         goto error;
     result = 0;
