@@ -730,8 +730,10 @@ static int
 lane_samples(Cursor *c, Buffer *body, Buffer *reduced, Lane *lane, Py_ssize_t max_samples,
              Py_ssize_t *lines, Py_ssize_t *samples, Py_ssize_t *kept_count)
 {
-    if (expect(c, '[') < 0 || buffer_write(reduced, "[", 1) < 0)
+    if (expect(c, '[') < 0)
         return FALLBACK;
+    if (buffer_write(reduced, "[", 1) < 0)
+        return -1;
     skip_ws(c);
     if (c->p < c->end && *c->p == ']') {
         c->p++;
