@@ -91,6 +91,9 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     )
     # random delay per round, so 1,000 PCs don't publish in the same second
     jitter_seconds: Annotated[float, msgspec.Meta(ge=0)] = 2.0
+    # A PC that must never be away (reception, kiosk, a PC that serves others): the collector
+    # opens "agent lost" for it at any hour, even if it has a battery.
+    always_on: bool = False
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     spool: SpoolSettings = msgspec.field(default_factory=SpoolSettings)
     host: host.Settings = msgspec.field(default_factory=host.Settings)

@@ -14,6 +14,16 @@ Topics, all under one prefix (default ``deskwatch/v1``):
 Decoding is strict: a payload that is too large, is not JSON, has a wrong type, a missing
 or unknown field, or an unknown protocol version raises `ProtocolError` with a reason a
 person can read, and nothing of it is applied.
+
+Versions. Everyone writes PROTOCOL_VERSION and reads every version from OLDEST_VERSION on,
+so the collector is upgraded first and agents follow at their own pace:
+
+    1  the first release
+    2  the tag `device` names an SNMP device and nothing else (DEVICE_TAG): a PC's own disk
+       sample calls its block device `block_device`. `decode` gives a version 1 batch the
+       same shape, so a PC's disk is never taken for a printer whatever the agent's age.
+       Presence may say `sleep` (the PC announced sleep or hibernation), and AgentFacts
+       say whether the PC has a battery and whether it must always be on.
 """
 
 from __future__ import annotations
@@ -26,7 +36,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
+OLDEST_VERSION: Final = 1  # the oldest version this side still reads
 DEFAULT_PREFIX: Final = "deskwatch/v1"
 
 # A batch of ~60 samples is ~10 KiB; a day of agent self-metrics never comes near this.
@@ -34,6 +45,11 @@ MAX_PAYLOAD_BYTES: Final = 256 * 1024
 MAX_ITEMS_PER_BATCH: Final = 5_000
 MAX_TEXT_CHARS: Final = 1_000
 MAX_RESULT_BYTES: Final = 64 * 1024
+
+# The tag that makes a Sample or State be about an SNMP device (printer, modem), keyed by
+# its serial: five PCs reporting one printer make one series and one ticket. An agent's own
+# sources never use it, so a PC's disk or interface can never be taken for a device.
+DEVICE_TAG: Final = "device"
 
 # Names that survive MQTT topics, Influx line protocol and PromQL unescaped. `\Z`, not `$`:
 # msgspec runs re.search, where `$` also matches before a trailing newline.
@@ -129,6 +145,11 @@ class AgentFacts(_Struct, frozen=True):
     os: Annotated[str, msgspec.Meta(max_length=256)]
     interval_seconds: Annotated[float, msgspec.Meta(gt=0)]
     started_ns: TimeNs = 0
+    # A PC with a battery (a laptop) comes and goes by design: its absence is no ticket.
+    battery: bool = False
+    # Set in agent.toml for a PC that must never be away (a reception PC, a kiosk): its
+    # absence is a ticket whatever the time, battery or not.
+    always_on: bool = False
 
 
 # Inventory bounds. A desktop's package database is 800 to 4,000 packages, ~40 bytes each on
@@ -235,7 +256,8 @@ class Presence(_Struct, frozen=True):
 
     `online` with facts is the birth; `offline` with reason `lost` is the Last Will the
     broker publishes when the agent vanishes; `offline` with reason `shutdown` is a
-    graceful stop, which is not an incident.
+    graceful stop (the service or the PC shutting down) and `sleep` a PC that announced
+    sleep or hibernation: neither is an incident.
     """
 
     v: int
@@ -243,7 +265,7 @@ class Presence(_Struct, frozen=True):
     status: Literal["online", "offline"]
     time_ns: TimeNs = 0
     site: Site = ""
-    reason: Literal["", "shutdown", "lost"] = ""
+    reason: Literal["", "shutdown", "sleep", "lost"] = ""
     facts: AgentFacts | None = None
     # Only on a birth. A birth re-published with a new inventory changes nothing else.
     inventory: Inventory | None = None
@@ -308,14 +330,35 @@ def decode(payload: bytes, kind: type[M], *, max_bytes: int = MAX_PAYLOAD_BYTES)
         # Name the version first when that is the real cause: a newer agent's batch may
         # fail on shape, and "unsupported version" is what the operator must learn.
         version = _version_of(payload)
-        if version is not None and version != PROTOCOL_VERSION:
+        if version is not None and not OLDEST_VERSION <= version <= PROTOCOL_VERSION:
             raise ProtocolError(_version_reason(version)) from err
         raise ProtocolError(f"invalid {kind.__name__}: {err}") from err
-    if message.v != PROTOCOL_VERSION:
+    if not OLDEST_VERSION <= message.v <= PROTOCOL_VERSION:
         raise ProtocolError(_version_reason(message.v))
     if isinstance(message, Batch):
         _sample_names.check(message)
+        if message.v == 1:
+            return _from_v1(message)  # type: ignore[return-value]  # M is Batch here
     return message
+
+
+# Version 1 host samples that named a block device `device` (agent/sources/host.py before 2).
+_V1_HOST_DEVICE_TAG: Final = frozenset({"disk"})
+
+
+def _from_v1(batch: Batch) -> Batch:
+    """A version 1 batch in version 2's shape: a disk's `device` tag becomes `block_device`."""
+    if not any(s.measurement in _V1_HOST_DEVICE_TAG and DEVICE_TAG in s.tags for s in batch.samples):
+        return batch
+    samples = [
+        msgspec.structs.replace(
+            s, tags={("block_device" if k == DEVICE_TAG else k): v for k, v in s.tags.items()}
+        )
+        if s.measurement in _V1_HOST_DEVICE_TAG and DEVICE_TAG in s.tags
+        else s
+        for s in batch.samples
+    ]
+    return msgspec.structs.replace(batch, samples=samples)
 
 
 class _SampleNames:
@@ -372,7 +415,7 @@ def _version_of(payload: bytes) -> int | None:
 
 
 def _version_reason(version: int) -> str:
-    return f"unsupported protocol version {version} (this side speaks {PROTOCOL_VERSION})"
+    return f"unsupported protocol version {version} (this side reads {OLDEST_VERSION} to {PROTOCOL_VERSION})"
 
 
 def inventory_digest(inventory: Inventory) -> str:

@@ -11,6 +11,8 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import psutil
+
 from agent import inventory, protocol
 from agent.config import AgentConfig
 from agent.protocol import AgentFacts, Batch, CommandResult, Sample, State
@@ -37,7 +39,17 @@ def facts(config: AgentConfig) -> AgentFacts:
         os=platform.platform()[:256],
         interval_seconds=config.interval_seconds,
         started_ns=time.time_ns(),
+        battery=has_battery(),
+        always_on=config.always_on,
     )
+
+
+def has_battery() -> bool:
+    """True on a laptop: the collector expects such a PC to come and go."""
+    try:
+        return psutil.sensors_battery() is not None
+    except (AttributeError, OSError, RuntimeError):  # no battery API on this platform
+        return False
 
 
 class LazyCommands:

@@ -145,7 +145,8 @@ def _disks(ignore: frozenset[str], now_ns: int) -> list[Sample]:
                     "free_bytes": usage.free,
                     "used_percent": usage.percent,
                 },
-                {"mount": part.mountpoint, "device": part.device, "fstype": part.fstype},
+                # `block_device`, not `device`: that tag names SNMP devices (protocol.DEVICE_TAG)
+                {"mount": part.mountpoint, "block_device": part.device, "fstype": part.fstype},
                 now_ns,
             )
         )

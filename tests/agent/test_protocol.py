@@ -23,6 +23,25 @@ def test_batch_round_trips() -> None:
     assert protocol.decode(protocol.encode(BATCH), Batch) == BATCH
 
 
+def test_a_version_1_batch_is_read_with_its_disk_device_renamed() -> None:
+    # A version 1 agent tagged its disk with the block device as `device`, the tag that
+    # names SNMP devices: read as such, two PCs with the same layout shared one disk ticket.
+    disk = Sample("disk", {"used_percent": 97.0}, {"mount": "/data", "device": "/dev/sdb1"}, 5)
+    printer = Sample("printer_supply", {"level_percent": 2}, {"device": "SN1", "supply": "Black"}, 5)
+    old = msgspec.structs.replace(BATCH, v=1, samples=[disk, printer])
+    decoded = protocol.decode(protocol.encode(old), Batch)
+    assert decoded.v == 1
+    assert decoded.samples[0].tags == {"mount": "/data", "block_device": "/dev/sdb1"}
+    assert decoded.samples[1].tags == printer.tags  # a device's tag stays what it is
+    current = msgspec.structs.replace(BATCH, samples=[disk])
+    assert protocol.decode(protocol.encode(current), Batch).samples[0].tags == disk.tags  # v2 as sent
+
+
+def test_presence_may_announce_sleep() -> None:
+    message = Presence(v=protocol.PROTOCOL_VERSION, agent_id="pc-1", status="offline", reason="sleep")
+    assert protocol.decode(protocol.encode(message), Presence).reason == "sleep"
+
+
 def test_presence_and_command_round_trip() -> None:
     birth = Presence(
         v=1, agent_id="pc-1", status="online", facts=protocol.AgentFacts("0.1", "pc-1", "Linux", 30)
@@ -43,8 +62,9 @@ def _mutate(**changes: object) -> bytes:
     [
         (b"not json", "malformed"),
         (b"{}", "missing required field `v`"),
-        (_mutate(v=2), "unsupported protocol version 2"),
-        (_mutate(v=2, samples="changed shape"), "unsupported protocol version 2"),
+        (_mutate(v=3), "unsupported protocol version 3"),
+        (_mutate(v=0), "unsupported protocol version 0"),
+        (_mutate(v=3, samples="changed shape"), "unsupported protocol version 3"),
         (_mutate(seq="42"), "Expected `int`, got `str` - at `$.seq`"),
         (_mutate(seq=-1), "at `$.seq`"),
         (_mutate(agent_id="a/b"), "at `$.agent_id`"),

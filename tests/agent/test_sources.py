@@ -9,6 +9,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import psutil
@@ -52,6 +53,16 @@ def test_host_figures_agree_with_psutil() -> None:
     nets = _samples(items, "net")
     assert nets and all(n.tags["interface"] != "lo" for n in nets)
     assert all(v >= 0 for n in nets for v in n.fields.values())
+
+
+def test_host_samples_never_use_the_device_tag() -> None:
+    # `device` names an SNMP device (protocol.DEVICE_TAG): a disk tagged with it became a
+    # "device" shared by every PC with the same layout.
+    samples = asyncio.run(host.collect(host.Settings(), time.time_ns()))
+    tagged = [s for s in samples if isinstance(s, Sample) and protocol.DEVICE_TAG in s.tags]
+    assert tagged == []
+    disks = [s for s in samples if isinstance(s, Sample) and s.measurement == "disk"]
+    assert disks and all(s.tags.get("block_device") for s in disks)
 
 
 def test_a_pc_without_sensors_is_not_scanned_for_them_every_round(monkeypatch: pytest.MonkeyPatch) -> None:

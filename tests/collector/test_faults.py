@@ -202,4 +202,4 @@ def test_dead_letter_payload_replays_through_ingest(
         time.sleep(0.1)
     (letter,) = deadletter.recent(engine)
     assert letter.reason_code == "unsupported_version"
-    assert "unsupported protocol version 2" in letter.reason
+    assert f"unsupported protocol version {PROTOCOL_VERSION + 1}" in letter.reason
