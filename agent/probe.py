@@ -105,7 +105,11 @@ def summary(report: DeviceReport) -> str:
     i = report.identity
     lines = [f"{report.address}: {report.kind}, device {report.device}"]
     if not report.reachable:
-        return f"{report.address}: no answer ({report.reason})"
+        return (
+            f"{report.address}: no answer ({report.reason})\n"
+            "  not monitored by SNMP: a discovered device that never answered opens no ticket;\n"
+            "  check its SNMP settings and community, or name it in agent.toml [[snmp.devices]]"
+        )
     lines.append(
         f"  {i.vendor or '?'} {i.model or ''}  serial {i.serial or '?'}  firmware {i.firmware or '?'}"
     )

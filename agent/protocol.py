@@ -36,6 +36,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 
+NS: Final = 1_000_000_000  # every time on the wire is integer nanoseconds since the epoch
 PROTOCOL_VERSION: Final = 2
 OLDEST_VERSION: Final = 1  # the oldest version this side still reads
 DEFAULT_PREFIX: Final = "deskwatch/v1"

@@ -21,6 +21,7 @@ class AgentStatus(enum.StrEnum):
 
     ONLINE = "online"  # birth received, batches arriving
     OFFLINE = "offline"  # stopped gracefully (reason "shutdown"): not a problem
+    ASLEEP = "asleep"  # the PC announced sleep or hibernation (reason "sleep"): not a problem
     LOST = "lost"  # Last Will: the connection dropped without a goodbye
     STALE = "stale"  # still "online" on the broker, but no batch for N intervals
 

@@ -2,7 +2,8 @@
 
 The retained `<prefix>/<agent_id>/state` topic carries the birth (`online`), the Last
 Will the broker publishes when an agent vanishes (`offline`, reason `lost`) and the
-goodbye of a graceful stop (`offline`, reason `shutdown`). A batch proves an agent is
+goodbye of a graceful stop (`offline`, reason `shutdown`) or of a PC going to sleep
+(`offline`, reason `sleep`). A batch proves an agent is
 alive; no batch for `stale_intervals` of its interval makes it stale. The status lives
 in the collector's store (`agent`); every change is a compare-and-set there, so when
 several collectors see the same message exactly one of them reports the change.
@@ -73,10 +74,12 @@ class AgentRow:
 
 
 def status_of(message: Presence) -> AgentStatus:
-    """The status a presence message announces: a goodbye is offline, anything else offline is lost."""
+    """The status a presence message announces: a goodbye is offline (or asleep), anything else lost."""
     if message.status == "online":
         return AgentStatus.ONLINE
-    return AgentStatus.OFFLINE if message.reason == "shutdown" else AgentStatus.LOST
+    if message.reason == "shutdown":
+        return AgentStatus.OFFLINE
+    return AgentStatus.ASLEEP if message.reason == "sleep" else AgentStatus.LOST
 
 
 def _rows(conn: Connection, agent_ids: Iterable[str]) -> dict[str, Row[Any]]:

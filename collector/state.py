@@ -7,9 +7,15 @@ kept (`tracked`), each as a short history so that thresholds can ask "above for 
 minutes" and rate rules can fit a slope; everything else passes through untouched,
 which is what keeps ingest at 20,000 samples/s.
 
-A sample or state that carries a `device` tag (or a State whose subject is a device
-serial, see `device_conditions`) belongs to the device, not to the agent that polled
-it: five PCs reporting one printer update one series.
+A sample or state that carries the `device` tag (protocol.DEVICE_TAG) belongs to that
+SNMP device, not to the agent that polled it: five PCs reporting one printer update one
+series. Everything else an agent sends is the agent's own, whatever its other tags.
+
+What one PC says cannot override the others: times an agent gives are clamped to the
+collector's clock (a PC ten years ahead cannot make its report the newest for good),
+each PC's view of a device is kept apart (`observers`), a view stops counting once it is
+`Limits.stale_seconds` old, and one agent can hold only so many states and series here.
+An agent unseen for `forget_agent_seconds` is forgotten with everything it reported.
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from agent.protocol import AgentFacts, Batch, Severity
+from agent.protocol import DEVICE_TAG, NS, AgentFacts, Batch, Severity
 from collector.observers import AgentStatus, PresenceChange
 
 # Tags the agent's scheduler adds to everything; they identify the sender, not the thing.
 SENDER_TAGS = frozenset({"agent_id", "site", "host"})
+# The conditions that say whether an SNMP device answers (agent/snmp/observations.py).
+REACHABILITY = frozenset({"snmp_reachable", "device_reachable", "modem_reachable"})
 
 TagKey = tuple[tuple[str, str], ...]
+StateKey = tuple[str, str, str, TagKey]  # agent id, subject, condition, tags
 
 
 class Scope(enum.StrEnum):
@@ -47,6 +56,17 @@ class Track:
     spacing_ns: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How far the collector trusts what one agent says, and how much of it it keeps."""
+
+    max_skew_seconds: float = 300  # an agent's times later than receive time + this are clamped
+    stale_seconds: float = 900  # a report not renewed for this long no longer counts
+    max_states_per_agent: int = 2_000
+    max_series_per_agent: int = 500  # tracked series an agent may start (its own and its devices')
+    forget_agent_seconds: float = 30 * 86_400
+
+
 @dataclass(slots=True)
 class Series:
     """The recent values of one field of one measured thing."""
@@ -59,6 +79,7 @@ class Series:
     site: str
     agent_id: str  # the agent that reported it last
     points: deque[tuple[int, float]]
+    started_by: str = ""  # the agent whose limit it counts against ("" for stored history)
 
     def tag(self, name: str) -> str:
         return dict(self.tags).get(name, "")
@@ -97,6 +118,30 @@ class AgentEntry:
     since_ns: int
     last_seen_ns: int
     facts: AgentFacts | None = None
+    states: int = 0  # StateEntries held for it
+    series: int = 0  # Series it started
+    refused: int = 0  # states and series not kept because it was at its limit
+
+
+class Monitoring(enum.StrEnum):
+    """Whether an SNMP device's silence is a problem."""
+
+    ANSWERS = "answers"  # answered its last poll
+    UNREACHABLE = "unreachable"  # answered before (or was configured) and stopped: a ticket
+    NOT_MONITORED = "not monitored by SNMP"  # never answered (SNMP off): information, never a ticket
+
+
+@dataclass(slots=True)
+class DeviceEntry:
+    """An SNMP device some agent polls: where it is, where it was found, and when it last answered."""
+
+    device: str  # its key: the serial once it answered, the address before
+    address: str
+    site: str
+    kind: str  # printer, network, other
+    source: str  # config, gateway or printer (found in the print system); "" from old agents
+    answered_ns: int = 0  # last answer any agent got (0: never)
+    reported_ns: int = 0  # last report about it, answered or not
 
 
 def tag_key(tags: Mapping[str, str]) -> TagKey:
@@ -109,16 +154,24 @@ class FleetState:
     """The latest picture of the fleet; `as_of` is the evaluation time rules must use."""
 
     tracks: Iterable[Track] = ()
+    limits: Limits = field(default_factory=Limits)
     as_of: int = 0
     agents: dict[str, AgentEntry] = field(default_factory=dict)
-    states: dict[tuple[str, str, str, TagKey], StateEntry] = field(default_factory=dict)
+    states: dict[StateKey, StateEntry] = field(default_factory=dict)
     # (measurement, field) -> (owner, tags) -> Series, so a rule walks only its own field
     series: dict[tuple[str, str], dict[tuple[str, TagKey], Series]] = field(default_factory=dict)
+    devices: dict[str, DeviceEntry] = field(default_factory=dict)
     active: frozenset[str] = frozenset()  # condition keys firing after the previous evaluation
+    clamped_total: int = 0  # times taken from an agent that lay in the future
     _tracked: dict[str, list[Track]] = field(default_factory=dict, init=False)
     # measurement -> the fields its tracks read: most samples carry none and are passed over in one test
     _tracked_fields: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
-    _device_states: dict[str, set[tuple[str, str, str, TagKey]]] = field(default_factory=dict, init=False)
+    _device_states: dict[str, set[StateKey]] = field(default_factory=dict, init=False)
+    # (site, address) -> the serial of the device that answered there, so a device an agent
+    # knows only by address (it restarted while the printer was off) is still that device
+    _serial_at: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
+    # device -> agent -> (answered, when): each PC's latest word on whether the device answers
+    _reach: dict[str, dict[str, tuple[bool, int]]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for track in self.tracks:
@@ -126,10 +179,19 @@ class FleetState:
         for measurement, tracks in self._tracked.items():
             self._tracked_fields[measurement] = frozenset(track.field for track in tracks)
 
+    @property
+    def stale_ns(self) -> int:
+        return int(self.limits.stale_seconds * NS)
+
     def apply_batch(self, batch: Batch, received_ns: int) -> None:
         """Take in one accepted batch: tracked samples, every state, and the agent as seen."""
         agent = self._agent(batch.agent_id, batch.site, received_ns)
         agent.last_seen_ns = max(agent.last_seen_ns, received_ns)
+        latest = received_ns + int(self.limits.max_skew_seconds * NS)
+        created = batch.created_ns or received_ns
+        if created > latest:
+            created = latest
+            self.clamped_total += 1
         tracked, tracked_fields = self._tracked, self._tracked_fields
         for sample in batch.samples:
             wanted = tracked_fields.get(sample.measurement)
@@ -142,13 +204,20 @@ class FleetState:
                 if value is None:
                     continue
                 if key is None:
-                    time_ns = sample.time_ns or batch.created_ns or received_ns
+                    time_ns = sample.time_ns or created
+                    if time_ns > latest:
+                        time_ns = latest
+                        self.clamped_total += 1
                     tags = sample.tags
                     key = tag_key(tags)
                     scope, owner = _owner(tags, batch.agent_id)
                 by_owner = self.series.setdefault((sample.measurement, track.field), {})
                 series = by_owner.get((owner, key))
                 if series is None:
+                    if agent.series >= self.limits.max_series_per_agent:
+                        agent.refused += 1
+                        continue
+                    agent.series += 1
                     series = Series(
                         scope,
                         owner,
@@ -158,26 +227,34 @@ class FleetState:
                         batch.site,
                         batch.agent_id,
                         deque(),
+                        batch.agent_id,
                     )
                     by_owner[(owner, key)] = series
                 series.agent_id = batch.agent_id
                 series.site = batch.site or series.site
                 _append(series.points, time_ns, float(value), track)
-        reported: dict[str, set[tuple[str, str, str, TagKey]]] = {}  # device -> state keys in this batch
+        reported: dict[str, set[StateKey]] = {}  # device -> state keys in this batch
         unreachable: set[str] = set()
         for state in batch.states:
-            observed = state.observed_ns or batch.created_ns or received_ns
-            device = state.tags.get("device", "")
-            if device:
-                reported.setdefault(device, set()).add(
-                    (batch.agent_id, state.subject, state.condition, tag_key(state.tags))
-                )
-                if state.condition == "snmp_reachable" and not state.ok:
-                    unreachable.add(device)
+            observed = state.observed_ns or created
+            if observed > latest:
+                observed = latest
+                self.clamped_total += 1
+            device = state.tags.get(DEVICE_TAG, "")
             key = tag_key(state.tags)
             stkey = (batch.agent_id, state.subject, state.condition, key)
+            if device:
+                reported.setdefault(device, set()).add(stkey)
+                if state.condition in REACHABILITY:
+                    if not state.ok:
+                        unreachable.add(device)
+                    self._device_seen(batch.agent_id, device, state.ok, state.tags, batch.site, observed)
             entry = self.states.get(stkey)
             if entry is None:
+                if agent.states >= self.limits.max_states_per_agent:
+                    agent.refused += 1
+                    continue
+                agent.states += 1
                 self.states[stkey] = StateEntry(
                     batch.agent_id,
                     batch.site,
@@ -198,12 +275,36 @@ class FleetState:
             entry.ok, entry.severity, entry.text = state.ok, state.severity, state.text
             entry.observed_ns, entry.site = observed, batch.site or entry.site
         if reported:
-            self._clear_unreported(batch.agent_id, reported, unreachable, batch.created_ns or received_ns)
+            self._clear_unreported(batch.agent_id, reported, unreachable, created)
+
+    def _device_seen(
+        self, agent_id: str, device: str, answered: bool, tags: Mapping[str, str], site: str, time_ns: int
+    ) -> None:
+        address = tags.get("address", "")
+        if not answered:
+            device = self._serial_at.get((site, device), device)
+        entry = self.devices.get(device)
+        if entry is None:
+            entry = self.devices[device] = DeviceEntry(
+                device, address, site, tags.get("kind", ""), tags.get("source", "")
+            )
+        entry.reported_ns = max(entry.reported_ns, time_ns)
+        entry.address, entry.site = address or entry.address, site or entry.site
+        entry.kind = tags.get("kind", "") or entry.kind
+        entry.source = _stronger_source(entry.source, tags.get("source", ""))
+        if answered:
+            entry.answered_ns = max(entry.answered_ns, time_ns)
+            if address and address != device:
+                self._serial_at[(entry.site, address)] = device
+        if agent_id:
+            seen = self._reach.setdefault(device, {})
+            if time_ns >= seen.get(agent_id, (False, 0))[1]:
+                seen[agent_id] = (answered, time_ns)
 
     def _clear_unreported(
         self,
         agent_id: str,
-        reported: dict[str, set[tuple[str, str, str, TagKey]]],
+        reported: dict[str, set[StateKey]],
         unreachable: set[str],
         time_ns: int,
     ) -> None:
@@ -214,7 +315,7 @@ class FleetState:
             entry = self.states.get(key)
             if entry is None:
                 continue
-            device = entry.tag("device")
+            device = entry.tag(DEVICE_TAG)
             if (
                 device in reported
                 and device not in unreachable
@@ -265,6 +366,18 @@ class FleetState:
             by_owner[(owner, key)] = series
         return taken
 
+    def preload_devices(self, answered: Iterable[tuple[Mapping[str, str], int]]) -> int:
+        """Remember devices that answered before the collector started (labels of their
+        `snmp_device_info` and when they last answered); return how many were new."""
+        new = 0
+        for labels, time_ns in answered:
+            device = labels.get(DEVICE_TAG, "")
+            if not device:
+                continue
+            new += device not in self.devices
+            self._device_seen("", device, True, labels, labels.get("site", ""), time_ns)
+        return new
+
     def apply_presence(self, change: PresenceChange) -> None:
         """Record an agent's new presence status."""
         agent = self._agent(change.agent_id, change.site, change.time_ns)
@@ -284,6 +397,34 @@ class FleetState:
             agent.site = site
         return agent
 
+    def forget(self, now_ns: int) -> int:
+        """Drop what nobody renewed for `forget_agent_seconds`: agents with everything they
+        reported, states, series and devices; return how many agents went."""
+        horizon = now_ns - int(self.limits.forget_agent_seconds * NS)
+        gone = {a for a, entry in self.agents.items() if max(entry.last_seen_ns, entry.since_ns) < horizon}
+        for agent_id in gone:
+            del self.agents[agent_id]
+            self._device_states.pop(agent_id, None)
+        for stkey in [k for k, v in self.states.items() if v.agent_id in gone or v.observed_ns < horizon]:
+            owner = self.agents.get(self.states.pop(stkey).agent_id)
+            if owner is not None:
+                owner.states -= 1
+        for by_owner in self.series.values():
+            for key in [k for k, s in by_owner.items() if not s.points or s.latest[0] < horizon]:
+                owner = self.agents.get(by_owner.pop(key).started_by)
+                if owner is not None:
+                    owner.series -= 1
+        for keys in self._device_states.values():
+            keys.intersection_update(self.states)
+        for device in [d for d, e in self.devices.items() if e.reported_ns < horizon]:
+            del self.devices[device]
+            self._reach.pop(device, None)
+        for views in self._reach.values():
+            for agent_id in [a for a, (_, t) in views.items() if a in gone or t < horizon]:
+                del views[agent_id]
+        self._serial_at = {k: v for k, v in self._serial_at.items() if v in self.devices}
+        return len(gone)
+
     def tracked_series(self, measurement: str, field_name: str) -> Iterator[Series]:
         """Every series of one tracked field."""
         yield from self.series.get((measurement, field_name), {}).values()
@@ -292,21 +433,82 @@ class FleetState:
         agent = self.agents.get(agent_id)
         return agent.site if agent else ""
 
+    def online(self, agent_id: str) -> bool:
+        agent = self.agents.get(agent_id)
+        return agent is None or agent.status is AgentStatus.ONLINE
+
+    def current(self, scope: Scope, agent_id: str, time_ns: int) -> bool:
+        """Whether an observation made at `time_ns` still stands.
+
+        A device report counts for `stale_seconds`. An online agent's own report too: a
+        check it no longer sends (taken out of its config) is gone. An agent that is away
+        cannot renew anything, so its last word stands until it is back (it is shown as
+        "last seen", and correlation keeps it from opening anything new).
+        """
+        if scope is Scope.AGENT and not self.online(agent_id):
+            return True
+        return time_ns >= self.as_of - self.stale_ns
+
+    def device_of(self, entry: StateEntry) -> tuple[str, str]:
+        """The device key and the part of the subject below it ("SN1/cover/2" -> ("SN1", "cover/2")).
+
+        A device an agent knows only by its address (it has not had an answer since it
+        started) is the serial that answered at that address before, if any.
+        """
+        device = entry.tag(DEVICE_TAG) or entry.subject
+        detail = entry.subject[len(device) + 1 :] if entry.subject.startswith(device + "/") else ""
+        return self._serial_at.get((entry.site, device), device), detail
+
+    def monitoring(self, device: str) -> Monitoring:
+        """Whether the device answers, stopped answering, or never did (SNMP off: not monitored).
+
+        It answers while any PC that polls it lately gets an answer: one PC behind a local
+        firewall does not make a printer unreachable for everyone.
+        """
+        entry = self.devices.get(device)
+        if entry is None:
+            return Monitoring.NOT_MONITORED
+        recent = self.as_of - self.stale_ns
+        if any(ok for ok, time_ns in self._reach.get(device, {}).values() if time_ns >= recent):
+            return Monitoring.ANSWERS
+        if entry.answered_ns or entry.source == "config" or entry.device != entry.address:
+            return Monitoring.UNREACHABLE  # it answered before, or someone asked for it by name
+        return Monitoring.NOT_MONITORED
+
     def coverage(self) -> frozenset[tuple[Scope, str]]:
-        """What this collector sees: a missing condition about one of these means "clear"."""
+        """What this collector sees now: a missing condition about one of these means "clear".
+
+        A device nobody reported lately (every PC that sees it is away) is not seen, so its
+        incidents stay as they are until someone reports it again.
+        """
         seen: set[tuple[Scope, str]] = {(Scope.AGENT, a) for a in self.agents}
         seen.update((Scope.SITE, a.site) for a in self.agents.values())
-        seen.update((Scope.DEVICE, s.tag("device") or s.subject) for s in self.states.values())
+        recent = self.as_of - self.stale_ns
+        seen.update(
+            (Scope.DEVICE, self.device_of(s)[0]) for s in self.states.values() if s.observed_ns >= recent
+        )
         for by_owner in self.series.values():
-            seen.update((Scope.DEVICE, s.owner) for s in by_owner.values() if s.scope is Scope.DEVICE)
+            seen.update(
+                (Scope.DEVICE, s.owner)
+                for s in by_owner.values()
+                if s.scope is Scope.DEVICE and s.latest[0] >= recent
+            )
         if self.agents:
             seen.add((Scope.FLEET, "fleet"))
         return frozenset(seen)
 
 
+_SOURCE_RANK = {"": 0, "printer": 1, "gateway": 1, "config": 2}
+
+
+def _stronger_source(old: str, new: str) -> str:
+    """A device one PC was told about by name stays "config" whatever another PC found it by."""
+    return new if _SOURCE_RANK.get(new, 1) >= _SOURCE_RANK.get(old, 1) else old
+
+
 def _owner(tags: Mapping[str, str], agent_id: str) -> tuple[Scope, str]:
     """Whose series a sample is: the device it names (a printer polled by several PCs), else the agent's."""
-    device = tags.get("device", "")
+    device = tags.get(DEVICE_TAG, "")
     return (Scope.DEVICE, device) if device else (Scope.AGENT, agent_id)
 
 

@@ -60,8 +60,9 @@ def _fields(**fields: int | float | None) -> dict[str, int | float]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def observe(report: DeviceReport, now_ns: int) -> list[Sample | State]:
-    """Samples and States for one polled device."""
+def observe(report: DeviceReport, now_ns: int, source: str = "") -> list[Sample | State]:
+    """Samples and States for one polled device; `source` says how the PC knows it (config,
+    gateway, printer), so the collector can tell a router with SNMP off from a printer that died."""
     device = report.device or report.address
     out: list[Sample | State] = [
         Sample(
@@ -71,7 +72,7 @@ def observe(report: DeviceReport, now_ns: int) -> list[Sample | State]:
                 poll_seconds=report.poll_seconds,
                 uptime_seconds=report.identity.uptime_s,
             ),
-            _tags(device=device, kind=report.kind),
+            _tags(device=device, kind=report.kind, source=source),
             now_ns,
         ),
         State(
@@ -80,7 +81,7 @@ def observe(report: DeviceReport, now_ns: int) -> list[Sample | State]:
             ok=report.reachable,
             severity=Severity.INFO if report.reachable else Severity.WARNING,
             text="" if report.reachable else f"{report.address} does not answer SNMP: {report.reason}"[:1000],
-            tags=_tags(device=device, address=report.address, kind=report.kind),
+            tags=_tags(device=device, address=report.address, kind=report.kind, source=source),
             observed_ns=now_ns,
         ),
     ]

@@ -27,6 +27,9 @@ class Discovery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cups: bool = True
     windows_spooler: bool = True
     gateway: bool = True
+    # "" : the default gateway of the routing table; or the address to ask (a router that is
+    # not this PC's default route, or a test's loopback)
+    gateway_address: str = ""
     auth: str = "default"
     refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600
 

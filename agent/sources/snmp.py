@@ -44,6 +44,10 @@ class Poller:
     profiles: list[Profile] = field(default_factory=builtin_profiles)
     vendor_names: dict[int, int | str] = field(default_factory=lambda: dict(enterprise_names()))
     health: dict[str, _Health] = field(default_factory=dict)
+    # address -> how this PC knows the device: "config" (named in agent.toml or --device),
+    # "gateway" or "printer" (found by discovery). The collector opens "unreachable" for a
+    # discovered device only once it has answered: most office routers have SNMP off.
+    sources: dict[str, str] = field(default_factory=dict)
     _client: Client | None = None
     _discovered: list[tuple[str, str]] = field(default_factory=list)
     _discovered_at: float = float("-inf")
@@ -60,11 +64,12 @@ class Poller:
         if (
             d.cups or d.windows_spooler or d.gateway
         ) and time.monotonic() - self._discovered_at > d.refresh_seconds:
+            gateway = (lambda: d.gateway_address) if d.gateway_address else self.gateway
             self._discovered = await asyncio.to_thread(
                 discovery.discover,
                 cups=d.cups,
                 windows_spooler=d.windows_spooler,
-                gateway=self.gateway if d.gateway else None,
+                gateway=gateway if d.gateway else None,
             )
             self._discovered_at = time.monotonic()
         from_flags = {
@@ -79,6 +84,12 @@ class Poller:
         wanted = [(dev.host, dev.port, dev.auth) for dev in settings.devices]
         wanted += [(host, 161, d.auth) for host, _ in self._discovered]
         targets: dict[tuple[str, int], Target] = dict(from_flags)
+        self.sources = {t.address: "config" for t in from_flags.values()}
+        self.sources.update(
+            (Target(host=dev.host, port=dev.port).address, "config") for dev in settings.devices
+        )
+        for host, role in self._discovered:
+            self.sources.setdefault(host, role)
         for host, port, auth in wanted:
             targets.setdefault(
                 (host, port),
@@ -149,7 +160,7 @@ async def collect(settings: Settings, now_ns: int) -> Sequence[Sample | State]:
     """Poll every configured and discovered device once."""
     p = poller()
     reports = await p.poll_all(settings, await p.targets(settings), now_ns)
-    return [obs for report in reports for obs in observe(report, now_ns)]
+    return [obs for report in reports for obs in observe(report, now_ns, p.sources.get(report.address, ""))]
 
 
 __all__ = ["Device", "Discovery", "Settings", "collect", "poller"]

@@ -12,21 +12,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.protocol import Batch
+from agent.protocol import DEVICE_TAG, NS, Batch
 from collector import rules
 from collector.incidents.correlate import correlate
-from collector.incidents.reconcile import Inputs, reconcile
+from collector.incidents.reconcile import Action, Change, Inputs, reconcile
 from collector.incidents.store import Incident, IncidentStore
 from collector.observers import AgentStatus, PresenceChange
 from collector.rules.condition import Condition
+from collector.rules.presence import away_reason
 from collector.rules.rate import seconds_left, since_last_rise
-from collector.rules.settings import NS, Settings, load_settings
-from collector.rules.states import device_of
-from collector.state import FleetState, Scope, Track
+from collector.rules.settings import Settings, load_settings
+from collector.state import FleetState, Monitoring, Scope, Track
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,14 @@ class IncidentEngine:
     ) -> None:
         self.store = store
         self.settings = settings or load_settings()
-        self.state = FleetState(tracks=self.settings.tracks())
+        self.state = FleetState(tracks=self.settings.tracks(), limits=self.settings.trust.limits())
         self.clock = clock
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_conditions: list[Condition] = []
         self.after_cycle: Callable[[int], None] | None = None  # e.g. ship incident metrics
+        self._over_limit: set[str] = set()  # agents already logged as over their limits
 
     @classmethod
     def from_files(cls, store: IncidentStore, rules_path: Path | None = None) -> IncidentEngine:
@@ -69,6 +70,11 @@ class IncidentEngine:
         """Merge stored history into the tracked series (warm start); return the points taken."""
         with self._lock:
             return self.state.preload(track, history)
+
+    def preload_devices(self, answered: Iterable[tuple[Mapping[str, str], int]]) -> int:
+        """Remember the SNMP devices that answered before this start (warm start)."""
+        with self._lock:
+            return self.state.preload_devices(answered)
 
     def observe_presence(self, change: PresenceChange) -> None:
         try:
@@ -99,22 +105,33 @@ class IncidentEngine:
         )
         changes = reconcile(conditions, inputs, now_ns, policy)
         changed = self.store.apply(changes, now_ns)
+        _log_changes(changes, changed)
         with self._lock:
             # hysteresis remembers what fired; open incidents count too, so a restart keeps it
             self.state.active = frozenset(c.key for c in conditions) | {
                 v.key for v in open_views if v.key not in {ch.key for ch in changes if ch.action == "resolve"}
             }
+            self.state.forget(now_ns)
+            over = {a.agent_id: a.refused for a in self.state.agents.values() if a.refused}
+        for agent_id in over.keys() - self._over_limit:
+            log.warning(
+                "agent %s is over its limits (trust.max_states_per_agent / max_series_per_agent): "
+                "%d new states or series not kept",
+                agent_id,
+                over[agent_id],
+            )
+        self._over_limit = set(over)
         self.last_conditions = conditions
         return changed
 
     def agents(self) -> list[AgentSummary]:
         with self._lock:
-            return agents_of(self.state)
+            return agents_of(self.state, self.settings)
 
     def devices(self) -> list[DeviceSummary]:
         device_conditions = frozenset(
             name for rule in self.settings.state if rule.scope is Scope.DEVICE for name in rule.conditions
-        ) | {"snmp_reachable"}
+        )
         with self._lock:
             return devices_of(self.state, device_conditions)
 
@@ -145,6 +162,29 @@ class IncidentEngine:
             self._thread.join()
 
 
+def _log_changes(changes: Sequence[Change], changed: Sequence[Incident]) -> None:
+    """One line for the operator per incident opened, reopened, resolved or updated."""
+    by_id = {i.id: i for i in changed}
+    by_key = {i.key: i for i in changed}
+    for change in changes:
+        incident = by_id.get(change.incident_id or -1) or by_key.get(change.key)
+        if incident is None or (change.action is Action.CLEARING and not change.events):
+            continue
+        verb = {
+            Action.OPEN: "opened",
+            Action.REOPEN: "reopened",
+            Action.RESOLVE: "resolved",
+        }.get(change.action, "updated")
+        what = "; ".join(e.text for e in change.events) if verb == "updated" else incident.summary
+        log.info("incident %d %s: %s: %s", incident.id, verb, incident.key, one_line(what))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Text from agents and printers made fit for one log line: no line breaks, bounded."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class AgentSummary:
     """An agent as the API lists it."""
@@ -156,17 +196,21 @@ class AgentSummary:
     last_seen_ns: int
     host: str
     version: str
+    away: str = ""  # why its absence is no problem: "laptop away", "asleep", "away outside working hours"
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceSummary:
-    """A printer or modem as the API lists it: who polls it and what it reports as wrong."""
+    """A printer or modem as the API lists it: who polls it, what it reports as wrong, and whether
+    its silence would be a problem (`monitoring`)."""
 
     device: str
     site: str
     agents: tuple[str, ...]
     problems: tuple[str, ...]
     last_seen_ns: int
+    monitoring: str = Monitoring.ANSWERS.value
+    address: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +248,7 @@ def supplies_of(state: FleetState, window_days: float = 30) -> list[SupplyForeca
     return sorted(found, key=lambda f: (f.days_left is None, f.days_left or 0, f.device, f.supply))
 
 
-def agents_of(state: FleetState) -> list[AgentSummary]:
+def agents_of(state: FleetState, settings: Settings) -> list[AgentSummary]:
     return [
         AgentSummary(
             a.agent_id,
@@ -214,20 +258,22 @@ def agents_of(state: FleetState) -> list[AgentSummary]:
             a.last_seen_ns,
             a.facts.host if a.facts else "",
             a.facts.version if a.facts else "",
+            away_reason(a, settings.agent_lost),
         )
         for a in sorted(state.agents.values(), key=lambda a: a.agent_id)
     ]
 
 
 def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[DeviceSummary]:
+    """Every SNMP device some agent reported: from their states (reachability, problems) and series."""
     found: dict[str, tuple[str, set[str], set[str], int]] = {}
     for s in state.states.values():
-        if s.condition not in device_conditions and not s.tag("device"):
+        if not s.tag(DEVICE_TAG) and s.condition not in device_conditions:
             continue
-        device, _ = device_of(s)
+        device, _ = state.device_of(s)
         site, agents, problems, seen = found.get(device, (s.site, set(), set(), 0))
         agents.add(s.agent_id)
-        if not s.ok:
+        if not s.ok and state.current(Scope.DEVICE, s.agent_id, s.observed_ns):
             problems.add(s.condition)
         found[device] = (site or s.site, agents, problems, max(seen, s.observed_ns))
     for by_owner in state.series.values():
@@ -236,7 +282,21 @@ def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[Dev
                 site, agents, problems, seen = found.get(series.owner, (series.site, set(), set(), 0))
                 agents.add(series.agent_id)
                 found[series.owner] = (site, agents, problems, max(seen, series.latest[0]))
-    return [
-        DeviceSummary(d, site, tuple(sorted(a)), tuple(sorted(p)), seen)
-        for d, (site, a, p, seen) in sorted(found.items())
-    ]
+    summaries = []
+    for d, (site, a, p, seen) in sorted(found.items()):
+        monitoring = state.monitoring(d)
+        entry = state.devices.get(d)
+        if monitoring is Monitoring.NOT_MONITORED:
+            p.discard("snmp_reachable")  # its silence is no problem: the monitoring says what it is
+        summaries.append(
+            DeviceSummary(
+                d,
+                site,
+                tuple(sorted(a)),
+                tuple(sorted(p)),
+                seen,
+                monitoring.value,
+                entry.address if entry else "",
+            )
+        )
+    return summaries

@@ -23,8 +23,8 @@ from typing import Any, Final
 
 import httpx
 
+from agent.protocol import NS
 from collector.incidents.engine import IncidentEngine
-from collector.rules.settings import NS
 from collector.state import Track
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,43 @@ def warm_start(
             history = _series(results)
             points += engine.preload(track, history)
             series += len(history)
-    log.info("rule histories loaded from %s: %d series, %d points", url, series, points)
+        try:
+            devices = engine.preload_devices(_answered(client, now))
+        except (httpx.HTTPError, ValueError, KeyError) as err:
+            log.warning("no SNMP device history from %s (%s): devices count as new", url, err)
+            failed.append(ANSWERED)
+            devices = 0
+    log.info(
+        "rule histories loaded from %s: %d series, %d points, %d SNMP devices that answered before",
+        url,
+        series,
+        points,
+        devices,
+    )
     return Loaded(series, points, tuple(failed))
+
+
+# A device that answered SNMP within this time is known to answer (its silence is a ticket);
+# one that never did is "not monitored by SNMP". The agents send snmp_device_info only on an answer.
+ANSWERED_DAYS: Final = 30
+ANSWERED: Final = "snmp_device_info_value"
+
+
+def _answered(client: httpx.Client, now_ns: int) -> list[tuple[Mapping[str, str], int]]:
+    """The SNMP devices that answered within ANSWERED_DAYS, each with when it last did."""
+    response = client.get(
+        "/api/v1/query",
+        params={
+            # tlast_over_time (MetricsQL): the time of the newest sample, per device and address
+            "query": f"max by (device, address, site, kind) (tlast_over_time({ANSWERED}[{ANSWERED_DAYS}d]))",
+            "time": f"{now_ns / NS:.3f}",
+        },
+    )
+    response.raise_for_status()
+    body = response.json()
+    if body.get("status") != "success":
+        raise ValueError(f"query failed: {body.get('error', body)}")
+    return [(r["metric"], round(float(r["value"][1]) * NS)) for r in body["data"]["result"]]
 
 
 def _distinct(tracks: list[Track]) -> list[Track]:

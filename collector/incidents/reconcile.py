@@ -14,10 +14,10 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.protocol import Severity
+from agent.protocol import NS, Severity
 from collector.incidents.silences import Silence, SilenceKind, covering
 from collector.rules.condition import Condition
-from collector.rules.settings import NS, IncidentPolicy
+from collector.rules.settings import IncidentPolicy
 from collector.state import Scope
 
 
@@ -83,6 +83,7 @@ class IncidentView:
     clear_tick_ns: int = 0  # when clear_cycles last advanced
     flips: tuple[int, ...] = ()  # times the condition appeared or went, within the flap window
     resolved_ns: int = 0
+    resolved_by: str = ""  # "auto", or the person who resolved it by hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,10 @@ def reconcile(
         if incident is None:
             if c.suppressed_by or covering(silences, c, as_of, SilenceKind.MAINTENANCE):
                 continue
-            changes.append(_open(c, resolved_by_key.get(c.key), silence, as_of, policy))
+            old = resolved_by_key.get(c.key)
+            if old is not None and old.resolved_by != "auto" and c.observed_ns <= old.resolved_ns:
+                continue  # resolved by hand: back only once a newer report says it is still there
+            changes.append(_open(c, old, silence, as_of, policy))
         else:
             change = _refresh(incident, c, silence, as_of, policy)
             if change is not None:
@@ -163,7 +167,14 @@ def _open(
     c: Condition, old: IncidentView | None, silence: Silence | None, as_of: int, policy: IncidentPolicy
 ) -> Change:
     silenced = silence is not None
-    events = [Event(EventKind.OPENED if old is None else EventKind.REOPENED, c.summary)]
+    if old is None:
+        events = [Event(EventKind.OPENED, c.summary)]
+    elif old.resolved_by != "auto":
+        events = [
+            Event(EventKind.REOPENED, f"still reported after {old.resolved_by} resolved it: {c.summary}")
+        ]
+    else:
+        events = [Event(EventKind.REOPENED, c.summary)]
     if silence is not None:
         events.append(Event(EventKind.SILENCED, f"silence {silence.id}: {silence.reason}"))
     if old is None:
@@ -234,6 +245,8 @@ def _refresh(
         notice = Notice.OPENED  # it opened silenced or explained; now someone must hear of it
     elif silenced or c.suppressed_by:
         notice = None
+    elif i.suppressed_by and not flapping:
+        notice = Notice.UPDATED  # its cause is gone and it is still there: back in the queue
     if not events and notice is None and flips == i.flips and i.clear_cycles == 0:
         return None
     return Change(

@@ -114,6 +114,8 @@ class IncidentFilter:
     since_ns: int = 0
     limit: int = 50
     offset: int = 0
+    # None: all; False: the queue (neither silenced nor explained by another); True: only those
+    quiet: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +335,9 @@ class IncidentStore:
                 conds.append(incidents.c[column] == value)
         if f.since_ns:
             conds.append(incidents.c.opened_ns >= f.since_ns)
+        if f.quiet is not None:
+            quiet = sa.or_(incidents.c.silenced.is_(True), incidents.c.suppressed_by != "")
+            conds.append(quiet if f.quiet else sa.not_(quiet))
         with self.engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(incidents).where(*conds)).scalar_one()
             rows = conn.execute(
@@ -726,6 +731,7 @@ def _view(r: Any) -> IncidentView:
         clear_tick_ns=r["clear_tick_ns"],
         flips=tuple(json.loads(r["flips"])),
         resolved_ns=r["resolved_ns"] or 0,
+        resolved_by=r["resolved_by"],
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from collector.rules import presence, rate, states, threshold
+from collector.rules import level, presence, rate, states, threshold
 from collector.rules.condition import Category, Condition
 from collector.rules.settings import Settings, SettingsError, load_settings
 from collector.state import FleetState
@@ -18,6 +18,7 @@ Rule = Callable[[FleetState, Settings], list[Condition]]
 
 RULES: dict[str, Rule] = {
     "threshold": threshold.evaluate,
+    "level": level.evaluate,
     "state": states.evaluate,
     "rate": rate.evaluate,
     "agent_lost": presence.evaluate,

@@ -41,6 +41,12 @@ class Condition:
     groupable: bool = False  # a per-agent check that correlation may fold into one site condition
     hold_down_ns: int | None = None  # how long a lone groupable one waits; None: correlation's default
     suppressed_by: str = ""  # key of the condition that explains this one
+    # when it was last reported (0: unknown). A problem someone resolved by hand comes back
+    # only once a report newer than that says it is still there.
+    observed_ns: int = 0
+
+    def tag(self, name: str) -> str:
+        return dict(self.tags).get(name, "")
 
 
 def agent_key(agent_id: str, condition: str, *parts: str) -> str:

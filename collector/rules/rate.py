@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agent.protocol import NS
 from collector.rules.condition import Condition, agent_key, device_key
-from collector.rules.settings import NS, RateRule, Settings
+from collector.rules.settings import RateRule, Settings
 from collector.rules.threshold import _Fill
 from collector.state import FleetState, Scope
 
@@ -23,6 +24,8 @@ def _evaluate_rule(state: FleetState, rule: RateRule) -> list[Condition]:
     name = rule.condition or rule.name
     start = state.as_of - int(rule.window_seconds * NS)
     for series in state.tracked_series(rule.measurement, rule.field):
+        if not series.points or not state.current(series.scope, series.agent_id, series.latest[0]):
+            continue
         points = [(t, v) for t, v in series.points if t >= start and v >= 0]  # < 0: RFC 3805 "unknown"
         points = since_last_rise(points, rule.reset_rise)
         left = seconds_left(points, rule.min_points, rule.min_span_seconds)
@@ -50,6 +53,7 @@ def _evaluate_rule(state: FleetState, rule: RateRule) -> list[Condition]:
                 agent_id="" if device else series.owner,
                 device=series.owner if device else "",
                 tags=(*series.tags, ("left_" + rule.unit, f"{left_units:.1f}")),
+                observed_ns=series.latest[0],
             )
         )
     return found

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
-from agent.protocol import Severity
+from agent.protocol import NS, Severity
 from collector.rules.condition import Category
-from collector.state import Scope, Track
+from collector.rules.hours import WorkingHours, working_hours
+from collector.state import Limits, Scope, Track
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
-NS = 1_000_000_000
 
 
 class _Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -36,8 +36,35 @@ class ThresholdRule(_Settings, frozen=True, forbid_unknown_fields=True):
     enabled: bool = True
 
 
+class LevelRule(_Settings, frozen=True, forbid_unknown_fields=True):
+    """A level at or below its low mark; once firing it clears only at `clear_above` (hysteresis).
+
+    `match` picks the series by tag (a printer supply's `kind`), so toner, drums and waste
+    containers can each have their own marks while sharing one `condition`, and so one key.
+    """
+
+    name: str
+    measurement: str
+    field: str
+    below: float
+    clear_above: float | None = None
+    condition: str = ""  # defaults to the rule name
+    match: dict[str, list[str]] = {}
+    severity: Severity = Severity.WARNING
+    category: Category = Category.HOST
+    key_tags: list[str] = []
+    summary: str = "{field} at {value:.0f}"
+    enabled: bool = True
+
+
 class StateRule(_Settings, frozen=True, forbid_unknown_fields=True):
-    """States whose `ok` is false; `scope = device` deduplicates across the agents polling a device."""
+    """States whose `ok` is false; `scope = device` deduplicates across the agents polling a device.
+
+    For a device, each PC's latest report is kept apart: with `observers = "any"` the problem
+    holds while any PC that reports the device lately says so (a jam one PC sees is a jam),
+    with `"all"` only when every such PC says so (one PC that cannot reach a printer does not
+    make it unreachable for everyone).
+    """
 
     name: str
     conditions: list[str]
@@ -46,6 +73,7 @@ class StateRule(_Settings, frozen=True, forbid_unknown_fields=True):
     severity: Severity | None = None  # None: the severity the agent reported
     key_tags: list[str] = []
     groupable: bool = False  # many agents of a site failing it make one site incident
+    observers: Literal["any", "all"] = "any"
     enabled: bool = True
 
 
@@ -70,13 +98,49 @@ class RateRule(_Settings, frozen=True, forbid_unknown_fields=True):
     enabled: bool = True
 
 
+class SiteHours(_Settings, frozen=True, forbid_unknown_fields=True):
+    """One site's working hours, in its own time zone ("" : the default of [agent_lost])."""
+
+    working_hours: str = ""
+    timezone: str = ""
+
+    def __post_init__(self) -> None:
+        _check_hours(self.working_hours, self.timezone)
+
+
 class AgentLostRule(_Settings, frozen=True, forbid_unknown_fields=True):
-    """An agent that vanished (Last Will, or no batch for too long) and stayed away for the grace time."""
+    """An agent that vanished (Last Will, or no batch for too long) when it should be there.
+
+    PCs sleep, go home and are switched off at the button: none of that is a ticket. A
+    laptop (the agent reports a battery) is expected to come and go; a desktop is lost only
+    when it vanishes within its site's working hours; an agent marked always-on (agent.toml
+    `always_on`) at any hour. Sleep announced by the PC is never "lost".
+    """
 
     grace_seconds: float = 120
     hold_down_seconds: float = 60  # after the grace, a lone lost agent waits this long for its neighbours
     severity: Severity = Severity.WARNING
+    laptops: bool = False  # true: laptops are lost like desktops
+    working_hours: str = "Mon-Fri 07:00-19:00"
+    timezone: str = "UTC"
+    sites: dict[str, SiteHours] = {}
     enabled: bool = True
+
+    def __post_init__(self) -> None:
+        _check_hours(self.working_hours, self.timezone)
+
+    def hours_of(self, site: str) -> tuple[WorkingHours, str]:
+        """The working hours and time zone of `site`."""
+        hours = self.sites.get(site, SiteHours())
+        return working_hours(hours.working_hours or self.working_hours), hours.timezone or self.timezone
+
+
+def _check_hours(hours: str, zone: str) -> None:
+    """Stop at load time on hours or a zone that cannot be used (msgspec names the table)."""
+    if hours:
+        working_hours(hours)
+    if zone:
+        WorkingHours.zone(zone)
 
 
 class Correlation(_Settings, frozen=True, forbid_unknown_fields=True):
@@ -90,8 +154,10 @@ class Correlation(_Settings, frozen=True, forbid_unknown_fields=True):
     )
     upstream_roles: frozenset[str] = frozenset({"modem", "gateway", "router"})
     upstream_devices: frozenset[str] = frozenset()  # device serials that are a site's way out
+    # the agents' own checks that confirm a site's way out is really down
+    confirming_conditions: frozenset[str] = frozenset({"gateway_reachable", "internet_reachable"})
     suppress_behind_upstream: frozenset[Category] = frozenset(
-        {Category.NETWORK, Category.AGENT, Category.DEVICE, Category.PRINTER}
+        {Category.NETWORK, Category.AGENT, Category.DEVICE, Category.PRINTER, Category.SUPPLY}
     )
 
 
@@ -106,15 +172,36 @@ class IncidentPolicy(_Settings, frozen=True, forbid_unknown_fields=True):
     flapping_clear_cycles: int = 10
 
 
+class Trust(_Settings, frozen=True, forbid_unknown_fields=True):
+    """How far the collector trusts what one agent says, and how much of it it keeps (state.Limits)."""
+
+    max_skew_seconds: float = 300
+    stale_seconds: float = 900
+    max_states_per_agent: int = 2_000
+    max_series_per_agent: int = 500
+    forget_agent_days: float = 30
+
+    def limits(self) -> Limits:
+        return Limits(
+            self.max_skew_seconds,
+            self.stale_seconds,
+            self.max_states_per_agent,
+            self.max_series_per_agent,
+            self.forget_agent_days * 86_400,
+        )
+
+
 class Settings(_Settings, frozen=True, forbid_unknown_fields=True):
     """Everything rules, correlation and reconciliation read."""
 
     threshold: list[ThresholdRule] = []
+    level: list[LevelRule] = []
     state: list[StateRule] = []
     rate: list[RateRule] = []
     agent_lost: AgentLostRule = AgentLostRule()
     correlation: Correlation = Correlation()
     incidents: IncidentPolicy = IncidentPolicy()
+    trust: Trust = Trust()
 
     def __post_init__(self) -> None:
         for rule in self.state:
@@ -122,18 +209,42 @@ class Settings(_Settings, frozen=True, forbid_unknown_fields=True):
                 raise ValueError(f"state rule {rule.name}: scope must be agent or device, not {rule.scope}")
 
     def tracks(self) -> list[Track]:
-        """The histories FleetState must keep for these rules."""
-        tracks = [
+        """The histories FleetState must keep for these rules, one per field.
+
+        FleetState keeps one series per field whatever reads it, so rules on the same field
+        share one track: the longest retention, and the finest spacing any history rule needs.
+        A level rule reads only the newest point, which every track keeps current.
+        """
+        history = [
             Track(r.measurement, r.field, int((r.min_duration_seconds + self.incidents.cycle_seconds) * NS))
             for r in self.threshold
             if r.enabled
         ]
-        tracks += [
+        history += [
             Track(r.measurement, r.field, int(r.window_seconds * NS), int(r.window_seconds * NS / 200))
             for r in self.rate
             if r.enabled
         ]
-        return tracks
+        merged: dict[tuple[str, str], Track] = {}
+        for t in history:
+            old = merged.get((t.measurement, t.field))
+            merged[(t.measurement, t.field)] = (
+                t
+                if old is None
+                else Track(
+                    t.measurement,
+                    t.field,
+                    max(old.retention_ns, t.retention_ns),
+                    min(old.spacing_ns, t.spacing_ns),
+                )
+            )
+        for r in self.level:
+            if r.enabled:
+                merged.setdefault(
+                    (r.measurement, r.field),
+                    Track(r.measurement, r.field, int(self.incidents.cycle_seconds * NS)),
+                )
+        return list(merged.values())
 
 
 class SettingsError(ValueError):

@@ -1,10 +1,16 @@
-"""States an agent reported as not ok: printer errors, failed network checks, interfaces down."""
+"""States an agent reported as not ok: printer errors, failed network checks, interfaces down.
+
+An agent's own state holds while it is current (`FleetState.current`). A device's is
+kept per PC that polls it: with `observers = "any"` a problem holds while any PC that
+reported the device lately says so, with `"all"` only when all of them do. A device
+that never answered SNMP is "not monitored by SNMP": its silence is no problem at all.
+"""
 
 from __future__ import annotations
 
 from collector.rules.condition import Condition, agent_key, device_key
 from collector.rules.settings import Settings, StateRule
-from collector.state import FleetState, Scope, StateEntry
+from collector.state import REACHABILITY, FleetState, Monitoring, Scope, StateEntry
 
 
 def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
@@ -19,8 +25,8 @@ def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
                     rules.setdefault(name, rule)
     if not rules and not prefixes:
         return []
-    # A device is seen by several agents: the newest observation of each (device, condition, tags) wins.
-    newest: dict[str, tuple[StateRule, StateEntry]] = {}
+    # A device is seen by several agents: each one's latest report of a (device, condition, tags).
+    reports: dict[str, tuple[StateRule, str, list[StateEntry]]] = {}
     found: list[Condition] = []
     for entry in state.states.values():
         found_rule = rules.get(entry.condition)
@@ -31,13 +37,11 @@ def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
         rule = found_rule
         parts = [entry.tag(t) for t in rule.key_tags]
         if rule.scope is Scope.DEVICE:
-            device, detail = device_of(entry)
+            device, detail = state.device_of(entry)
             key = device_key(device, entry.condition, detail, *parts)
-            seen = newest.get(key)
-            if seen is None or seen[1].observed_ns < entry.observed_ns:
-                newest[key] = (rule, entry)
+            reports.setdefault(key, (rule, device, []))[2].append(entry)
             continue
-        if entry.ok:
+        if entry.ok or not state.current(Scope.AGENT, entry.agent_id, entry.observed_ns):
             continue
         subject = "" if entry.subject in ("", entry.agent_id) else entry.subject
         found.append(
@@ -49,21 +53,36 @@ def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
                 entry.agent_id,
             )
         )
-    for key, (rule, entry) in newest.items():
-        if not entry.ok:
-            found.append(_condition(key, rule, entry, Scope.DEVICE, device_of(entry)[0]))
+    for key, (rule, device, entries) in reports.items():
+        condition = _device_condition(state, key, rule, device, entries)
+        if condition is not None:
+            found.append(condition)
     return found
 
 
-def device_of(entry: StateEntry) -> tuple[str, str]:
-    """The device serial and the part of the subject below it ("SN1/cover/2" -> ("SN1", "cover/2"))."""
-    device = entry.tag("device") or entry.subject
-    if entry.subject.startswith(device + "/"):
-        return device, entry.subject[len(device) + 1 :]
-    return device, ""
+def _device_condition(
+    state: FleetState, key: str, rule: StateRule, device: str, entries: list[StateEntry]
+) -> Condition | None:
+    live = [e for e in entries if state.current(Scope.DEVICE, e.agent_id, e.observed_ns)]
+    failing = [e for e in live if not e.ok]
+    if not failing or (rule.observers == "all" and len(failing) < len(live)):
+        return None  # nobody sees it lately (its incident stays as it is), or it is fine
+    if failing[0].condition in REACHABILITY and state.monitoring(device) is not Monitoring.UNREACHABLE:
+        return None  # it never answered SNMP: not monitored, which is no problem
+    newest = max(failing, key=lambda e: e.observed_ns)
+    return _condition(
+        key,
+        rule,
+        newest,
+        Scope.DEVICE,
+        device,
+        since_ns=min(e.since_ns for e in failing),
+    )
 
 
-def _condition(key: str, rule: StateRule, entry: StateEntry, scope: Scope, subject: str) -> Condition:
+def _condition(
+    key: str, rule: StateRule, entry: StateEntry, scope: Scope, subject: str, since_ns: int | None = None
+) -> Condition:
     where = "" if scope is Scope.DEVICE or entry.subject == entry.agent_id else f" {entry.subject}"
     text = entry.text or f"{entry.condition} failed"
     return Condition(
@@ -76,9 +95,10 @@ def _condition(key: str, rule: StateRule, entry: StateEntry, scope: Scope, subje
         subject=subject,
         site=entry.site,
         summary=f"{text}{where}" if scope is Scope.AGENT else text,
-        since_ns=entry.since_ns,
+        since_ns=entry.since_ns if since_ns is None else since_ns,
         agent_id=entry.agent_id if scope is Scope.AGENT else "",
         device=subject if scope is Scope.DEVICE else "",
         tags=entry.tags,
         groupable=rule.groupable and scope is Scope.AGENT,
+        observed_ns=entry.observed_ns,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from agent.protocol import NS
 from collector.rules.condition import Condition, agent_key, device_key
-from collector.rules.settings import NS, Settings, ThresholdRule
+from collector.rules.settings import Settings, ThresholdRule
 from collector.state import FleetState, Scope
 
 
@@ -28,7 +29,9 @@ def _evaluate_rule(state: FleetState, rule: ThresholdRule) -> list[Condition]:
             key = device_key(series.owner, rule.name, *parts)
         else:
             key = agent_key(series.owner, rule.name, *parts)
-        _, value = series.latest
+        latest, value = series.latest
+        if not state.current(series.scope, series.agent_id, latest):
+            continue  # no longer reported (a mount that went away); an away agent's last word stands
         if key in state.active:
             firing = value > clear_below
         else:
@@ -51,6 +54,7 @@ def _evaluate_rule(state: FleetState, rule: ThresholdRule) -> list[Condition]:
                 agent_id=series.agent_id if series.scope is Scope.AGENT else "",
                 device=series.owner if series.scope is Scope.DEVICE else "",
                 tags=series.tags,
+                observed_ns=latest,
             )
         )
     return found

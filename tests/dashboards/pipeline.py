@@ -53,11 +53,13 @@ LINE_QUALITY = {
     "1.3.6.1.2.1.10.127.1.1.4.1.5.4": "2|385",  # docsIfSigQSignalNoise, tenth dB
     "1.3.6.1.2.1.10.127.1.2.2.1.3.4": "2|420",  # docsIfCmStatusTxPower, tenth dBmV
 }
-# The second half: the printer used toner and printed pages, its low-toner warning is gone and
-# its paper jammed; the modem rebooted (sysUpTime back to 10 s) and moved traffic.
+# The second half: the printer used toner and printed pages, its magenta cartridge (at 19 %,
+# what its low-toner warning was about) was replaced, the warning is gone and its paper
+# jammed; the modem rebooted (sysUpTime back to 10 s) and moved traffic.
 PRINTER_LATER = {
     "1.3.6.1.2.1.25.3.5.1.2.1": "4x|0400",  # hrPrinterDetectedErrorState: jammed, was lowToner (2000)
     "1.3.6.1.2.1.43.11.1.1.9.1.1": "2|50",  # prtMarkerSuppliesLevel, was 55
+    "1.3.6.1.2.1.43.11.1.1.9.1.2": "2|100",  # prtMarkerSuppliesLevel magenta, was 19: replaced
     "1.3.6.1.2.1.43.10.2.1.4.1.1": "65|121304",  # prtMarkerLifeCount, was 121104
 }
 MODEM_LATER = {

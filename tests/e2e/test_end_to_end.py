@@ -57,8 +57,13 @@ def _token(db: str, role: str) -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
+MAGENTA_LEVEL = "1.3.6.1.2.1.43.11.1.1.9.1.2"  # prtMarkerSuppliesLevel of the magenta toner: 19 %
+
+
 def _serve_printer(sim: SnmpSim, toner_low: bool) -> None:
-    sim.add_walk(walk_paths()["sharp"], "sharp", None if toner_low else {ERROR_STATE: "4x|0000"})
+    # The toner the printer's warning is about is the magenta at 19 %: replaced, it reads 100.
+    fresh = {ERROR_STATE: "4x|0000", MAGENTA_LEVEL: "2|100"}
+    sim.add_walk(walk_paths()["sharp"], "sharp", None if toner_low else fresh)
 
 
 def test_toner_low_opens_one_incident_and_resolves_when_replaced(
@@ -114,11 +119,11 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
             return items
 
         def printer_incidents() -> list[dict[str, Any]]:
-            return [i for i in all_incidents() if SHARP_SERIAL in i["key"] and "toner" in i["key"]]
+            return [i for i in all_incidents() if SHARP_SERIAL in i["key"] and i["condition"] == "supply_low"]
 
         _wait(
             all_incidents,
-            lambda items: any(SHARP_SERIAL in i["key"] and "toner" in i["key"] for i in items),
+            lambda items: any(SHARP_SERIAL in i["key"] and i["condition"] == "supply_low" for i in items),
             what="toner incident",
         )
         opened = printer_incidents()
@@ -154,7 +159,7 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
         # The incident figures reach VictoriaMetrics too, labelled with the incident's site.
         def open_printer_incidents() -> list[dict[str, Any]]:
             fake_agents.flush_vm(victoria_metrics.url)
-            return fake_agents.query(victoria_metrics.url, 'incidents_open{category="printer",site="test"}')
+            return fake_agents.query(victoria_metrics.url, 'incidents_open{category="supply",site="test"}')
 
         _wait(
             open_printer_incidents, lambda rows: any(float(r["value"][1]) == 1 for r in rows), what="metric"
@@ -183,7 +188,7 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
 
         def resolved_total() -> float:
             fake_agents.flush_vm(victoria_metrics.url)
-            rows = fake_agents.query(victoria_metrics.url, 'incidents_resolved_total{category="printer"}')
+            rows = fake_agents.query(victoria_metrics.url, 'incidents_resolved_total{category="supply"}')
             return max((float(r["value"][1]) for r in rows), default=0.0)
 
         _wait(resolved_total, lambda total: total >= 1, what="incidents_resolved_total")

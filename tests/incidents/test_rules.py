@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.protocol import Severity
+from agent.protocol import Severity, State
+from collector.incidents.correlate import correlate
 from collector.incidents.reconcile import Action, IncidentStatus, IncidentView, Inputs, Notice, reconcile
 from collector.rules import evaluate, load_settings
 from collector.rules.condition import Category, Condition
 from collector.rules.rate import seconds_left, since_last_rise
 from collector.state import FleetState, Scope
-from tests.incidents.fleet import T0, S, batch, sample
+from tests.incidents.fleet import T0, S, batch, sample, state
 
 SETTINGS = load_settings()
 POLICY = SETTINGS.incidents
@@ -116,7 +117,31 @@ COVERED = frozenset({(Scope.DEVICE, "SN1")})
         (
             [cond()],
             Inputs(
-                open=[], recently_resolved=[view(status=IncidentStatus.RESOLVED, resolved_ns=T0 - 600 * S)]
+                open=[],
+                recently_resolved=[
+                    view(status=IncidentStatus.RESOLVED, resolved_ns=T0 - 600 * S, resolved_by="auto")
+                ],
+            ),
+            [(Action.REOPEN, Notice.OPENED)],
+        ),
+        # resolved by hand: back only once a report newer than the resolve says it is still there
+        (
+            [cond(observed_ns=T0 - 700 * S)],
+            Inputs(
+                open=[],
+                recently_resolved=[
+                    view(status=IncidentStatus.RESOLVED, resolved_ns=T0 - 600 * S, resolved_by="maria")
+                ],
+            ),
+            [],
+        ),
+        (
+            [cond(observed_ns=T0 - 30 * S)],
+            Inputs(
+                open=[],
+                recently_resolved=[
+                    view(status=IncidentStatus.RESOLVED, resolved_ns=T0 - 600 * S, resolved_by="maria")
+                ],
             ),
             [(Action.REOPEN, Notice.OPENED)],
         ),
@@ -130,6 +155,8 @@ COVERED = frozenset({(Scope.DEVICE, "SN1")})
         ([cond(suppressed_by="device/MODEM/snmp_reachable")], Inputs(open=[]), []),  # explained: not opened
         # explained but open: stays, quiet; gone: resolves all the same
         ([cond(suppressed_by="x")], Inputs(open=[view()]), [(Action.REFRESH, None)]),
+        # its cause gone and still there: back in the queue, and the receivers hear it again
+        ([cond()], Inputs(open=[view(suppressed_by="x")]), [(Action.REFRESH, Notice.UPDATED)]),
         (
             [],
             Inputs(open=[view(suppressed_by="x", clear_cycles=2)], coverage=COVERED),
@@ -142,3 +169,96 @@ def test_reconcile(
 ) -> None:
     changes = reconcile(conditions, inputs, T0, POLICY)
     assert [(c.action, c.notice) for c in changes] == expected
+
+
+def _printer(
+    supplies: dict[str, tuple[str, float]], states: list[State], active: frozenset[str]
+) -> list[Condition]:
+    """Conditions after correlation for printer SN1: supplies index -> (kind, level)."""
+    fleet = FleetState(tracks=SETTINGS.tracks())
+    samples = [
+        sample(
+            "printer_supply",
+            T0,
+            {"device": "SN1", "supply_index": i, "supply": f"{kind} {i}", "kind": kind},
+            level_percent=level,
+        )
+        for i, (kind, level) in supplies.items()
+    ]
+    fleet.apply_batch(batch("pc-1", T0, samples=samples, states=list(states)), T0)
+    fleet.as_of, fleet.active = T0, active
+    return correlate(evaluate(fleet, SETTINGS), fleet, SETTINGS.correlation)
+
+
+def _alert(index: int, code: str = "marker_toner_almost_empty") -> State:
+    return state(
+        f"SN1/alert/{code}/marker_supplies/{index}", f"printer_alert_{code}", False, T0,
+        text="Toner low", device="SN1", group="markerSupplies", group_index=str(index),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("supplies", "states", "active", "expected"),
+    [
+        # a level at or below its mark is a ticket whatever the printer says
+        ({"1": ("toner", 2.0)}, [], frozenset(), {("device/SN1/supply_low/1", "toner 1 at 2 %")}),
+        ({"1": ("toner", 11.0)}, [], frozenset(), set()),
+        # hysteresis: once firing, it clears only at 20 %
+        (
+            {"1": ("toner", 15.0)},
+            [],
+            frozenset({"device/SN1/supply_low/1"}),
+            {("device/SN1/supply_low/1", "toner 1 at 15 %")},
+        ),
+        ({"1": ("toner", 20.0)}, [], frozenset({"device/SN1/supply_low/1"}), set()),
+        # a waste box's level is the space left: nearly full
+        (
+            {"5": ("wasteToner", 4.0)},
+            [],
+            frozenset(),
+            {("device/SN1/supply_low/5", "wasteToner 5 nearly full (4 % space left)")},
+        ),
+        ({"9": ("opc", 3.0)}, [], frozenset(), {("device/SN1/supply_low/9", "opc 9 at 3 %")}),
+        # the printer's own alert about supply 1 joins the level's ticket: one ticket
+        (
+            {"1": ("toner", 2.0)},
+            [_alert(1)],
+            frozenset(),
+            {("device/SN1/supply_low/1", "toner 1 at 2 %; printer says: Toner low")},
+        ),
+        # the alert alone (level unknown or above the mark) is the same ticket, under the same key
+        ({"1": ("toner", 40.0)}, [_alert(1)], frozenset(), {("device/SN1/supply_low/1", "Toner low")}),
+        # the error bit names no supply: it joins the emptiest toner
+        (
+            {"1": ("toner", 40.0), "2": ("toner", 19.0)},
+            [state("SN1", "printer_toner_low", False, T0, text="printer reports low toner", device="SN1")],
+            frozenset(),
+            {("device/SN1/supply_low/2", "printer reports low toner (toner 2 at 19 %)")},
+        ),
+        # ...or the toner whose ticket is already open, so the ticket does not move
+        (
+            {"1": ("toner", 30.0), "2": ("toner", 100.0)},
+            [state("SN1", "printer_toner_low", False, T0, text="printer reports low toner", device="SN1")],
+            frozenset({"device/SN1/supply_low/2"}),
+            {("device/SN1/supply_low/2", "printer reports low toner (toner 2 at 100 %)")},
+        ),
+    ],
+)
+def test_one_ticket_per_printer_supply(
+    supplies: dict[str, tuple[str, float]],
+    states: list[State],
+    active: frozenset[str],
+    expected: set[tuple[str, str]],
+) -> None:
+    found = {(c.key, c.summary) for c in _printer(supplies, states, active) if not c.suppressed_by}
+    assert found == expected
+
+
+def test_a_tray_level_is_no_ticket() -> None:
+    fleet = FleetState(tracks=SETTINGS.tracks())
+    tray = sample(
+        "printer_tray", T0, {"device": "SN1", "tray_index": "1", "tray": "Bypass"}, level_percent=0.0
+    )
+    fleet.apply_batch(batch("pc-1", T0, samples=[tray]), T0)
+    fleet.as_of = T0
+    assert evaluate(fleet, SETTINGS) == []

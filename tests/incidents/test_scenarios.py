@@ -42,11 +42,12 @@ def test_five_agents_one_printer_make_one_incident_that_resolves_after_clear_cyc
     (incident,) = open_incidents(engine)
     assert incident.key == "device/SN123/printer_toner_low/black"
     assert incident.device == "SN123"
-    for cycle in range(1, 4):  # toner replaced: clear for 3 cycles
+    for cycle in range(1, 4):  # toner replaced: every PC sees it fine, clear for 3 cycles
         t = T0 + cycle * CYCLE
-        engine.observe_batch(
-            batch("pc-2", t, states=[state("SN123", "printer_toner_low", True, t, supply="black")]), t
-        )
+        for i in range(5):
+            engine.observe_batch(
+                batch(f"pc-{i}", t, states=[state("SN123", "printer_toner_low", True, t, supply="black")]), t
+            )
         engine.evaluate(t)
         assert len(open_incidents(engine)) == (1 if cycle < 3 else 0)
     kinds = [e.kind for e in engine.store.timeline(incident.id)]
@@ -91,11 +92,15 @@ def test_thirty_agents_losing_internet_make_one_site_incident_and_modem_down_sup
     (site,) = open_incidents(engine)
     assert site.key == "site/hq/internet_reachable"
     assert site.affected == tuple(agents)
-    # another site: its modem is down first, so the internet failures behind it open nothing
+    # another site: its modem (which answered SNMP before) goes down first, and the agents'
+    # own internet checks confirm it, so the internet failures behind it open nothing
+    modem = {"device": "MODEM9", "address": "10.9.0.1", "role": "modem"}
+    engine.observe_batch(
+        batch("pc-b1", T0, site="branch", states=[state("MODEM9", "snmp_reachable", True, T0, **modem)]), T0
+    )
     t = T0 + 120 * S
     engine.observe_batch(
-        batch("pc-b1", t, site="branch", states=[state("MODEM9", "snmp_reachable", False, t, role="modem")]),
-        t,
+        batch("pc-b1", t, site="branch", states=[state("MODEM9", "snmp_reachable", False, t, **modem)]), t
     )
     for i in range(5):
         engine.observe_batch(

@@ -11,7 +11,7 @@ import pytest
 
 from collector.incidents.history import warm_start
 from collector.line_protocol import batch_lines
-from tests.incidents.fleet import batch, engine_for, sample, sqlite_store
+from tests.incidents.fleet import batch, engine_for, sample, sqlite_store, state
 from tests.support import fake_agents
 from tests.support.services import VictoriaMetrics, free_port
 
@@ -36,6 +36,10 @@ def write_history(vm: VictoriaMetrics, at: int) -> None:
         free = 40e9 - 2e9 * minute / 60
         disk = sample("disk", t, {"mount": "/data"}, free_bytes=free)
         lines += batch_lines(batch("pc-1", t, samples=[disk]))
+    # the site's modem answered SNMP two days ago (only an answer sends snmp_device_info)
+    modem = {"device": "MODEM1", "address": "10.0.0.1", "kind": "network"}
+    info = sample("snmp_device_info", at - 2 * 86400 * S, modem, value=1)
+    lines += batch_lines(batch("pc-1", at - 2 * 86400 * S, samples=[info]))
     for day in range(0, 11):
         t = at - (10 - day) * 86400 * S
         toner = {"device": "SN9", "supply": "black", "kind": "toner"}
@@ -48,8 +52,9 @@ def write_history(vm: VictoriaMetrics, at: int) -> None:
     fake_agents.flush_vm(vm.url)
     deadline = time.monotonic() + 20  # new series take VictoriaMetrics a moment to index
     while time.monotonic() < deadline:
-        if fake_agents.query(vm.url, "count(printer_supply_level_percent)") and fake_agents.query(
-            vm.url, "count(disk_free_bytes)"
+        if all(
+            fake_agents.query(vm.url, f"count(last_over_time({name}[3d]))")
+            for name in ("printer_supply_level_percent", "disk_free_bytes", "snmp_device_info_value")
         ):
             return
         time.sleep(0.2)
@@ -73,6 +78,25 @@ def test_a_restarted_engine_forecasts_at_once_from_stored_history(
     assert "agent/pc-1/disk_filling//data" in warm
     assert "device/SN9/supply_order/black" in warm  # two PCs' series of one printer: one history
     assert points > 0
+
+
+def test_a_restarted_collector_still_knows_which_devices_answered(
+    victoria_metrics: VictoriaMetrics, tmp_path: Path
+) -> None:
+    # A PC restarted while the modem is off: it knows the modem only by its address. Had the
+    # modem never answered, that would be a router with SNMP off; it answered two days ago.
+    at = now()
+    write_history(victoria_metrics, at)
+    silent = {"device": "10.0.0.1", "address": "10.0.0.1", "kind": "network", "source": "gateway"}
+    report = batch("pc-1", at, states=[state("10.0.0.1", "snmp_reachable", False, at, **silent)])
+    keys = {}
+    for name, url in (("cold", None), ("warm", victoria_metrics.url)):
+        engine = engine_for(sqlite_store(tmp_path / name))
+        if url:
+            warm_start(engine, url, now_ns=at)
+        engine.observe_batch(report, at)
+        keys[name] = {c.key for c in engine.conditions(at) if c.condition == "snmp_reachable"}
+    assert keys == {"cold": set(), "warm": {"device/MODEM1/snmp_reachable"}}
 
 
 def test_without_a_query_api_the_engine_starts_cold_and_says_so(

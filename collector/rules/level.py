@@ -1,0 +1,73 @@
+"""A level at or below its low mark: a printer's toner, drum or kit running out, a waste box filling.
+
+Many printers never raise their own low-supply alert (or only at 0 %, or only on the
+panel), so the level itself is the rule. Once firing it clears only at `clear_above`
+(hysteresis), so a cartridge shaken to read 11 % does not close and reopen the ticket.
+RFC 3805 gives a receptacle's level as the space left, so "at or below 10 %" of a waste
+toner box means nearly full. Negative levels are the RFC's "unknown"/"some left" codes,
+never numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from collector.rules.condition import Condition, agent_key, device_key
+from collector.rules.settings import LevelRule, Settings
+from collector.rules.threshold import _Fill
+from collector.state import FleetState, Scope
+
+
+def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
+    found: list[Condition] = []
+    for rule in settings.level:
+        if rule.enabled:
+            found += _evaluate_rule(state, rule)
+    return found
+
+
+def _evaluate_rule(state: FleetState, rule: LevelRule) -> list[Condition]:
+    found = []
+    name = rule.condition or rule.name
+    clear_above = rule.below if rule.clear_above is None else rule.clear_above
+    for series in state.tracked_series(rule.measurement, rule.field):
+        tags = dict(series.tags)
+        if any(tags.get(tag, "") not in allowed for tag, allowed in rule.match.items()):
+            continue
+        latest, value = series.latest
+        if value < 0 or not state.current(series.scope, series.agent_id, latest):
+            continue
+        parts = [tags.get(t, "") for t in rule.key_tags]
+        device = series.scope is Scope.DEVICE
+        key = device_key(series.owner, name, *parts) if device else agent_key(series.owner, name, *parts)
+        if not (value < clear_above if key in state.active else value <= rule.below):
+            continue
+        found.append(
+            Condition(
+                key=key,
+                rule=rule.name,
+                condition=name,
+                category=rule.category,
+                severity=rule.severity,
+                scope=series.scope,
+                subject=series.owner,
+                site=series.site,
+                summary=rule.summary.format_map(_Fill(tags, field=rule.field, value=value)),
+                since_ns=_low_since(series.points, clear_above),
+                agent_id="" if device else series.owner,
+                device=series.owner if device else "",
+                tags=series.tags,
+                observed_ns=latest,
+            )
+        )
+    return found
+
+
+def _low_since(points: Iterable[tuple[int, float]], clear_above: float) -> int:
+    """When the level last went below the clear mark, as far as the history reaches."""
+    since = 0
+    for t, v in reversed(list(points)):
+        if v >= clear_above:
+            break
+        since = t
+    return since
