@@ -65,6 +65,7 @@ class Publisher:
         self._retry_handle: asyncio.TimerHandle | None = None
         self._commands = commands
         self._answering: set[asyncio.Task[None]] = set()
+        self._asleep = False  # announced sleep or shutdown: disconnected on purpose until wake()
         self._client = self._make_client()
 
     def _topic(self, kind: Kind) -> str:
@@ -128,6 +129,8 @@ class Publisher:
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Graceful stop: retained `offline` with reason `shutdown`, then disconnect (no Last Will)."""
+        if self._asleep:
+            return  # already said goodbye and disconnected (the PC announced its shutdown)
         if self.connected:
             info = self._client.publish(
                 self._topic(Kind.STATE), self._presence("offline", "shutdown"), qos=1, retain=True
@@ -139,6 +142,34 @@ class Publisher:
         await asyncio.to_thread(self._client.loop_stop)
         if self._retry_handle:
             self._retry_handle.cancel()
+
+    async def sleep(self, reason: str = "sleep", timeout: float = 2.0) -> None:
+        """The PC goes to sleep (or shuts down): retained `offline` with `reason`, then a clean
+        disconnect, so the broker drops the Last Will instead of calling the PC lost. The spool
+        keeps whatever is measured meanwhile; `wake()` connects again."""
+        if self._asleep:
+            return
+        self._asleep = True
+        if self.connected:
+            info = self._client.publish(
+                self._topic(Kind.STATE), self._presence("offline", reason), qos=1, retain=True
+            )
+            with contextlib.suppress(RuntimeError, ValueError):
+                await asyncio.to_thread(info.wait_for_publish, timeout)
+        self.connected = False  # the disconnect is ours, not a lost broker
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+        log.info("announced %s to the broker; batches wait in the spool until the PC wakes", reason)
+
+    async def wake(self) -> None:
+        """The PC woke up: connect again (the birth says `online`) and send what waited."""
+        if not self._asleep:
+            return
+        self._asleep = False
+        self._client.connect_async(
+            self.settings.host, self.settings.port, keepalive=self.settings.keepalive_seconds
+        )
+        self._client.loop_start()
 
     def publish_inventory(self, inventory: Inventory) -> None:
         """A new or changed inventory: every birth carries it from now on, and one goes out now.

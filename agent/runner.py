@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-from agent import inventory, protocol
+from agent import inventory, power, protocol
 from agent.config import AgentConfig
 from agent.protocol import AgentFacts, Batch, CommandResult, Sample, State
 from agent.publisher import Publisher
@@ -127,9 +127,19 @@ async def run(config: AgentConfig) -> None:
         keep = inventory.keep_current(config.inventory, publisher.publish_inventory, stop, first)
         tasks.append(asyncio.create_task(keep, name="inventory"))
     await publisher.start()
+
+    async def on_power(event: power.PowerEvent) -> None:
+        if event == "resume":
+            await publisher.wake()
+        else:
+            await publisher.sleep(event)
+
+    watcher = await power.watch(on_power)
     try:
         await scheduler.run(stop)
     finally:
+        if watcher is not None:
+            watcher.stop()
         for task in tasks:
             task.cancel()
         log.info("stopping: %d batches wait in the spool", spool.stats().depth)

@@ -7,7 +7,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 
 # gcc and python3-dev build the collector's C line builder (collector/_lines.c).
-packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv gcc python3-dev)
+# dbus-daemon: the agent's sleep and shutdown announcements are tested on a private bus.
+packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv gcc python3-dev dbus-daemon)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -63,9 +63,10 @@ def write_config(
 class AgentProcess:
     """`python -m agent run --config F` in the background; stop (SIGTERM) or kill (SIGKILL)."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = log
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> AgentProcess:
@@ -74,7 +75,7 @@ class AgentProcess:
                 [sys.executable, "-m", "agent", "run", "--config", str(self.config)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=agent_env(),
+                env={**agent_env(), **self.env},
                 cwd=REPO,
             )
         return self
