@@ -2,6 +2,8 @@
 
 A thin client of POST /api/v1/agents/{agent}/diagnostics. The readable output puts the
 problems first; triage fits on one screen (at most 24 lines) whatever the agent found.
+The exit status is for scripts: 0 all fine, 1 a problem found, 2 refused or failed (the
+agent did not answer, refused the command, or the check itself could not run).
 """
 
 from __future__ import annotations
@@ -13,15 +15,21 @@ from typing import Any, Protocol
 
 GiB = 2**30
 SCREEN_LINES = 24
+EXIT_FINE, EXIT_PROBLEM, EXIT_FAILED = 0, 1, 2
 
 
 class _Client(Protocol):
     def json(self, method: str, path: str, **kw: Any) -> Any: ...
 
 
-def add_arguments(top: Any) -> None:
+def add_arguments(top: Any, json_flag: argparse.ArgumentParser) -> None:
     """Add the `diag` subcommand to the `deskwatch` parser's subparsers."""
-    diag = top.add_parser("diag", help="run a diagnostic check on an agent's PC now")
+    diag = top.add_parser(
+        "diag",
+        parents=[json_flag],
+        help="run a diagnostic check on an agent's PC now",
+        epilog="exit status: 0 all fine, 1 a problem found, 2 refused or failed",
+    )
     diag.add_argument("agent", help="the agent id")
     diag.add_argument("check", nargs="?", help="ping, dns, tcp, http, route, printer, disk, ... or triage")
     diag.add_argument("--triage", action="store_true", help="the standard set at once, what is wrong first")
@@ -57,8 +65,8 @@ def parse_params(items: list[str]) -> dict[str, str | int | float | bool]:
     return out
 
 
-def run(args: argparse.Namespace, client: _Client) -> str:
-    """Run the check and return what to print."""
+def run(args: argparse.Namespace, client: _Client) -> tuple[str, int]:
+    """Run the check; return what to print and the exit status."""
     check = "triage" if args.triage else args.check
     if not check:
         raise ValueError("name a CHECK or use --triage")
@@ -70,9 +78,19 @@ def run(args: argparse.Namespace, client: _Client) -> str:
     if args.incident is not None:
         body["incident_id"] = args.incident
     answer = client.json("POST", f"/agents/{args.agent}/diagnostics", json=body, timeout=args.timeout + 5)
+    code = exit_status(answer)
     if args.json:
-        return json.dumps(answer, indent=2)
-    return render_triage(answer) if check == "triage" else render(answer)
+        return json.dumps(answer, indent=2), code
+    return (render_triage(answer) if check == "triage" else render(answer)), code
+
+
+def exit_status(answer: dict[str, Any]) -> int:
+    """0 all fine, 1 a problem found, 2 refused or failed."""
+    if answer.get("status") in ("rejected", "timeout") or (
+        answer.get("status") == "error" and not answer.get("result", {}).get("problems")
+    ):
+        return EXIT_FAILED
+    return EXIT_PROBLEM if answer.get("result", {}).get("problems") else EXIT_FINE
 
 
 def _head(answer: dict[str, Any]) -> str:

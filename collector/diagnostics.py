@@ -465,20 +465,34 @@ def _ago(seconds: float) -> str:
 
 
 def timeline_text(request: Request, reply: CommandResult | None, audit_id: int) -> str:
-    """What an incident's timeline shows of a diagnostic: the verdict and problems first, then the data."""
+    """What an incident's timeline shows of a diagnostic: a readable summary, verdict and problems
+    first; the full result stays in the audit (GET /api/v1/diagnostics/{audit_id})."""
     head = f"diagnostic {request.check} on {request.agent_id}"
+    where = f"full result: audit #{audit_id}"
     if reply is None:
-        return f"{head}: no answer within {request.timeout_seconds:g} s (audit #{audit_id})"
+        return f"{head}: no answer within {request.timeout_seconds:g} s ({where})"
     problems = reply.result.get("problems") or ([reply.error] if reply.error else [])
-    lines = [f"{head}: {reply.status} in {reply.duration_seconds:.2f} s (audit #{audit_id})"]
-    lines += [f"- {p}" for p in problems] if problems else ["no problems found"]
-    details = json.dumps(
-        {k: v for k, v in reply.result.items() if k not in ("ok", "problems")}, separators=(",", ":")
-    )
-    text = "\n".join(lines)
-    room = TIMELINE_TEXT_CHARS - len(text) - 1
-    if room > 40:
-        text += "\n" + (
-            details if len(details) <= room else details[: room - 30] + " ... (full result in audit)"
-        )
-    return text[:TIMELINE_TEXT_CHARS]
+    lines = [f"{head}: {reply.status} in {reply.duration_seconds:.2f} s"]
+    lines += [f"- {_one_line(str(p))}" for p in problems[:12]] if problems else ["no problems found"]
+    if len(problems) > 12:
+        lines.append(f"- ... and {len(problems) - 12} more")
+    findings = reply.result.get("findings")
+    if isinstance(findings, list):  # triage: which areas were fine
+        bad = {f.get("area") for f in findings if isinstance(f, dict) and not f.get("ok")}
+        fine = sorted({str(f.get("area")) for f in findings if isinstance(f, dict) and f.get("ok")} - bad)
+        if fine:
+            lines.append("fine: " + ", ".join(fine))
+    else:  # one check: its plain facts ("rtt_seconds: 0.004"), not its nested data
+        facts = [
+            f"{key}: {value}"
+            for key, value in reply.result.items()
+            if key not in ("ok", "problems") and isinstance(value, str | int | float | bool)
+        ]
+        lines += facts[:8]
+    lines.append(where)
+    return "\n".join(lines)[:TIMELINE_TEXT_CHARS]
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -131,40 +131,46 @@ def parser() -> argparse.ArgumentParser:
         help="bearer token (default $DESKWATCH_TOKEN)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    top = p.add_subparsers(dest="area", required=True)
+    # `--json` is also taken after the subcommand: `deskwatch incidents list --json`
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    top = p.add_subparsers(dest="area", required=True, metavar="COMMAND")
 
     inc = top.add_parser("incidents", help="list and act on incidents").add_subparsers(
         dest="action", required=True
     )
-    ls = inc.add_parser("list")
+    ls = inc.add_parser("list", parents=[json_flag], help="the queue: open and acknowledged incidents")
     ls.add_argument("--status", action="append", choices=["open", "acknowledged", "resolved"])
     ls.add_argument("--all", action="store_true", help="resolved ones too")
+    ls.add_argument(
+        "--include-quiet", action="store_true", help="silenced ones and ones another incident explains too"
+    )
     for name in ("site", "device", "agent-id", "category", "severity"):
         ls.add_argument(f"--{name}", default="")
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--offset", type=int, default=0)
     for action in ("show", "ack"):
-        inc.add_parser(action).add_argument("id", type=int)
-    res = inc.add_parser("resolve")
+        inc.add_parser(action, parents=[json_flag]).add_argument("id", type=int)
+    res = inc.add_parser("resolve", parents=[json_flag])
     res.add_argument("id", type=int)
     res.add_argument("text", nargs="?", default="")
-    com = inc.add_parser("comment")
+    com = inc.add_parser("comment", parents=[json_flag])
     com.add_argument("id", type=int)
     com.add_argument("text")
-    asg = inc.add_parser("assign")
+    asg = inc.add_parser("assign", parents=[json_flag])
     asg.add_argument("id", type=int)
     asg.add_argument("assignee")
 
     ag = top.add_parser("agents", help="agents and their presence").add_subparsers(
         dest="action", required=True
     )
-    ag.add_parser("list").add_argument("--site", default="")
-    ag.add_parser("show").add_argument("id")
+    ag.add_parser("list", parents=[json_flag]).add_argument("--site", default="")
+    ag.add_parser("show", parents=[json_flag]).add_argument("id")
 
     si = top.add_parser("silence", help="silences and maintenance windows").add_subparsers(
         dest="action", required=True
     )
-    add = si.add_parser("add")
+    add = si.add_parser("add", parents=[json_flag])
     for name in ("site", "device", "agent-id", "condition"):
         add.add_argument(f"--{name}", default="")
     add.add_argument("--minutes", type=int, required=True, help="how long from now")
@@ -172,35 +178,45 @@ def parser() -> argparse.ArgumentParser:
         "--maintenance", action="store_true", help="open no incidents at all (default: open quietly)"
     )
     add.add_argument("--reason", default="")
-    si.add_parser("list")
-    si.add_parser("remove").add_argument("id", type=int)
+    si.add_parser("list", parents=[json_flag])
+    si.add_parser("remove", parents=[json_flag]).add_argument("id", type=int)
 
     kb = top.add_parser("kb", help="knowledge base").add_subparsers(dest="action", required=True)
-    kb.add_parser("list").add_argument("--condition", default="")
-    kb.add_parser("show").add_argument("slug")
+    kb.add_parser("list", parents=[json_flag]).add_argument("--condition", default="")
+    kb.add_parser("show", parents=[json_flag]).add_argument("slug")
 
-    who = top.add_parser("whois", help="the caller's PC, incidents and history, by user, PC, IP or serial")
+    who = top.add_parser(
+        "whois",
+        parents=[json_flag],
+        help="the caller's PC, incidents and history, by user, PC, IP, MAC or serial",
+        description="QUERY is a user, PC name, IP, MAC or serial; KEY:VALUE looks in one key only "
+        "(agent, host, user, ip, mac, serial, device). agent:ID always finds exactly one PC.",
+    )
     who.add_argument("query")
-    who.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the API's JSON")
 
-    rep = top.add_parser("report", help="management report")
+    rep = top.add_parser("report", parents=[json_flag], help="management report")
     rep.add_argument("--since", default="30d")
     rep.add_argument("--format", choices=["html", "json", "csv"], default="json")
     rep.add_argument("--output", "-o", default="", help="write to this file instead of stdout")
 
-    diag_cli.add_arguments(top)  # deskwatch diag AGENT CHECK|--triage (issue 8)
+    diag_cli.add_arguments(top, json_flag)  # deskwatch diag AGENT CHECK|--triage
+    from dashboards import cli as dashboards_cli  # argparse only: the SDK loads when it runs
+
+    dashboards_cli.add_arguments(
+        top.add_parser("dashboards", help="export the Grafana dashboards, or push them to a Grafana")
+    )
     return p
 
 
 def run(args: argparse.Namespace, client: Client) -> str:
     """Do what `args` ask and return what to print."""
     area, action = args.area, getattr(args, "action", "")
-    if area == "diag":
-        return diag_cli.run(args, client)
     if area == "incidents":
         if action == "list":
             statuses = args.status or ([] if args.all else ["open", "acknowledged"])
             params: dict[str, Any] = {"status": statuses, "limit": args.limit, "offset": args.offset}
+            if not args.include_quiet:
+                params["quiet"] = "false"
             for name in ("site", "device", "agent_id", "category", "severity"):
                 if getattr(args, name):
                     params[name] = getattr(args, name)
@@ -216,13 +232,17 @@ def run(args: argparse.Namespace, client: Client) -> str:
             return _show_incident(incident, events)
         if action == "ack":
             done = client.json("POST", f"/incidents/{args.id}/ack")
+            said = "acknowledged"
         elif action == "resolve":
             done = client.json("POST", f"/incidents/{args.id}/resolve", json={"text": args.text})
+            said = "resolved"
         elif action == "comment":
             done = client.json("POST", f"/incidents/{args.id}/comments", json={"text": args.text})
+            said = f"comment added ({done['status']})"
         else:
             done = client.json("POST", f"/incidents/{args.id}/assign", json={"assignee": args.assignee})
-        return json.dumps(done, indent=2) if args.json else f"incident {done['id']}: {done['status']}"
+            said = f"assigned to {done['assignee']} ({done['status']})"
+        return json.dumps(done, indent=2) if args.json else f"incident {done['id']}: {said}"
     if area == "agents":
         if action == "list":
             agents = client.json("GET", "/agents", params={"site": args.site} if args.site else {})
@@ -230,7 +250,14 @@ def run(args: argparse.Namespace, client: Client) -> str:
                 return json.dumps(agents, indent=2)
             return table(
                 [
-                    (a["agent_id"], a["site"], a["status"], _when(a["last_seen_ns"]), a["host"], a["version"])
+                    (
+                        a["agent_id"],
+                        a["site"],
+                        a["status"] + (f" ({a['away']})" if a.get("away") else ""),
+                        _when(a["last_seen_ns"]),
+                        a["host"],
+                        a["version"],
+                    )
                     for a in agents
                 ],
                 ("AGENT", "SITE", "STATUS", "LAST SEEN", "HOST", "VERSION"),
@@ -238,8 +265,10 @@ def run(args: argparse.Namespace, client: Client) -> str:
         agent = client.json("GET", f"/agents/{args.id}")
         if args.json:
             return json.dumps(agent, indent=2)
+        away = f" ({agent['away']})" if agent.get("away") else ""
         head = (
-            f"{agent['agent_id']}  site {agent['site']}  {agent['status']} since {_when(agent['since_ns'])}"
+            f"{agent['agent_id']}  site {agent['site']}  {agent['status']}{away}"
+            f" since {_when(agent['since_ns'])}, last seen {_when(agent['last_seen_ns'])}"
         )
         return (
             head
@@ -322,14 +351,17 @@ def run(args: argparse.Namespace, client: Client) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script `deskwatch`."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["dashboards"]:  # works on files and Grafana, not on the collector's API
-        from dashboards.cli import main as dashboards_main
+    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.area == "dashboards":  # works on files and Grafana, not on the collector's API
+        from dashboards import cli as dashboards_cli
 
-        return dashboards_main(argv[1:])
-    args = parser().parse_args(argv)
+        return dashboards_cli.run(args)
     client = Client(args.api, args.token)
     try:
+        if args.area == "diag":  # its exit status says what the check found
+            text, code = diag_cli.run(args, client)
+            print(text)
+            return code
         print(run(args, client))
     except ApiError as err:
         print(f"deskwatch: {err}", file=sys.stderr)

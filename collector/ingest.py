@@ -148,6 +148,7 @@ class Ingest:
         if tls:
             client.tls_set(ca_certs=settings.ca_file or None)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_payload = self._on_payload  # the batches agents send skip paho's MQTTMessage
@@ -185,6 +186,12 @@ class Ingest:
         self._connected = True
         self._metrics.mqtt_connected.set(1)
         log.info("connected to %s as %s", self._config.mqtt.broker, self._config.mqtt.client_id)
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        # Said at every attempt: an operator starting the collector must learn at once that
+        # nothing arrives because the broker is not there (wrong address, down, firewall).
+        host, port, _ = broker_address(self._config.mqtt)
+        log.warning("cannot reach the broker at %s:%d; retrying (up to every 30 s)", host, port)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any

@@ -1,4 +1,4 @@
-"""Grafana dashboards as code: `DASHBOARDS` maps each file name to the function that builds it."""
+"""Every dashboard: `DASHBOARDS` maps each file name to the function that builds it."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """`deskwatch dashboards export DIR` and `deskwatch dashboards push --url URL --token T [--folder NAME]`.
 
-`main(argv)` takes the arguments after `dashboards`, so the `deskwatch` CLI routes to it
-with one line; until then `python -m dashboards.cli ...` runs it. Exit codes: 0 done,
-1 bad arguments, 2 Grafana refused or could not be reached.
+`add_arguments()` puts `export` and `push` under the `deskwatch dashboards` subcommand and
+`run()` does them; neither loads the Grafana SDK before it is needed, so the rest of the
+CLI works without the `dashboards` extra. `python -m dashboards.cli ...` runs it alone.
+Exit codes: 0 done, 1 bad arguments or the extra missing, 2 Grafana refused or could not
+be reached.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import os
 import sys
 from pathlib import Path
 
-from dashboards import DASHBOARDS
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deskwatch dashboards", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`export DIR` and `push --url ...` as subcommands of `parser`."""
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="write every dashboard as JSON into DIR")
     export.add_argument("dir", type=Path, metavar="DIR")
@@ -29,7 +35,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--folder", default="deskwatch", help="folder to put them in (created if missing)")
     push.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-    return parser
 
 
 def main(argv: list[str]) -> int:
@@ -38,6 +43,19 @@ def main(argv: list[str]) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as stop:  # argparse exits on --help (0) and on bad arguments (2)
         return 0 if stop.code == 0 else 1
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Do the `export` or `push` that `args` ask for."""
+    try:
+        import grafana_foundation_sdk  # noqa: F401 - only to say clearly when it is missing
+    except ImportError:
+        print(
+            "deskwatch dashboards: needs the dashboards extra (pip install 'deskwatch[dashboards]')",
+            file=sys.stderr,
+        )
+        return 1
     if args.command == "export":
         from dashboards.export import write
 
@@ -49,6 +67,7 @@ def main(argv: list[str]) -> int:
         return 1
     from grafana_client.api import GrafanaApi
 
+    from dashboards.catalog import DASHBOARDS
     from dashboards.push import PushError, push
 
     api = GrafanaApi.from_url(args.url, credential=args.token, timeout=args.timeout)

@@ -8,7 +8,7 @@ from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import DASHBOARDS
+from dashboards.catalog import DASHBOARDS
 
 # Where `dashboards export` writes for Grafana's file provisioning (see the provider YAML).
 REPO = Path(__file__).resolve().parent.parent

@@ -64,7 +64,7 @@ def problems(device: DeviceReport) -> list[str]:
     """What is wrong with a device, in words, most urgent first."""
     name = device.identity.model or device.address
     if not device.reachable:
-        return [f"printer {device.address} does not answer SNMP: {device.reason}"]
+        return [f"device {device.address} does not answer SNMP: {device.reason}"]
     out = [f"{name}: {error.replace('_', ' ')}" for error in device.errors]
     for s in device.supplies:
         if (

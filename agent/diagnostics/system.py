@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 import psutil
@@ -60,7 +60,7 @@ class DiskParams(Params, frozen=True):
 
 class Disk(_Out, frozen=True):
     mount: str
-    device: str
+    block_device: str
     fstype: str
     total_bytes: int
     free_bytes: int
@@ -73,7 +73,7 @@ async def disk(p: DiskParams, ctx: Context, report: Report) -> None:
     disks = [
         Disk(
             s.tags["mount"],
-            s.tags["device"],
+            s.tags["block_device"],
             s.tags["fstype"],
             int(s.fields["total_bytes"]),
             int(s.fields["free_bytes"]),
@@ -179,8 +179,17 @@ _SERVICE = r"[A-Za-z0-9@._:-]{1,128}"
 
 
 class ServicesParams(Params, frozen=True):
-    # comma-separated, because parameters are scalars: "cups,NetworkManager"
-    names: Annotated[str, msgspec.Meta(pattern=rf"^{_SERVICE}(,{_SERVICE}){{0,19}}$")]
+    # comma-separated, because parameters are scalars: "cups,NetworkManager"; "" asks for
+    # what an office PC relies on (DEFAULT_SERVICES)
+    names: Annotated[str, msgspec.Meta(pattern=rf"^({_SERVICE}(,{_SERVICE}){{0,19}})?$")] = ""
+
+
+# Printing, name resolution and the network: what a caller's "nothing works" usually is.
+DEFAULT_SERVICES: Final = {
+    "win32": "Spooler,Dnscache,Dhcp,LanmanWorkstation,NlaSvc",
+    "darwin": "cupsd,mDNSResponder",
+    "linux": "cups,NetworkManager,systemd-resolved",
+}
 
 
 class Service(_Out, frozen=True):
@@ -192,7 +201,7 @@ class Service(_Out, frozen=True):
 
 async def services(p: ServicesParams, ctx: Context, report: Report) -> None:
     """The state of named system services (systemd, the Windows service manager, else running processes)."""
-    names = p.names.split(",")
+    names = (p.names or DEFAULT_SERVICES.get(sys.platform, DEFAULT_SERVICES["linux"])).split(",")
     found = await asyncio.to_thread(_services, names)
     report.set("services", found)
     for s in found:
@@ -295,7 +304,9 @@ async def print_queue(p: PrintQueueParams, ctx: Context, report: Report) -> None
         jobs = parse_lpstat_jobs(jobs_text, now)
         printers = parse_lpstat_printers(printers_text)
     else:
-        raise CheckFailed("no print system on this PC (neither CUPS lpstat nor the Windows spooler)")
+        # A PC that does not print (a kiosk, a server) is information, not a fault.
+        report.set("print_system", "none: neither CUPS (lpstat) nor the Windows spooler on this PC")
+        return
     report.set("printers", printers)
     report.set("jobs", jobs)
     for printer in printers:

@@ -21,7 +21,7 @@ from agent.diagnostics.context import Context
 from agent.diagnostics.params import Host, Params, Port
 from agent.diagnostics.report import CheckFailed, Report
 from agent.protocol import State
-from agent.snmp.target import Target, parse_device_url
+from agent.snmp.target import Auth, Target, parse_device_url
 from agent.sources import network
 
 # Most telling first: no gateway explains no internet, no internet explains no DNS.
@@ -32,6 +32,7 @@ _ORDER = (
     "tcp",
     "http",
     "printers",
+    "devices",
     "print_queue",
     "disk",
     "memory",
@@ -100,10 +101,20 @@ async def triage(p: TriageParams, ctx: Context, report: Report) -> None:
         targets = _printer_targets(ctx, p.printer, timeout)
         if not targets:
             return []  # nothing to say: "printers fine" would claim more than was checked
-        devices = await asyncio.gather(*(printer.poll_one(t) for t in targets))
-        report.set("printers", devices)
-        texts = [text for d in devices for text in printer.problems(d)]
-        return [Finding("printers", False, t) for t in texts] or [Finding("printers", True)]
+        polled = await asyncio.gather(*(printer.poll_one(t) for t in targets))
+        # the configured SNMP devices are printers and modems alike: each under its own name
+        printers_ = [d for d in polled if d.kind == "printer" or not d.reachable]
+        others = [d for d in polled if d.kind != "printer" and d.reachable]
+        report.set("printers", printers_)
+        if others:
+            report.set("devices", others)
+        found = [Finding("printers", False, t) for d in printers_ for t in printer.problems(d)]
+        found += [Finding("devices", False, t) for d in others for t in printer.problems(d)]
+        if printers_ and not any(f.area == "printers" for f in found):
+            found.append(Finding("printers", True))
+        if others and not any(f.area == "devices" for f in found):
+            found.append(Finding("devices", True))
+        return found
 
     await asyncio.gather(
         part("network", net_round),
@@ -139,15 +150,18 @@ def _finding(state: State) -> Finding:
 
 
 def _printer_targets(ctx: Context, extra: str | None, timeout: float) -> list[Target]:
-    seen: dict[tuple[str, int], Target] = {}
+    """The SNMP devices this agent is configured for, plus `extra`; each once (address and credentials)."""
     snmp = ctx.snmp
-    hosts = [(t.host, t.port, "default") for t in map(parse_device_url, snmp.device_urls)]
-    hosts += [(d.host, d.port, d.auth) for d in snmp.devices]
+    targets = [
+        msgspec.structs.replace(parse_device_url(url), timeout_seconds=timeout, retries=0)
+        for url in snmp.device_urls
+    ]
+    targets += [printer.target_for(d.host, d.port, d.auth, snmp, timeout, 0) for d in snmp.devices]
     if extra:
-        hosts.append((extra, 161, "default"))
-    for host, port, auth in hosts:
-        if (host, port) not in seen:
-            seen[(host, port)] = printer.target_for(host, port, auth, snmp, timeout, 0)
+        targets.append(printer.target_for(extra, 161, "default", snmp, timeout, 0))
+    seen: dict[tuple[str, int, Auth], Target] = {}
+    for t in targets:
+        seen.setdefault((t.host, t.port, t.auth), t)
     return list(seen.values())
 
 

@@ -130,6 +130,10 @@ def create_router(ctx: ApiContext) -> APIRouter:
         severity: Annotated[Literal["", "info", "warning", "critical"], Query()] = "",
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        quiet: Annotated[
+            bool | None,
+            Query(description="false: the queue (not silenced, not explained by another); true: only those"),
+        ] = None,
     ) -> IncidentPage:
         found, total = store.list_incidents(
             IncidentFilter(
@@ -142,6 +146,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
                 severity=severity,
                 limit=limit,
                 offset=offset,
+                quiet=quiet,
             )
         )
         return IncidentPage(total=total, limit=limit, offset=offset, items=[out(i) for i in found])
@@ -190,6 +195,7 @@ def create_router(ctx: ApiContext) -> APIRouter:
             last_seen_ns=a.last_seen_ns,
             host=a.host,
             version=a.version,
+            away=a.away,
             open_incidents=open_for(agent_id=a.agent_id) if with_incidents else [],
         )
 
@@ -200,6 +206,8 @@ def create_router(ctx: ApiContext) -> APIRouter:
             agents=list(d.agents),
             problems=list(d.problems),
             last_seen_ns=d.last_seen_ns,
+            monitoring=d.monitoring,
+            address=d.address,
             open_incidents=open_for(device=d.device) if with_incidents else [],
         )
 

@@ -136,6 +136,7 @@ class AgentOut(BaseModel):
     last_seen_ns: int
     host: str
     version: str
+    away: str = ""  # why its absence is no problem: "laptop away", "asleep", "away outside working hours"
     open_incidents: list[IncidentOut] = []
 
 
@@ -145,6 +146,8 @@ class DeviceOut(BaseModel):
     agents: list[str]
     problems: list[str]
     last_seen_ns: int
+    monitoring: str = "answers"  # answers, unreachable, or "not monitored by SNMP" (never answered)
+    address: str = ""
     open_incidents: list[IncidentOut] = []
 
 

@@ -3,8 +3,14 @@
 `lookup()` finds the PC in the inventory index (or the presence table), then gathers in
 one place: open incidents and failing checks first (most urgent first), the PC, its
 software and recent changes, network, printers and the devices it polls, past incidents
-of this PC and of its users, and the matching knowledge-base articles. Several PCs
-match -> the candidates; none -> an empty answer that says so.
+of this PC and of its users, and the matching knowledge-base articles.
+
+It always leads to one answer. Several PCs match -> the candidates, each with what tells
+them apart (user, address, MAC, last seen) and the selector that picks exactly it
+(`agent:ID`); a selector `KEY:VALUE` (agent, host, user, ip, mac, serial, device) looks
+in that key only. A printer's or modem's serial or address, when no PC has it, gives the
+device with the PCs that see it. An agent that is away shows its checks as last seen,
+not as current.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from agent.protocol import Hardware, Network, OsInfo, Severity
 from collector.incidents.engine import DeviceSummary
 from collector.incidents.reconcile import IncidentStatus
 from collector.incidents.store import Incident, IncidentFilter, IncidentStore
-from collector.inventory.store import InventoryStore, Match
+from collector.inventory.store import IndexKey, InventoryStore, Match
 from collector.kb import KnowledgeBase
 from collector.presence import agent
 from collector.rules.condition import Condition
@@ -49,6 +55,8 @@ class FailingCheck(msgspec.Struct, frozen=True):
     subject: str
     summary: str
     since_ns: int
+    observed_ns: int = 0  # when the agent last reported it
+    current: bool = True  # False: the agent is away, this is its last word
 
 
 class PrinterView(msgspec.Struct, frozen=True):
@@ -66,6 +74,8 @@ class DeviceView(msgspec.Struct, frozen=True):
     device: str
     problems: list[str]
     last_seen_ns: int
+    monitoring: str = "answers"  # answers, unreachable, not monitored by SNMP
+    address: str = ""
 
 
 class ChangeView(msgspec.Struct, frozen=True):
@@ -95,7 +105,7 @@ class Picture(msgspec.Struct, frozen=True):
     agent_id: str
     matched_by: str  # "serial PF3ABC12"
     site: str
-    status: str  # online, offline, lost, stale, unknown
+    status: str  # online, offline, asleep, lost, stale, unknown
     last_seen_ns: int
     open_incidents: list[IncidentView]
     failing_checks: list[FailingCheck]
@@ -116,22 +126,48 @@ class Picture(msgspec.Struct, frozen=True):
 
 
 class Candidate(msgspec.Struct, frozen=True):
+    """One PC of several that match, with what tells it apart from the others."""
+
     agent_id: str
     matched_by: str
     host: str
     site: str
     status: str
     users: list[str]
+    addresses: list[str] = []
+    macs: list[str] = []
+    last_seen_ns: int = 0
+    selector: str = ""  # the query that finds exactly this PC: "agent:ID"
+
+
+class DevicePicture(msgspec.Struct, frozen=True):
+    """A printer or modem found by serial or address, and the PCs that see it."""
+
+    device: str
+    matched_by: str
+    site: str
+    address: str
+    monitoring: str
+    problems: list[str]
+    last_seen_ns: int
+    seen_by: list[Candidate]
+    open_incidents: list[IncidentView]
 
 
 class Lookup(msgspec.Struct, frozen=True):
-    """The answer: `found` with `pc`, `ambiguous` with `candidates`, or `unknown` with neither."""
+    """The answer: `found` with `pc`, `device` with `device`, `ambiguous` with `candidates`, or
+    `unknown` with none of them."""
 
     query: str
-    result: Literal["found", "ambiguous", "unknown"]
+    result: Literal["found", "device", "ambiguous", "unknown"]
     message: str
     candidates: list[Candidate] = []
     pc: Picture | None = None
+    device: DevicePicture | None = None
+
+
+# `KEY:VALUE` selectors; `agent:ID` always picks exactly one PC.
+SELECTORS: dict[str, IndexKey | None] = {k.value: k for k in IndexKey} | {"device": None, "printer": None}
 
 
 def _no_conditions() -> Sequence[Condition]:
@@ -156,19 +192,54 @@ class Sources:
 
 
 def lookup(query: str, src: Sources) -> Lookup:
-    """The caller's picture for `query`."""
+    """The caller's picture for `query` (a `KEY:VALUE` selector looks in that key only)."""
     query = query.strip()
-    matches = src.inventories.find(query)
+    key, sep, value = query.partition(":")
+    selector = key.lower() if sep and key.lower() in SELECTORS else ""
+    if selector:
+        index = SELECTORS[selector]
+        matches = src.inventories.find_by(index, value) if index is not None else []
+        if index is None:
+            return _device(query, value.strip(), src) or Lookup(
+                query, "unknown", f"no device {value.strip()!r}"
+            )
+    else:
+        matches = src.inventories.find(query)
     if not matches:
-        return Lookup(query, "unknown", f"no PC, user, address or serial matches {query!r}")
+        found = _device(query, query, src) if not selector else None
+        return found or Lookup(query, "unknown", f"no PC, user, address or serial matches {query!r}")
     if len(matches) > 1:
         return Lookup(
             query,
             "ambiguous",
-            f"{len(matches)} PCs match {query!r}; look up one of them by its agent id",
+            f"{len(matches)} PCs match {query!r}; pick one with its selector (agent:ID)",
             candidates=[_candidate(m, src) for m in matches],
         )
     return Lookup(query, "found", "", pc=picture(matches[0], src))
+
+
+def _device(query: str, value: str, src: Sources) -> Lookup | None:
+    """The printer or modem whose serial (device key) or address is `value`, if one is known."""
+    wanted = value.lower()
+    for d in src.devices():
+        if wanted in (d.device.lower(), d.address.lower()):
+            matched = f"serial {d.device}" if wanted == d.device.lower() else f"address {d.address}"
+            seen_by = [_candidate(Match(a, IndexKey.AGENT, a), src) for a in d.agents]
+            store = src.incidents
+            open_here = store.list_incidents(IncidentFilter(status=_OPEN, device=d.device, limit=50))[0]
+            picture = DevicePicture(
+                d.device,
+                matched,
+                d.site,
+                d.address,
+                d.monitoring,
+                list(d.problems),
+                d.last_seen_ns,
+                seen_by,
+                _urgent(open_here),
+            )
+            return Lookup(query, "device", "", device=picture)
+    return None
 
 
 def _presence(src: Sources, agent_id: str) -> sa.Row[tuple[object, ...]] | None:
@@ -178,6 +249,7 @@ def _presence(src: Sources, agent_id: str) -> sa.Row[tuple[object, ...]] | None:
 
 def _candidate(m: Match, src: Sources) -> Candidate:
     row, stored = _presence(src, m.agent_id), src.inventories.latest(m.agent_id)
+    interfaces = stored.inventory.network.interfaces if stored else []
     return Candidate(
         agent_id=m.agent_id,
         matched_by=f"{m.key.value} {m.value}",
@@ -185,6 +257,10 @@ def _candidate(m: Match, src: Sources) -> Candidate:
         site=str(row.site) if row else "",
         status=str(row.status) if row else "unknown",
         users=list(stored.inventory.users) if stored else [],
+        addresses=[a for i in interfaces if i.kind != "virtual" for a in i.addresses],
+        macs=[i.mac for i in interfaces if i.mac and i.kind != "virtual"],
+        last_seen_ns=int(row.last_seen_ns) if row else 0,
+        selector=f"agent:{m.agent_id}",
     )
 
 
@@ -241,7 +317,16 @@ def picture(match: Match, src: Sources) -> Picture:
         last_seen_ns=int(row.last_seen_ns) if row else 0,
         open_incidents=_urgent(open_here),
         failing_checks=[
-            FailingCheck(c.condition, c.severity.value, c.subject, c.summary, c.since_ns) for c in checks
+            FailingCheck(
+                c.condition,
+                c.severity.value,
+                c.subject,
+                c.summary,
+                c.since_ns,
+                c.observed_ns,
+                current=not (row is not None and str(row.status) != "online"),
+            )
+            for c in checks
         ],
         host=stored.host if stored else (str(row.host) if row else ""),
         users=list(inv.users) if inv else [],
@@ -253,7 +338,9 @@ def picture(match: Match, src: Sources) -> Picture:
         printers=[PrinterView(p.name, p.driver, p.uri, p.host, p.default, p.state) for p in inv.printers]
         if inv
         else [],
-        devices=[DeviceView(d.device, list(d.problems), d.last_seen_ns) for d in devices],
+        devices=[
+            DeviceView(d.device, list(d.problems), d.last_seen_ns, d.monitoring, d.address) for d in devices
+        ],
         software=Software(
             inv.software_source,
             inv.software_total or len(inv.software),

@@ -224,6 +224,25 @@ class InventoryStore:
             by_agent.setdefault(m.agent_id, m)
         return list(by_agent.values())[:limit]
 
+    def find_by(self, key: IndexKey, query: str) -> list[Match]:
+        """Agents whose `key` (agent id, host, user, IP, MAC, serial) is exactly `query`."""
+        value = normalize(query)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(inventory_index).where(
+                    inventory_index.c.key == key.value, inventory_index.c.value == value
+                )
+            )
+            matches = _unique(Match(r.agent_id, key, r.value) for r in rows)
+            if key in (IndexKey.AGENT, IndexKey.HOST):  # agents that never sent an inventory
+                column = agent.c.agent_id if key is IndexKey.AGENT else agent.c.host
+                known = conn.execute(sa.select(agent.c.agent_id).where(sa.func.lower(column) == value))
+                matches += _unique(Match(r.agent_id, key, value) for r in known)
+        by_agent: dict[str, Match] = {}
+        for m in matches:
+            by_agent.setdefault(m.agent_id, m)
+        return list(by_agent.values())
+
     def agents_of_user(self, user: str) -> list[str]:
         """Agents on which `user` is logged in, per their newest inventories."""
         query = sa.select(inventory_index.c.agent_id).where(

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from collector.inventory.lookup import IncidentView, Lookup, Picture
+from collector.inventory.lookup import Candidate, DevicePicture, IncidentView, Lookup, Picture
 
 NS = 1_000_000_000
 GB = 10**9
@@ -34,28 +34,70 @@ def _incident(i: IncidentView) -> str:
 def render(answer: Any) -> str:
     """The API's lookup JSON (decoded) as text."""
     found = msgspec.convert(answer, Lookup)
-    if found.result == "unknown":
+    if found.result == "device" and found.device is not None:
+        return _device(found.device)
+    if found.result == "ambiguous":
+        return f"{found.message}:\n" + _candidates(found.candidates)
+    if found.pc is None:
         return found.message
-    if found.result == "ambiguous" or found.pc is None:
-        rows = [f"{found.message}:"]
-        rows += [
-            f"  {c.agent_id:<24} {c.status:<8} {c.site or '-':<10} {c.host:<28} {','.join(c.users) or '-'}"
-            f"  ({c.matched_by})"
-            for c in found.candidates
-        ]
-        return "\n".join(rows)
     return _picture(found.pc)
+
+
+def _candidates(candidates: list[Candidate]) -> str:
+    """PCs side by side with what tells them apart, and the selector that picks each one."""
+    rows = [("SELECTOR", "STATUS", "SITE", "HOST", "USERS", "ADDRESSES", "MAC", "LAST SEEN", "MATCHED BY")]
+    rows += [
+        (
+            c.selector or f"agent:{c.agent_id}",
+            c.status,
+            c.site or "-",
+            c.host or "-",
+            ",".join(c.users) or "-",
+            " ".join(c.addresses[:2]) or "-",
+            ",".join(c.macs[:2]) or "-",
+            _when(c.last_seen_ns),
+            c.matched_by,
+        )
+        for c in candidates
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+def _device(d: DevicePicture) -> str:
+    out = [f"device {d.device}  site {d.site or '-'}  address {d.address or '-'}  matched by {d.matched_by}"]
+    out.append(
+        f"  {d.monitoring}; problems: {', '.join(d.problems) or 'none'}; last report {_when(d.last_seen_ns)}"
+    )
+    if d.open_incidents:
+        out.append(f"OPEN INCIDENTS ({len(d.open_incidents)})")
+        out += [_incident(i) for i in d.open_incidents]
+    out.append(f"SEEN BY ({len(d.seen_by)} PCs)")
+    out.append(_candidates(d.seen_by))
+    return "\n".join(out)
 
 
 def _picture(pc: Picture) -> str:
     head = f"{pc.agent_id} ({pc.host or '?'})  site {pc.site or '-'}  {pc.status.upper()}"
+    if pc.status != "online":
+        head += f" (last seen {_when(pc.last_seen_ns)})"
     out = [f"{head}  matched by {pc.matched_by}"]
     if pc.open_incidents:
         out.append(f"OPEN INCIDENTS ({len(pc.open_incidents)})")
         out += [_incident(i) for i in pc.open_incidents]
-    if pc.failing_checks:
-        out.append(f"FAILING CHECKS ({len(pc.failing_checks)})")
-        out += [f"  {c.severity.upper():<8} {c.condition}: {c.summary}" for c in pc.failing_checks]
+    current = [c for c in pc.failing_checks if c.current]
+    if current:
+        out.append(f"FAILING CHECKS ({len(current)})")
+        out += [f"  {c.severity.upper():<8} {c.condition}: {c.summary}" for c in current]
+    stale = [c for c in pc.failing_checks if not c.current]
+    if stale:
+        out.append(f"LAST REPORTED BEFORE IT WENT {pc.status.upper()} (not current)")
+        out += [
+            f"  {c.severity.upper():<8} {c.condition}: {c.summary}  (last seen {_when(c.observed_ns)})"
+            for c in stale
+        ]
     if not pc.open_incidents and not pc.failing_checks:
         out.append("no open incidents, no failing checks")
     if pc.users:
@@ -86,7 +128,8 @@ def _picture(pc: Picture) -> str:
         default = " (default)" if p.default else ""
         out.append(f"printer: {p.name}{default} {p.state or '-'}  {p.host or p.uri}  {p.driver}".rstrip())
     for d in pc.devices:
-        out.append(f"device:  {d.device}  {', '.join(d.problems) or 'ok'}")
+        state = ", ".join(d.problems) or ("ok" if d.monitoring == "answers" else d.monitoring)
+        out.append(f"device:  {d.device}  {d.address}  {state}".replace("  " * 2, "  "))
     if pc.software is not None:
         out.append(f"software: {pc.software.total} packages ({pc.software.source})")
         for c in pc.software.recent_changes[:8]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -14,7 +15,8 @@ from collector import deadletter
 from collector.db import make_engine
 from tests.collector.conftest import MakeCollector, wait_for_seqs
 from tests.support import fake_agents
-from tests.support.services import Mosquitto, VictoriaMetrics
+from tests.support.collector_process import CollectorProcess
+from tests.support.services import Mosquitto, VictoriaMetrics, free_port
 from tests.support.stored import report_seqs
 
 
@@ -81,7 +83,8 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
             cut = rng.randint(1, len(valid) - 2)
             payload, reason = valid[:cut], "malformed_json"
         elif kind == 2:
-            payload, reason = valid.replace(b'"v":1', b'"v":99'), "unsupported_version"
+            current = f'"v":{PROTOCOL_VERSION}'.encode()
+            payload, reason = valid.replace(current, b'"v":99'), "unsupported_version"
         elif kind == 3:
             payload, reason = valid.replace(b'"seq":0', b'"seq":"zero"'), "invalid_message"
         elif kind == 4:
@@ -203,3 +206,23 @@ def test_dead_letter_payload_replays_through_ingest(
     (letter,) = deadletter.recent(engine)
     assert letter.reason_code == "unsupported_version"
     assert f"unsupported protocol version {PROTOCOL_VERSION + 1}" in letter.reason
+
+
+def test_a_collector_without_its_broker_says_so_at_once_and_at_every_retry(
+    tmp_path: Path, victoria_metrics: VictoriaMetrics
+) -> None:
+    # A broker address that nothing answers: the operator must not be left with a silent collector.
+    collector = CollectorProcess(tmp_path / "c", f"mqtt://127.0.0.1:{free_port()}", victoria_metrics.url)
+    started = time.monotonic()
+    collector.spawn()
+    try:
+        deadline = started + 5
+        while "cannot reach the broker" not in collector.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "cannot reach the broker at 127.0.0.1:" in collector.log(), collector.log()[-2000:]
+        deadline = time.monotonic() + 10
+        while collector.log().count("cannot reach the broker") < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert collector.log().count("cannot reach the broker") >= 3  # one line per attempt (1, 2, 4 s apart)
+    finally:
+        collector.kill()

@@ -10,7 +10,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from dashboards import DASHBOARDS
+from dashboards.catalog import DASHBOARDS
 from dashboards.export import PROVISIONED, as_json, files
 
 

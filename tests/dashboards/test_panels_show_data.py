@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dashboards import DASHBOARDS
+from dashboards.catalog import DASHBOARDS
 from dashboards.export import as_json
 from tests.dashboards import pipeline, promql
 

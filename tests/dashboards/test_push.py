@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboards import DASHBOARDS
+from dashboards.catalog import DASHBOARDS
 from dashboards.cli import main
 from dashboards.export import as_json
 from tests.dashboards.fake_grafana import FakeGrafana

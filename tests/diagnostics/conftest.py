@@ -35,8 +35,12 @@ class DiagEnv:
 def agent_config(
     path: Path, *, agent_id: str, broker: str, key_text: str, snmp_port: int | None = None, commands: str = ""
 ) -> Path:
-    """write_config's loopback-only agent, with the command key and (optionally) one SNMP printer."""
-    snmp = f'device_urls = ["snmp://brother@127.0.0.1:{snmp_port}"]\n' if snmp_port else ""
+    """write_config's loopback-only agent, with the command key and (optionally) a printer and a modem."""
+    snmp = (
+        f'device_urls = ["snmp://brother@127.0.0.1:{snmp_port}", "snmp://draytek@127.0.0.1:{snmp_port}"]\n'
+        if snmp_port
+        else ""
+    )
     write_config(
         path, agent_id=agent_id, broker=broker, spool=path.with_suffix(".spool"), interval=5, extra=snmp
     )
@@ -68,6 +72,7 @@ def diag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DiagEnv]:
         dns = stack.enter_context(DnsTarget({"printer.office.test": "127.0.0.1"}))
         snmp = SnmpSim()
         snmp.add_walk(walk_paths()["brother"])
+        snmp.add_walk(walk_paths()["draytek"])  # a DSL modem: triage must not call it a printer
         stack.enter_context(snmp)
         agent_id = "pc-diag"
         config = agent_config(

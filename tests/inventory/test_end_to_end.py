@@ -140,6 +140,7 @@ def test_inventory_reaches_the_collector_history_and_lookup(
         "message": "no PC, user, address or serial matches 'no-such-caller'",
         "candidates": [],
         "pc": None,
+        "device": None,
     }
 
     # The same through the CLI, as a person at the helpdesk types it.

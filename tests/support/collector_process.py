@@ -72,7 +72,8 @@ listen = "127.0.0.1:{self.port}"
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> None:
+    def spawn(self) -> None:
+        """Start the process and return at once (start() also waits until it is connected)."""
         log = open(self.workdir / "collector.log", "ab")  # noqa: SIM115 - lives as long as the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "collector", "run", "--config", str(self.config_path)],
@@ -82,6 +83,10 @@ listen = "127.0.0.1:{self.port}"
             stderr=subprocess.STDOUT,
         )
         log.close()
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.spawn()
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
