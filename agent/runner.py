@@ -8,8 +8,9 @@ import platform
 import signal
 import socket
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent import inventory, protocol
 from agent.config import AgentConfig
@@ -19,7 +20,19 @@ from agent.scheduler import Scheduler, SourceRun, split
 from agent.sources import close_sources, enabled_sources
 from agent.spool import Spool
 
+if TYPE_CHECKING:
+    from agent.windows.power import OnPower, PowerEvent
+
 log = logging.getLogger(__name__)
+
+# How long a stop waits for the broker to acknowledge batches already in flight.
+DRAIN_SECONDS = 3.0
+
+
+class PowerSource(Protocol):
+    """Where sleep, resume and shutdown come from (the Windows service's PowerRelay)."""
+
+    def subscribe(self, callback: OnPower) -> None: ...
 
 
 def agent_version() -> str:
@@ -80,8 +93,35 @@ def source_runs(config: AgentConfig) -> list[SourceRun]:
     ]
 
 
-async def run(config: AgentConfig) -> None:
-    """Collect and publish until SIGTERM or SIGINT, then say goodbye to the broker."""
+def power_handler(publisher: Publisher, stop: asyncio.Event) -> Callable[[PowerEvent], None]:
+    """What the agent does when the PC sleeps, wakes or shuts down.
+
+    Shutdown is a graceful stop (the broker hears `offline`, reason `shutdown`, not a lost
+    agent). Sleep and resume are logged, and a resume sends what waited at once; telling the
+    collector about a sleep (`offline`, reason "sleep") is issue 22's power hub.
+    """
+
+    def on_power(event: PowerEvent) -> None:
+        if event == "shutdown":
+            log.info("Windows is shutting down: stopping")
+            stop.set()
+        elif event == "sleep":
+            log.info("the PC goes to sleep")
+        else:
+            log.info("the PC woke up")
+            publisher.kick()
+
+    return on_power
+
+
+async def run(
+    config: AgentConfig, stop: asyncio.Event | None = None, power: PowerSource | None = None
+) -> None:
+    """Collect and publish until `stop` is set (by default: on SIGTERM or SIGINT), then say goodbye.
+
+    The Windows service passes its own `stop` (set by the service manager's stop control)
+    and `power`, whose sleep, resume and shutdown events go to `power_handler`.
+    """
     agent_id = config.resolved_agent_id
     spool = Spool(config.spool_path, config.spool.max_bytes)
     commands = LazyCommands(config, agent_id)
@@ -96,13 +136,11 @@ async def run(config: AgentConfig) -> None:
         publish_failures=lambda: publisher.publish_failures_total,
         connected=lambda: publisher.connected,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: the service wrapper stops us
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+    if power is not None:
+        power.subscribe(power_handler(publisher, stop))
     log.info(
         "agent %s (site %r) publishing to %s; spool %s", agent_id, config.site, config.mqtt.broker, spool.path
     )
@@ -120,10 +158,20 @@ async def run(config: AgentConfig) -> None:
     finally:
         for task in tasks:
             task.cancel()
+        await publisher.drain(DRAIN_SECONDS)
         log.info("stopping: %d batches wait in the spool", spool.stats().depth)
         await publisher.stop()
         close_sources()
         spool.close()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C in a console
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
 async def collect_once(config: AgentConfig) -> Batch:
