@@ -56,7 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deskwatch-agent", description="The deskwatch agent for one PC.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", parents=[common], help="collect and publish until stopped")
-    sub.add_parser("once", parents=[common], help="collect once and print the batch as JSON")
+    once = sub.add_parser("once", parents=[common], help="collect once and print the batch as JSON")
+    once.add_argument(
+        "--inventory",
+        action="store_true",
+        help='also read the inventory: prints {"batch": ..., "inventory": ...}',
+    )
     sub.add_parser("spool", parents=[common], help="show what waits in the spool")
     sub.add_parser("check", parents=[common], help="validate the configuration")
     sub.add_parser("probe", help="poll one SNMP device (see deskwatch-agent probe --help)", add_help=False)
@@ -124,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
             return _check(config, args.config)
         if args.command == "once":
             batch = asyncio.run(_once(config))
-            sys.stdout.write(json.dumps(protocol.to_builtins(batch), indent=2) + "\n")
+            document = protocol.to_builtins(batch)
+            if args.inventory:
+                from agent import inventory
+
+                found = inventory.collect(config.inventory, batch.created_ns)
+                document = {"batch": document, "inventory": protocol.to_builtins(found)}
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
             return 0
         if args.command == "spool":
             return _spool(config)
