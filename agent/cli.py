@@ -24,6 +24,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
+
 from agent import protocol
 from agent.config import AgentConfig, load
 from agent.errors import AgentError
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 from agent import inventory
 
                 found = inventory.collect(config.inventory, batch.created_ns)
-                document = {"batch": document, "inventory": protocol.to_builtins(found)}
+                document = {"batch": document, "inventory": msgspec.to_builtins(found)}
             sys.stdout.write(json.dumps(document, indent=2) + "\n")
             return 0
         if args.command == "spool":
