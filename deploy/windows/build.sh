@@ -52,7 +52,7 @@ msi="$out/deskwatch-agent-$version-x64.msi"
 wixl -a x64 -o "$msi" "$build/deskwatch-agent.wxs"
 # What wixl 0.101 has no attribute for: component conditions and secure properties.
 while IFS= read -r query; do msibuild "$msi" -q "$query"; done < <("$python" "$here/msi.py" conditions)
-secure="$(msiinfo export "$msi" Property | awk -F'\t' '$1 == "SecureCustomProperties" {print $2}')"
+secure="$(msiinfo export "$msi" Property | tr -d '\r' | awk -F'\t' '$1 == "SecureCustomProperties" {print $2}')"
 msibuild "$msi" -q "UPDATE Property SET Value = '${secure:+$secure;}BROKER;AGENT_ID;SITE;CA_FILE;COMMAND_KEY' WHERE Property = 'SecureCustomProperties'"
 
 # Restart on failure (after 10 s, 30 s, then every 60 s; the count resets after a day),

@@ -90,7 +90,7 @@ def stage(cache: Path, out: Path, version: str) -> None:
                     (out / target).write_bytes(embed.read(name))
     (out / "python313._pth").write_text(PTH, newline="\n")
     site = out / "Lib" / "site-packages"
-    shutil.copytree(cache / "site-packages", site)
+    shutil.copytree(cache / "site-packages", site, ignore=shutil.ignore_patterns(".complete"))
     for part in PYWIN32_SKIP:
         path = site / part
         if path.is_dir():
