@@ -1,10 +1,15 @@
-"""deskwatch-agent: run | once | spool | check | probe.
+r"""deskwatch-agent: run | once | spool | check | probe | service.
 
     deskwatch-agent run   [--config F] [flags]   the service: collect, spool, publish
     deskwatch-agent once  [--config F] [flags]   collect every enabled source once, print one Batch as JSON
     deskwatch-agent spool [--config F] [flags]   what waits on disk for the broker
     deskwatch-agent check [--config F] [flags]   validate the configuration and say what it means
     deskwatch-agent probe HOST ...               poll one SNMP device and print what it reports
+    deskwatch-agent service [flags]              Windows: the service the MSI registers (not for people)
+
+On Windows the configuration is C:\ProgramData\deskwatch\agent.toml when it exists, and
+the MSI's properties (BROKER, AGENT_ID, SITE, CA_FILE, COMMAND_KEY, kept in the registry
+under HKLM\SOFTWARE\deskwatch\Agent) act like the flags of the same names.
 
 Exit codes: 0 fine, 1 bad arguments, 2 bad configuration or an unusable spool.
 """
@@ -18,6 +23,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+import msgspec
 
 from agent import protocol
 from agent.config import AgentConfig, load
@@ -45,22 +52,57 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="the collector's public key for signed commands (deskwatch-collector signing-key)",
     )
+    common.add_argument("--ca-file", dest="ca_file", metavar="FILE", help="CA of the broker's certificate")
     common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     parser = argparse.ArgumentParser(prog="deskwatch-agent", description="The deskwatch agent for one PC.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", parents=[common], help="collect and publish until stopped")
-    sub.add_parser("once", parents=[common], help="collect once and print the batch as JSON")
+    once = sub.add_parser("once", parents=[common], help="collect once and print the batch as JSON")
+    once.add_argument(
+        "--inventory",
+        action="store_true",
+        help='also read the inventory: prints {"batch": ..., "inventory": ...}',
+    )
     sub.add_parser("spool", parents=[common], help="show what waits in the spool")
     sub.add_parser("check", parents=[common], help="validate the configuration")
     sub.add_parser("probe", help="poll one SNMP device (see deskwatch-agent probe --help)", add_help=False)
+    sub.add_parser("service", parents=[common], help="Windows: the service the MSI registers")
     return parser
 
 
 def _config(args: argparse.Namespace) -> AgentConfig:
-    keys = ("broker", "agent_id", "site", "interval", "spool", "device", "command_key")
+    keys = ("broker", "agent_id", "site", "interval", "spool", "device", "command_key", "ca_file")
     overrides = {k: getattr(args, k) for k in keys}
-    return load(args.config, overrides)
+    path: Path | None = args.config
+    origins: dict[str, str] = {}
+    if sys.platform == "win32":
+        from agent.windows import paths, registry
+
+        if path is None and paths.config_path().exists():
+            path = paths.config_path()
+        for flag, value in registry.deployment_settings().items():
+            if overrides.get(flag) is None:  # a flag wins over the MSI's property
+                overrides[flag] = value
+                origins[flag] = rf"HKLM\{registry.DEPLOYMENT}\{registry.name_of(flag)}"
+    return load(path, overrides, origins)
+
+
+def service_config(argv: list[str]) -> AgentConfig:
+    """The configuration of the Windows service, its log going to the log file from here on.
+
+    A bad configuration is logged there (the service has no console) and raised, so the
+    service stops with an error and the service manager's restart-on-failure applies.
+    """
+    from agent.windows import paths, service
+
+    args = _parser().parse_args(["service", *argv])
+    service.configure_logging(paths.log_path(), args.log_level)
+    try:
+        return _config(args)
+    except AgentError as err:
+        logging.getLogger("agent").error("deskwatch-agent: %s", err)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and 1
+    if args.command == "service":
+        if sys.platform != "win32":
+            print("deskwatch-agent: `service` is the Windows service; elsewhere use `run`", file=sys.stderr)
+            return 1
+        from agent.windows import service
+
+        return service.main(argv[1:])
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = _config(args)
@@ -82,7 +131,13 @@ def main(argv: list[str] | None = None) -> int:
             return _check(config, args.config)
         if args.command == "once":
             batch = asyncio.run(_once(config))
-            sys.stdout.write(json.dumps(protocol.to_builtins(batch), indent=2) + "\n")
+            document = protocol.to_builtins(batch)
+            if args.inventory:
+                from agent import inventory
+
+                found = inventory.collect(config.inventory, batch.created_ns)
+                document = {"batch": document, "inventory": msgspec.to_builtins(found)}
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
             return 0
         if args.command == "spool":
             return _spool(config)

@@ -123,11 +123,18 @@ FLAG_KEYS = {
     "spool": ("spool", "path"),
     "device": ("snmp", "device_urls"),
     "command_key": ("command_key",),
+    "ca_file": ("mqtt", "ca_file"),
 }
 
 
-def load(path: Path | None, overrides: dict[str, Any] | None = None) -> AgentConfig:
-    """Read agent.toml (or nothing), apply flag overrides, validate; ConfigError says what is wrong."""
+def load(
+    path: Path | None, overrides: dict[str, Any] | None = None, origins: dict[str, str] | None = None
+) -> AgentConfig:
+    """Read agent.toml (or nothing), apply flag overrides, validate; ConfigError says what is wrong.
+
+    `origins` names where an override came from when it is not a flag (the Windows
+    registry for an MSI property), so an error cites that place instead of `--flag`.
+    """
     raw: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
@@ -148,7 +155,7 @@ def load(path: Path | None, overrides: dict[str, Any] | None = None) -> AgentCon
         for key in keys[:-1]:
             node = node.setdefault(key, {})
         node[keys[-1]] = value
-        flag_paths["$." + ".".join(keys)] = "--" + flag.replace("_", "-")
+        flag_paths["$." + ".".join(keys)] = (origins or {}).get(flag) or "--" + flag.replace("_", "-")
     try:
         return msgspec.convert(raw, AgentConfig)
     except msgspec.ValidationError as err:
@@ -171,7 +178,9 @@ def default_agent_id() -> str:
 def default_spool_path() -> Path:
     """Where the spool lives when agent.toml does not say: a system path for a service, else per user."""
     if sys.platform == "win32":
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "deskwatch" / "spool.db"
+        from agent.windows import paths
+
+        return paths.spool_path()
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         if sys.platform == "darwin":
             return Path("/Library/Application Support/deskwatch/spool.db")

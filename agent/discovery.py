@@ -1,7 +1,8 @@
 """Which SNMP devices this PC knows about: its printers (CUPS, Windows spooler) and its gateway.
 
-Parsers are pure and take text; the functions that run `lpstat` or PowerShell are
-guarded: a missing tool, a timeout or another OS yields an empty list, never an error.
+Parsers are pure and take text; the function that runs `lpstat` is guarded, and the
+Windows spooler is asked through its API (agent.windows.spooler): a missing tool, a
+stopped spooler or another OS yields an empty list, never an error.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import logging
 import re
 import shutil
 import subprocess
-import sys
 import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -61,11 +61,6 @@ def hosts_from_printers_conf(text: str) -> list[str]:
     return _unique(host_of_printer_uri(uri) for uri in _DEVICE_URI.findall(text))
 
 
-def hosts_from_windows_ports(text: str) -> list[str]:
-    """Printer hosts from `Get-PrinterPort | ... PrinterHostAddress` output, one per line."""
-    return _unique(line.strip() or None for line in text.splitlines())
-
-
 def cups_printer_hosts(
     timeout: float = 5.0, printers_conf: Path = Path("/etc/cups/printers.conf")
 ) -> list[str]:
@@ -86,25 +81,11 @@ def cups_printer_hosts(
         return []
 
 
-def windows_printer_hosts(timeout: float = 10.0) -> list[str]:
-    """Hosts of the TCP/IP printer ports of the Windows spooler; [] elsewhere or on failure."""
-    if sys.platform != "win32":
-        return []
-    command = (
-        "Get-PrinterPort | Where-Object PrinterHostAddress | Select-Object -ExpandProperty PrinterHostAddress"
-    )
-    try:
-        done = subprocess.run(
-            ["powershell", "-NoProfile", "-NonInteractive", "-Command", command],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        log.debug("Get-PrinterPort failed: %s", err)
-        return []
-    return hosts_from_windows_ports(done.stdout) if done.returncode == 0 else []
+def windows_printer_hosts() -> list[str]:
+    """Network addresses of the Windows spooler's printers; [] elsewhere or on failure."""
+    from agent.windows import spooler
+
+    return spooler.printer_hosts()
 
 
 def discover(

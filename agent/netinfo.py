@@ -1,7 +1,7 @@
 """This PC's default gateway, read from the OS without privileges.
 
 Linux: /proc/net/route (a root path can be given, so tests read recorded trees).
-macOS and BSD: `route -n get default`. Windows: `route print -4`.
+macOS and BSD: `route -n get default`. Windows: the IPv4 route table of the IP Helper API.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ def default_gateway(root: Path = Path("/")) -> str | None:
     if sys.platform.startswith("linux"):
         return _linux_gateway(root / "proc/net/route")
     if sys.platform == "win32":
-        return _windows_gateway(_run(["route", "print", "-4"]))
+        from agent.windows import iphlp
+
+        return iphlp.gateway()
     return _bsd_gateway(_run(["route", "-n", "get", "default"]))
 
 
@@ -49,15 +51,6 @@ def _bsd_gateway(output: str) -> str | None:
         key, _, value = line.strip().partition(":")
         if key == "gateway":
             return _ipv4(value.strip())
-    return None
-
-
-def _windows_gateway(output: str) -> str | None:
-    for line in output.splitlines():
-        cols = line.split()
-        # Network Destination  Netmask  Gateway  Interface  Metric
-        if len(cols) >= 5 and cols[0] == "0.0.0.0" and cols[1] == "0.0.0.0":
-            return _ipv4(cols[2])
     return None
 
 

@@ -66,6 +66,7 @@ class Publisher:
         self._commands = commands
         self._answering: set[asyncio.Task[None]] = set()
         self._asleep = False  # announced sleep or shutdown: disconnected on purpose until wake()
+        self._idle = asyncio.Event()  # set when the last batch in flight is acknowledged
         self._client = self._make_client()
 
     def _topic(self, kind: Kind) -> str:
@@ -126,6 +127,18 @@ class Publisher:
             self.settings.host, self.settings.port, keepalive=self.settings.keepalive_seconds
         )
         self._client.loop_start()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most `timeout`) until the broker acknowledged every batch in the spool.
+
+        A stopping agent gives batches in flight their acknowledgement instead of sending
+        them again at the next start; without a broker it does not wait at all.
+        """
+        if not self.connected or not self._inflight:
+            return
+        self._idle.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Graceful stop: retained `offline` with reason `shutdown`, then disconnect (no Last Will)."""
@@ -252,6 +265,8 @@ class Publisher:
             return
         self.spool.remove(seq)
         self._fill()
+        if not self._inflight:
+            self._idle.set()
 
     def _command(self, payload: bytes, correlation: bytes | None) -> None:
         if self._commands is None:

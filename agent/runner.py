@@ -8,8 +8,9 @@ import platform
 import signal
 import socket
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 
@@ -21,7 +22,19 @@ from agent.scheduler import Scheduler, SourceRun, split
 from agent.sources import close_sources, enabled_sources
 from agent.spool import Spool
 
+if TYPE_CHECKING:
+    from agent.windows.power import OnPower
+
 log = logging.getLogger(__name__)
+
+# How long a stop waits for the broker to acknowledge batches already in flight.
+DRAIN_SECONDS = 3.0
+
+
+class PowerSource(Protocol):
+    """Where sleep, resume and shutdown come from (the Windows service's PowerRelay)."""
+
+    def subscribe(self, callback: OnPower) -> None: ...
 
 
 def agent_version() -> str:
@@ -92,8 +105,50 @@ def source_runs(config: AgentConfig) -> list[SourceRun]:
     ]
 
 
-async def run(config: AgentConfig) -> None:
-    """Collect and publish until SIGTERM or SIGINT, then say goodbye to the broker."""
+def power_handler(publisher: Publisher, stop: asyncio.Event | None = None) -> power.PowerHandler:
+    """What the agent does when the PC sleeps, wakes or shuts down (agent/power.py).
+
+    Sleep and shutdown: the goodbye with its reason, and a clean disconnect, so the broker
+    drops the Last Will and the collector sees the PC asleep or shut down, not lost. Resume:
+    connect again and send what waited. With `stop` (the Windows service, which is ended
+    right after) a shutdown also stops the agent; logind may still cancel a shutdown, so on
+    Linux the service manager's own stop follows instead.
+    """
+
+    async def on_power(event: power.PowerEvent) -> None:
+        if event == "resume":
+            log.info("the PC woke up")
+            await publisher.wake()
+            publisher.kick()
+            return
+        await publisher.sleep(event)
+        if event == "shutdown" and stop is not None:
+            stop.set()
+
+    return on_power
+
+
+def relayed(handler: power.PowerHandler) -> Callable[[power.PowerEvent], None]:
+    """`handler` for a caller on the event loop that cannot wait (the Windows service's relay)."""
+    running: set[asyncio.Task[None]] = set()
+
+    def on_power(event: power.PowerEvent) -> None:
+        task = asyncio.get_running_loop().create_task(handler(event))
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    return on_power
+
+
+async def run(
+    config: AgentConfig, stop: asyncio.Event | None = None, power_source: PowerSource | None = None
+) -> None:
+    """Collect and publish until `stop` is set (by default: on SIGTERM or SIGINT), then say goodbye.
+
+    The Windows service passes its own `stop` (set by the service manager's stop control)
+    and `power_source`, whose sleep, resume and shutdown events go to `power_handler`; on
+    Linux they come from logind (agent/power.py).
+    """
     agent_id = config.resolved_agent_id
     spool = Spool(config.spool_path, config.spool.max_bytes)
     commands = LazyCommands(config, agent_id)
@@ -108,13 +163,11 @@ async def run(config: AgentConfig) -> None:
         publish_failures=lambda: publisher.publish_failures_total,
         connected=lambda: publisher.connected,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: the service wrapper stops us
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+    if power_source is not None:
+        power_source.subscribe(relayed(power_handler(publisher, stop)))
     log.info(
         "agent %s (site %r) publishing to %s; spool %s", agent_id, config.site, config.mqtt.broker, spool.path
     )
@@ -127,14 +180,7 @@ async def run(config: AgentConfig) -> None:
         keep = inventory.keep_current(config.inventory, publisher.publish_inventory, stop, first)
         tasks.append(asyncio.create_task(keep, name="inventory"))
     await publisher.start()
-
-    async def on_power(event: power.PowerEvent) -> None:
-        if event == "resume":
-            await publisher.wake()
-        else:
-            await publisher.sleep(event)
-
-    watcher = await power.watch(on_power)
+    watcher = await power.watch(power_handler(publisher)) if power_source is None else None
     try:
         await scheduler.run(stop)
     finally:
@@ -142,10 +188,20 @@ async def run(config: AgentConfig) -> None:
             watcher.stop()
         for task in tasks:
             task.cancel()
+        await publisher.drain(DRAIN_SECONDS)
         log.info("stopping: %d batches wait in the spool", spool.stats().depth)
         await publisher.stop()
         close_sources()
         spool.close()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C in a console
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
 async def collect_once(config: AgentConfig) -> Batch:

@@ -8,7 +8,10 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 
 # gcc and python3-dev build the collector's C line builder (collector/_lines.c).
 # dbus-daemon: the agent's sleep and shutdown announcements are tested on a private bus.
-packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv gcc python3-dev dbus-daemon)
+# wine64 runs the Windows agent (the official Windows CPython) in tests; msitools and wixl
+# build and inspect its MSI (deploy/windows/build.sh).
+packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv gcc python3-dev
+  dbus-daemon wine64 msitools wixl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

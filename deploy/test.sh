@@ -9,6 +9,7 @@ cd "$repo"
 venv="$repo/.venv/bin"
 echo "== ruff"; "$venv/ruff" check agent collector dashboards tests bench
 echo "== mypy"; "$venv/mypy"
+echo "== mypy (Windows)"; "$venv/mypy" --platform win32
 echo "== pytest"
 set +e
 "$venv/pytest" "$@"

@@ -53,6 +53,9 @@ class Attempt(_Out, frozen=True):
 async def ping(p: PingParams, ctx: Context, report: Report) -> None:
     """ICMP echo where this process may send it, else TCP connects: does the host answer, how fast."""
     address = await _address(p.host, p.timeout_seconds)
+    if sys.platform == "win32" and p.method != "tcp" and ":" not in address:
+        await _windows_ping(p, address, report)
+        return
     sock = _icmp_socket() if p.method != "tcp" else None
     if sock is None and p.method == "icmp":
         raise CheckFailed("ICMP is not allowed for this process (no raw or ping socket); use method=tcp")
@@ -76,6 +79,28 @@ async def ping(p: PingParams, ctx: Context, report: Report) -> None:
     finally:
         if sock is not None:
             sock.close()
+    _ping_problems(p, report, attempts, method)
+
+
+async def _windows_ping(p: PingParams, address: str, report: Report) -> None:
+    """Ping through the ICMP API (IcmpSendEcho), which any Windows user may call."""
+    from agent.windows import icmp
+
+    report.set("host", p.host)
+    report.set("address", address)
+    report.set("method", "icmp")
+    attempts: list[Attempt] = []
+    for seq in range(p.count):
+        if seq:
+            await asyncio.sleep(p.interval_seconds)
+        rtt = await asyncio.to_thread(icmp.echo, address, p.timeout_seconds)
+        attempts.append(Attempt(seq, rtt))
+        report.set("attempts", attempts)
+        _ping_stats(report, attempts)
+    _ping_problems(p, report, attempts, "icmp")
+
+
+def _ping_problems(p: PingParams, report: Report, attempts: list[Attempt], method: str) -> None:
     received = [a for a in attempts if a.rtt_seconds is not None]
     if not received:
         report.problem(
@@ -340,6 +365,8 @@ async def route(p: RouteParams, ctx: Context, report: Report) -> None:
             hops.append(hop)
             if reached:
                 break
+    elif sys.platform == "win32":
+        raise CheckFailed("route: not available on this Windows (no tracert.exe)")
     else:
         raise CheckFailed("no traceroute tool on this PC (traceroute, tracepath or tracert)")
     if not any(h.address == address for h in hops):
@@ -412,6 +439,8 @@ def _udp_hop(address: str, ttl: int, timeout: float) -> tuple[Hop, bool]:
     The kernel queues the ICMP error (time exceeded from a router, port unreachable
     from the host) on the socket's error queue, which any user may read: tracepath's method.
     """
+    if sys.platform != "linux":
+        raise OSError("UDP probes with IP_RECVERR are Linux's")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
         sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)

@@ -1,7 +1,7 @@
 """Checks of this PC itself: disk, memory, top_processes, services, print_queue, network_config.
 
 Disk and memory figures come from the host source's own readers. The OS tools used
-(systemctl, lpstat, PowerShell, netsh, ipconfig) get fixed arguments plus names that
+(systemctl, lpstat, netsh) get fixed arguments plus names that
 the schemas have validated; nothing goes through a shell.
 """
 
@@ -241,8 +241,10 @@ def parse_systemctl_show(text: str, names: list[str]) -> list[Service]:
 
 
 def _windows_service(name: str) -> Service:
+    if sys.platform != "win32":
+        return Service(name, "unknown", "not available: the Windows service manager is Windows'", "windows")
     try:
-        info = psutil.win_service_get(name).as_dict()  # type: ignore[attr-defined]
+        info = psutil.win_service_get(name).as_dict()
     except psutil.NoSuchProcess:
         return Service(name, "not_found", method="windows")
     except (psutil.Error, OSError) as err:
@@ -368,42 +370,22 @@ def parse_lpstat_printers(text: str) -> list[QueuePrinter]:
     return printers
 
 
-# A fixed script: it takes no input, so nothing of a command reaches PowerShell.
-_WINDOWS_QUEUE = (
-    "Get-Printer | ForEach-Object { $p = $_; "
-    "[pscustomobject]@{printer=$p.Name; status=[string]$p.PrinterStatus; "
-    "jobs=@(Get-PrintJob -PrinterObject $p | ForEach-Object { [pscustomobject]@{"
-    "id=[string]$_.Id; user=$_.UserName; size=$_.Size; status=[string]$_.JobStatus; "
-    "age=((Get-Date) - $_.SubmittedTime).TotalSeconds } })} } | ConvertTo-Json -Depth 4 -Compress"
-)
-
-
-class _WinJob(msgspec.Struct):
-    id: str = ""
-    user: str | None = ""
-    size: int | None = 0
-    status: str | None = ""
-    age: float | None = None
-
-
-class _WinPrinter(msgspec.Struct):
-    printer: str
-    status: str = ""
-    jobs: list[_WinJob] = []
-
-
 def _windows_queue() -> tuple[list[QueuePrinter], list[Job]]:
-    code, out = _tool(["powershell", "-NoProfile", "-NonInteractive", "-Command", _WINDOWS_QUEUE], 15)
-    if code != 0:
-        raise CheckFailed(f"the Windows spooler did not answer: {out.strip()[:200]}")
-    text = out.strip() or "[]"
-    raw = msgspec.json.decode(text if text.startswith("[") else f"[{text}]", type=list[_WinPrinter])
-    printers = [
-        QueuePrinter(w.printer, "idle" if w.status in ("Normal", "0", "") else w.status.lower()) for w in raw
-    ]
-    jobs = [
-        Job(j.id, w.printer, j.user or "", j.size or 0, j.age, j.status or "") for w in raw for j in w.jobs
-    ]
+    from agent.windows import spooler
+
+    now = dt.datetime.now(dt.UTC)
+    printers, jobs = [], []
+    for printer in spooler.printers():
+        printers.append(QueuePrinter(printer.name, printer.state))
+        try:
+            queued = spooler.jobs(printer.name)
+        except Exception as err:  # pywintypes.error: the queue went away meanwhile
+            printers[-1] = QueuePrinter(printer.name, "unknown", f"cannot read its queue: {err}")
+            continue
+        for job in queued:
+            age = max(0.0, (now - job.submitted).total_seconds()) if job.submitted else None
+            state = spooler.job_state_of(job.status)
+            jobs.append(Job(str(job.id), printer.name, job.user, job.size_bytes, age, state))
     return printers, jobs
 
 
@@ -479,9 +461,11 @@ def _prefix(netmask: str | None) -> int:
 
 
 def dns_servers(root: Path = Path("/")) -> list[str]:
-    """The DNS servers this PC asks: resolv.conf on Linux and macOS, `ipconfig /all` on Windows."""
+    """The DNS servers this PC asks: resolv.conf on Linux and macOS, the IP Helper API on Windows."""
     if sys.platform == "win32":
-        return parse_ipconfig_dns(_tool(["ipconfig", "/all"])[1])
+        from agent.windows import iphlp
+
+        return iphlp.dns_servers()
     try:
         text = (root / "etc/resolv.conf").read_text()
     except OSError:
@@ -491,21 +475,6 @@ def dns_servers(root: Path = Path("/")) -> list[str]:
         for line in text.splitlines()
         if line.startswith("nameserver") and len(line.split()) > 1
     ]
-
-
-def parse_ipconfig_dns(text: str) -> list[str]:
-    """The "DNS Servers" entries (and their continuation lines) of `ipconfig /all`."""
-    servers: list[str] = []
-    taking = False
-    for line in text.splitlines():
-        if "DNS Servers" in line and ":" in line:
-            taking = True
-            servers.append(line.split(":", 1)[1].strip())
-        elif taking and line.startswith(" " * 20) and ":" not in line.strip()[:5]:
-            servers.append(line.strip())
-        else:
-            taking = False
-    return [s for s in dict.fromkeys(servers) if s]
 
 
 def _wifi() -> list[Wifi]:

@@ -8,6 +8,7 @@ simply absent elsewhere. The agent sends numbers; thresholds live in collector r
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Iterable, Sequence
 
@@ -94,7 +95,7 @@ def _cpu(now_ns: int) -> Iterable[Sample]:
     per_core = psutil.cpu_percent(interval=None, percpu=True)
     total = sum(per_core) / len(per_core) if per_core else 0.0
     fields: dict[str, int | float] = {"used_percent": total, "cores": psutil.cpu_count() or len(per_core)}
-    if hasattr(psutil, "getloadavg"):
+    if sys.platform != "win32":  # Windows has no load average; psutil's imitation reads 0 for minutes
         load1, load5, load15 = psutil.getloadavg()
         fields |= {"load1": load1, "load5": load5, "load15": load15}
     yield Sample("cpu", fields, time_ns=now_ns)
@@ -114,7 +115,10 @@ def _memory(now_ns: int) -> Iterable[Sample]:
         },
         time_ns=now_ns,
     )
-    swap = psutil.swap_memory()
+    try:
+        swap = psutil.swap_memory()
+    except RuntimeError:
+        return  # Windows with its performance counters switched off (and Wine) cannot tell
     yield Sample(
         "swap",
         {"total_bytes": swap.total, "used_bytes": swap.used, "used_percent": swap.percent},
@@ -266,12 +270,12 @@ def _top_processes(count: int, now_ns: int) -> list[State]:
     if count <= 0:
         return []
     procs: list[tuple[str, int, float, int]] = []
-    for proc in psutil.process_iter(["name", "cpu_percent", "memory_info"]):
-        info = proc.info
-        mem = info.get("memory_info")
-        procs.append(
-            (info.get("name") or "?", proc.pid, info.get("cpu_percent") or 0.0, mem.rss if mem else 0)
-        )
+    for proc in psutil.process_iter():
+        try:
+            with proc.oneshot():
+                procs.append((proc.name(), proc.pid, proc.cpu_percent(), proc.memory_info().rss))
+        except (psutil.Error, OSError):
+            continue  # ended meanwhile, not ours to read, or an OS that cannot say (Wine)
     by_cpu = sorted(procs, key=lambda p: p[2], reverse=True)[:count]
     by_mem = sorted(procs, key=lambda p: p[3], reverse=True)[:count]
     return [

@@ -155,19 +155,13 @@ def test_parse_dns_answer_and_nxdomain() -> None:
         net.parse_answer(bytes.fromhex("123481830001000000000000") + question, 0x1234, 1)
 
 
-def test_parse_wifi_and_windows_dns() -> None:
+def test_parse_wifi() -> None:
     wireless = (
         "Inter-| sta-|   Quality        |   Discarded packets\n"
         " face | tus | link level noise |  nwid  crypt   frag\n"
         "wlan0: 0000   40.  -70.  -256        0      0      0\n"
     )
     assert system.parse_proc_wireless(wireless) == [system.Wifi("wlan0", signal_dbm=-70.0)]
-    ipconfig = (
-        "   DNS Servers . . . . . . . . . . . : 10.0.0.53\n"
-        "                                       10.0.0.54\n"
-        "   NetBIOS over Tcpip. . . . . . . . : Enabled\n"
-    )
-    assert system.parse_ipconfig_dns(ipconfig) == ["10.0.0.53", "10.0.0.54"]
 
 
 @pytest.mark.parametrize(

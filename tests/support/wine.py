@@ -1,0 +1,119 @@
+"""The Windows agent under Wine: the MSI's runtime (official Windows CPython + win_amd64 wheels).
+
+deploy/windows/build.sh stages exactly what the MSI installs; these helpers run that
+python.exe with Debian's wine64 in a private prefix. CPython's console streams fail
+under Wine when its standard handles are Unix files (GetFileInformationByHandle says
+"invalid handle"), so every run goes through Wine's cmd.exe, whose own redirections
+give python.exe real Windows file handles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from tests.support.services import REPO
+
+WINE = "/usr/lib/wine/wine64"
+WINESERVER = "/usr/lib/wine/wineserver"
+
+
+def windows_path(path: Path) -> str:
+    """A Linux path as Wine's Z: drive sees it."""
+    return "Z:" + str(path.resolve()).replace("/", "\\")
+
+
+def build(out: Path, version: str | None = None) -> Path:
+    """Run deploy/windows/build.sh into `out`; the MSI's path (the stage is var/windows/build/stage)."""
+    args = ["bash", str(REPO / "deploy" / "windows" / "build.sh"), "--out", str(out)]
+    if version:
+        args += ["--version", version]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"build.sh failed: {done.stderr[-3000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+class Wine:
+    """One Wine prefix of a test session; every process it ran is ended with it (wineserver -k)."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+        self.env = {
+            **os.environ,
+            "WINEPREFIX": str(prefix),
+            "WINEDEBUG": "-all",
+            "WINEDLLOVERRIDES": "mshtml=",
+        }
+
+    def boot(self) -> None:
+        """Create the prefix (about 10 s the first time)."""
+        self.run_tool(["wineboot", "--init"], timeout=180)
+
+    def run_tool(self, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """A Wine program (reg, msiexec, sc, ...) to completion, its exit status and output."""
+        return subprocess.run(
+            [WINE, *argv],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+
+    def cmd(self, line: str, timeout: float = 120) -> int:
+        """`cmd /c LINE`, which may redirect with > and 2> to Windows paths; its exit status."""
+        done = subprocess.run(
+            [WINE, "cmd", "/c", line],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+        return done.returncode
+
+    def python(self, runtime: Path, args: str, out: Path, err: Path, timeout: float = 120) -> int:
+        """`python.exe ARGS` of a staged runtime, stdout and stderr into files."""
+        exe = windows_path(runtime / "python.exe")
+        return self.cmd(f"{exe} {args} > {windows_path(out)} 2> {windows_path(err)} < NUL", timeout)
+
+    def start_python(self, runtime: Path, args: str, out: Path, err: Path) -> subprocess.Popen[bytes]:
+        """The same in the background (a running agent); end it with `kill()`."""
+        exe = windows_path(runtime / "python.exe")
+        line = f"{exe} {args} > {windows_path(out)} 2> {windows_path(err)} < NUL"
+        return subprocess.Popen(
+            [WINE, "cmd", "/c", line],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def reg_add(self, key: str, name: str, value: str, kind: str = "REG_SZ") -> None:
+        done = self.run_tool(["reg", "add", key, "/v", name, "/t", kind, "/d", value, "/f"])
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def reg_query(self, key: str) -> str:
+        """`reg query KEY` output ("" when the key is not there)."""
+        done = self.run_tool(["reg", "query", key])
+        return done.stdout if done.returncode == 0 else ""
+
+    def kill(self) -> None:
+        """End every process of this prefix (the agent, services.exe, ...), like pulling the plug."""
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run([WINESERVER, "-k"], env=self.env, timeout=30, check=False, capture_output=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            done = subprocess.run(
+                [WINESERVER, "-w"], env=self.env, timeout=30, check=False, capture_output=True
+            )
+            if done.returncode == 0:
+                return
+            time.sleep(0.2)
