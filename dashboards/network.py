@@ -138,6 +138,23 @@ def build() -> model.Dashboard:
         )
     )
     d = d.with_panel(
+        table(
+            "Not monitored by SNMP",
+            "none",
+            # never reachable within 30 days (an answer sets snmp_device_reachable to 1)
+            Query(
+                'max by (device, source, site) (max_over_time(snmp_device_reachable{site=~"$site"}[30d]))'
+                " == 0"
+            ),
+            description="Devices the PCs found (their default gateway, the printers of their print system) "
+            "that never answered SNMP in 30 days: most office routers have SNMP off. They open no ticket "
+            "and explain none; to watch one, switch its SNMP on or name it in agent.toml.",
+            hide=("Time", "__name__", "Value", "value"),
+            width=12,
+            height=6,
+        )
+    )
+    d = d.with_panel(
         stat(
             "Reachable",
             "none",

@@ -52,6 +52,16 @@ def build() -> model.Dashboard:
             description="As the collector sees it: online, or offline/lost/stale.",
         )
     )
+    d = d.with_panel(
+        stat(
+            "Last seen",
+            "s",
+            Query(f"time() - max(deskwatch_agent_last_seen_timestamp_seconds{{{PC}}})"),
+            description="How long ago the collector last heard from this PC. When it is away (asleep, "
+            "shut down, lost), the panels below show its last report until they go blank, never as now.",
+            thresholds=steps(GREEN, (300, ORANGE), (3600, RED)),
+        )
+    )
     d = d.with_panel(stat("Uptime", "s", Query(f"system_uptime_seconds{{{PC}}}")))
     d = d.with_panel(stat("CPU", "percent", Query(f"cpu_used_percent{{{PC}}}"), thresholds=BUSY))
     d = d.with_panel(stat("Memory", "percent", Query(f"memory_used_percent{{{PC}}}"), thresholds=BUSY))

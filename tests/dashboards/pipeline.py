@@ -189,7 +189,9 @@ device_urls = ["snmp://{SNMP_COMMUNITY}@127.0.0.1:{printer.port}", "snmp://{SNMP
 [snmp.discovery]
 cups = false
 windows_spooler = false
-gateway = false
+## a router with SNMP off (nothing answers SNMP at that loopback address): not monitored
+gateway = true
+gateway_address = "127.0.0.77"
 """
         run.agents.append(_agent(run, "pc-hq-1", "hq", hq_network))
         # Nothing listens on the branch's internet target: its line is down.
