@@ -99,7 +99,9 @@ else
 fi
 
 # The agent watches this PC. Its network checks stay on this machine: the simulated
-# office's "gateway" and "internet" are local services, so nothing is sent elsewhere.
+# office's "gateway" and "internet" are local services. Like every agent by default, it
+# also asks this PC's real default gateway over SNMP: most office routers have SNMP off,
+# and such a router shows as "not monitored by SNMP" (deskwatch devices), never a ticket.
 cat > "$state/agent.toml" <<TOML
 site = "quickstart"
 interval_seconds = 10
@@ -122,7 +124,7 @@ device_urls = [$devices]
 [snmp.discovery]
 cups = false
 windows_spooler = false
-gateway = false
+gateway = true
 TOML
 start_bg agent "$venv/deskwatch-agent" run --config "$state/agent.toml"
 trap - ERR
