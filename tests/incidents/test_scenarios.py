@@ -17,6 +17,14 @@ from tests.incidents.fleet import T0, S, batch, engine_for, notices, presence, s
 CYCLE = 30 * S
 
 
+def queue(engine):  # type: ignore[no-untyped-def]
+    """The helpdesk's queue: open incidents neither silenced nor explained by another."""
+    found, _ = engine.store.list_incidents(
+        IncidentFilter(status=(IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED), quiet=False)
+    )
+    return found
+
+
 def open_incidents(engine):  # type: ignore[no-untyped-def]
     found, _ = engine.store.list_incidents(
         IncidentFilter(status=(IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED))
@@ -153,8 +161,10 @@ def test_silence_opens_quietly_and_resolution_is_still_delivered(tmp_path: Path)
     engine.evaluate(T0)
     (incident,) = open_incidents(engine)
     assert incident.silenced and notices(engine.store) == []
+    assert queue(engine) == []  # open, but out of the queue the helpdesk works from
     engine.evaluate(T0 + 90 * S)  # silence over, still jammed: now the helpdesk hears of it
     assert notices(engine.store) == [(incident.id, "opened")]
+    assert [i.id for i in queue(engine)] == [incident.id]
     t = T0 + 100 * S
     engine.observe_batch(batch("pc-1", t, states=[state("SN1", "printer_paper_jam", True, t)]), t)
     for n in range(1, 4):
