@@ -20,6 +20,7 @@ An agent unseen for `forget_agent_seconds` is forgotten with everything it repor
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -60,7 +61,7 @@ class Track:
 class Limits:
     """How far the collector trusts what one agent says, and how much of it it keeps."""
 
-    max_skew_seconds: float = 300  # an agent's times later than receive time + this are clamped
+    max_skew_seconds: float = 5  # an agent's times later than receive time + this are clamped
     stale_seconds: float = 900  # a report not renewed for this long no longer counts
     max_states_per_agent: int = 2_000
     max_series_per_agent: int = 500  # tracked series an agent may start (its own and its devices')
@@ -80,6 +81,9 @@ class Series:
     agent_id: str  # the agent that reported it last
     points: deque[tuple[int, float]]
     started_by: str = ""  # the agent whose limit it counts against ("" for stored history)
+    # a device's series is fed by every PC that polls it: each one's newest point, so one PC
+    # cannot hide what another reports (rules that read a level ask every current reporter)
+    latest_by: dict[str, tuple[int, float]] = dataclasses.field(default_factory=dict)
 
     def tag(self, name: str) -> str:
         return dict(self.tags).get(name, "")
@@ -233,6 +237,8 @@ class FleetState:
                 series.agent_id = batch.agent_id
                 series.site = batch.site or series.site
                 _append(series.points, time_ns, float(value), track)
+                if scope is Scope.DEVICE and time_ns >= series.latest_by.get(batch.agent_id, (0, 0.0))[0]:
+                    series.latest_by[batch.agent_id] = (time_ns, float(value))
         reported: dict[str, set[StateKey]] = {}  # device -> state keys in this batch
         unreachable: set[str] = set()
         for state in batch.states:
@@ -414,6 +420,9 @@ class FleetState:
                 owner = self.agents.get(by_owner.pop(key).started_by)
                 if owner is not None:
                     owner.series -= 1
+            for series in by_owner.values():
+                for agent_id in [a for a, (t, _) in series.latest_by.items() if a in gone or t < horizon]:
+                    del series.latest_by[agent_id]
         for keys in self._device_states.values():
             keys.intersection_update(self.states)
         for device in [d for d, e in self.devices.items() if e.reported_ns < horizon]:

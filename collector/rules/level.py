@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from collector.rules.condition import Condition, agent_key, device_key
 from collector.rules.settings import LevelRule, Settings
 from collector.rules.threshold import _Fill
-from collector.state import FleetState, Scope
+from collector.state import FleetState, Scope, Series
 
 
 def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
@@ -34,9 +34,10 @@ def _evaluate_rule(state: FleetState, rule: LevelRule) -> list[Condition]:
         tags = dict(series.tags)
         if any(tags.get(tag, "") not in allowed for tag, allowed in rule.match.items()):
             continue
-        latest, value = series.latest
-        if value < 0 or not state.current(series.scope, series.agent_id, latest):
-            continue
+        readings = _current_readings(state, series)
+        if not readings:
+            continue  # nobody reports it lately: its incident stays as it is
+        latest, value = min(readings, key=lambda r: r[1])  # the lowest any reporter reads now
         parts = [tags.get(t, "") for t in rule.key_tags]
         device = series.scope is Scope.DEVICE
         key = device_key(series.owner, name, *parts) if device else agent_key(series.owner, name, *parts)
@@ -61,6 +62,17 @@ def _evaluate_rule(state: FleetState, rule: LevelRule) -> list[Condition]:
             )
         )
     return found
+
+
+def _current_readings(state: FleetState, series: Series) -> list[tuple[int, float]]:
+    """The newest reading of every current reporter (a device's PCs), RFC 3805 codes left out."""
+    if series.scope is Scope.DEVICE and series.latest_by:
+        readings = [
+            (t, v) for agent, (t, v) in series.latest_by.items() if state.current(Scope.DEVICE, agent, t)
+        ]
+    else:
+        readings = [series.latest] if state.current(series.scope, series.agent_id, series.latest[0]) else []
+    return [(t, v) for t, v in readings if v >= 0]
 
 
 def _low_since(points: Iterable[tuple[int, float]], clear_above: float) -> int:

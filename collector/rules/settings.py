@@ -175,7 +175,7 @@ class IncidentPolicy(_Settings, frozen=True, forbid_unknown_fields=True):
 class Trust(_Settings, frozen=True, forbid_unknown_fields=True):
     """How far the collector trusts what one agent says, and how much of it it keeps (state.Limits)."""
 
-    max_skew_seconds: float = 300
+    max_skew_seconds: float = 5
     stale_seconds: float = 900
     max_states_per_agent: int = 2_000
     max_series_per_agent: int = 500

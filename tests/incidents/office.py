@@ -294,7 +294,7 @@ class SimulatedPc:
     processes would take more memory than the test machine should give one test.
     """
 
-    def __init__(self, broker: Mosquitto, agent_id: str, site: str, battery: bool) -> None:
+    def __init__(self, broker: Mosquitto, agent_id: str, site: str, battery: bool, clock_ns: int = 0) -> None:
         self.agent_id = agent_id
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"deskwatch-agent-{agent_id}", protocol=mqtt.MQTTv5
@@ -306,7 +306,7 @@ class SimulatedPc:
         self.client.will_set(state, protocol.encode(will), qos=1, retain=True)
         self.client.connect("127.0.0.1", broker.port, keepalive=30)
         self.client.loop_start()
-        now = time.time_ns()
+        now = time.time_ns() + clock_ns  # clock_ns: how far this PC's clock is off
         facts = AgentFacts("test", agent_id, "Windows 11", 30.0, now, battery=battery)
         birth = Presence(
             v=protocol.PROTOCOL_VERSION,
@@ -327,6 +327,11 @@ class SimulatedPc:
         )
         metrics = protocol.topic(protocol.DEFAULT_PREFIX, agent_id, Kind.METRICS)
         self.client.publish(metrics, protocol.encode(batch), qos=1).wait_for_publish(10)
+
+    def publish(self, batch: Batch) -> None:
+        """One batch as this PC, acknowledged by the broker."""
+        metrics = protocol.topic(protocol.DEFAULT_PREFIX, self.agent_id, Kind.METRICS)
+        self.client.publish(metrics, protocol.encode(batch), qos=1).wait_for_publish(30)
 
     def vanish(self) -> None:
         """Close the TCP connection with no MQTT DISCONNECT: the broker publishes the Last Will."""

@@ -262,3 +262,40 @@ def test_a_tray_level_is_no_ticket() -> None:
     fleet.apply_batch(batch("pc-1", T0, samples=[tray]), T0)
     fleet.as_of = T0
     assert evaluate(fleet, SETTINGS) == []
+
+
+YEAR = 365 * 86400 * S
+
+
+def test_a_pc_ten_years_ahead_cannot_close_what_another_pc_reports() -> None:
+    fleet = FleetState(tracks=SETTINGS.tracks())
+    jam = state("SN1", "printer_paper_jam", False, T0, device="SN1")
+    fleet.apply_batch(batch("pc-honest", T0, states=[jam]), T0)
+    fine = state("SN1", "printer_paper_jam", True, T0 + 10 * YEAR, device="SN1")
+    fleet.apply_batch(batch("pc-ahead", T0 + 10 * YEAR, states=[fine]), T0 + S)
+    fleet.as_of = T0 + 30 * S
+    assert [c.key for c in evaluate(fleet, SETTINGS)] == ["device/SN1/printer_paper_jam"]
+    assert fleet.clamped_total == 2  # the batch's time and the state's, both clamped to receipt + 5 s
+    # its black toner reading, years ahead, neither hides the honest PC's 2 % nor blocks its next one
+    levels = {"device": "SN1", "supply_index": "4", "supply": "Black", "kind": "toner"}
+    ahead = sample("printer_supply", T0 + 10 * YEAR, levels, level_percent=100)
+    fleet.apply_batch(batch("pc-ahead", T0 + 10 * YEAR, samples=[ahead]), T0 + 40 * S)
+    honest = sample("printer_supply", T0 + 60 * S, levels, level_percent=2)
+    fleet.apply_batch(batch("pc-honest", T0 + 60 * S, samples=[honest]), T0 + 60 * S)
+    fleet.as_of = T0 + 61 * S
+    assert "device/SN1/supply_low/4" in {c.key for c in evaluate(fleet, SETTINGS)}
+
+
+def test_one_agent_cannot_grow_the_collector_without_bound() -> None:
+    fleet = FleetState(tracks=SETTINGS.tracks())
+    for n in range(50):  # 100,000 states that are all different, as a broken agent sent
+        states = [state(f"x{n}-{i}", "tcp_reachable", False, T0, target=f"t{i}") for i in range(2_000)]
+        fleet.apply_batch(batch("pc-wild", T0 + n * S, states=states), T0 + n * S)
+    limit = SETTINGS.trust.max_states_per_agent
+    assert len(fleet.states) == limit and fleet.agents["pc-wild"].refused == 100_000 - limit
+    fleet.apply_batch(batch("pc-calm", T0, states=[state("dns", "dns_resolves", False, T0)]), T0)
+    assert len(fleet.states) == limit + 1  # another agent is not held back by it
+    # thirty days later, with neither heard from since, both are forgotten with all they sent
+    fleet.apply_batch(batch("pc-new", T0 + 31 * 86400 * S), T0 + 31 * 86400 * S)
+    assert fleet.forget(T0 + 31 * 86400 * S) == 2
+    assert len(fleet.states) == 0 and set(fleet.agents) == {"pc-new"}
