@@ -96,11 +96,17 @@ def _answered(client: httpx.Client, now_ns: int) -> list[tuple[Mapping[str, str]
             "time": f"{now_ns / NS:.3f}",
         },
     )
+    return [(r["metric"], round(float(r["value"][1]) * NS)) for r in _results(response)]
+
+
+def _results(response: httpx.Response) -> list[dict[str, Any]]:
+    """The `result` list of a Prometheus query API answer; HTTPError or ValueError if it failed."""
     response.raise_for_status()
     body = response.json()
     if body.get("status") != "success":
         raise ValueError(f"query failed: {body.get('error', body)}")
-    return [(r["metric"], round(float(r["value"][1]) * NS)) for r in body["data"]["result"]]
+    results: list[dict[str, Any]] = body["data"]["result"]
+    return results
 
 
 def _distinct(tracks: list[Track]) -> list[Track]:
@@ -126,12 +132,7 @@ def _query_range(client: httpx.Client, name: str, track: Track, now_ns: int) -> 
             "step": f"{step:.0f}s",
         },
     )
-    response.raise_for_status()
-    body = response.json()
-    if body.get("status") != "success":
-        raise ValueError(f"query failed: {body.get('error', body)}")
-    results: list[dict[str, Any]] = body["data"]["result"]
-    return results
+    return _results(response)
 
 
 def _series(results: list[dict[str, Any]]) -> list[tuple[Mapping[str, str], list[tuple[int, float]]]]:

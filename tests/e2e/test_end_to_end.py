@@ -10,8 +10,6 @@ is served again with the toner replaced, the incident resolves and the webhook h
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +20,9 @@ import pytest
 
 from tests.incidents.test_notify import SECRET, Receiver
 from tests.support import fake_agents
-from tests.support.agent_process import AgentProcess, agent_env, snmp_section, write_config
-from tests.support.collector_process import CollectorProcess
-from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
+from tests.support.agent_process import AgentProcess, snmp_section, write_config
+from tests.support.collector_process import CollectorProcess, create_token
+from tests.support.services import Mosquitto, VictoriaMetrics, free_port
 from tests.support.snmpsim import SnmpSim, walk_paths
 from tests.support.stored import FAULT_REPORT
 
@@ -42,19 +40,6 @@ def _wait(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float 
         time.sleep(0.5)
         value = fetch()
     return value
-
-
-def _token(db: str, role: str) -> str:
-    """A new API token for `role`, made with the command an administrator uses."""
-    made = subprocess.run(
-        [sys.executable, "-m", "collector", "token", "create", "--role", role, "--db", db],
-        capture_output=True,
-        text=True,
-        env=agent_env(),
-        cwd=REPO,
-        check=True,
-    )
-    return made.stdout.strip().splitlines()[-1]
 
 
 MAGENTA_LEVEL = "1.3.6.1.2.1.43.11.1.1.9.1.2"  # prtMarkerSuppliesLevel of the magenta toner: 19 %
@@ -98,7 +83,7 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
     api = httpx.Client(base_url=collector.url, timeout=10)
     try:
         collector.start()
-        token = _token(db, "helpdesk")
+        token = create_token(db, "helpdesk")
         api.headers["Authorization"] = f"Bearer {token}"
         devices = [f"snmp://sharp@127.0.0.1:{sim.port}", f"snmp://draytek@127.0.0.1:{modem.port}"]
         for n in range(3):
@@ -141,7 +126,7 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
         )
 
         # A viewer may look a caller up but not run diagnostics on their PC.
-        viewer = _token(db, "viewer")
+        viewer = create_token(db, "viewer")
         as_viewer = {"Authorization": f"Bearer {viewer}"}
         found_pc = api.get("/api/v1/lookup", params={"q": "pc-e2e-1"}, headers=as_viewer)
         assert found_pc.status_code == 200 and "pc-e2e-1" in found_pc.text

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,9 +24,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent import protocol
 from agent.protocol import AgentFacts, Batch, Kind, Presence, Sample
 from agent.sources import host
-from tests.support.agent_process import AgentProcess, agent_env, write_config
-from tests.support.collector_process import CollectorProcess
-from tests.support.services import REPO, Mosquitto, VictoriaMetrics
+from tests.support.agent_process import AgentProcess, write_config
+from tests.support.collector_process import CollectorProcess, create_token
+from tests.support.services import Mosquitto, VictoriaMetrics
 from tests.support.snmpsim import SnmpSim, walk_paths
 
 SHARP = "6509415X00"  # prtGeneralSerialNumber of the recorded Sharp
@@ -241,19 +239,6 @@ class Office:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what}\n{self.collector.log()[-3000:]}")
             time.sleep(0.3)
-
-
-def create_token(db_url: str, role: str) -> str:
-    """A new API token, made with the command an administrator uses."""
-    made = subprocess.run(
-        [sys.executable, "-m", "collector", "token", "create", "--role", role, "--db", db_url],
-        capture_output=True,
-        text=True,
-        env=agent_env(),
-        cwd=REPO,
-        check=True,
-    )
-    return made.stdout.strip().splitlines()[-1]
 
 
 @contextlib.contextmanager

@@ -15,6 +15,19 @@ from pathlib import Path
 from tests.support.services import REPO, free_port
 
 
+def create_token(db_url: str, role: str) -> str:
+    """A new API token for `role`, made with the command an administrator uses."""
+    made = subprocess.run(
+        [sys.executable, "-m", "collector", "token", "create", "--role", role, "--db", db_url],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        cwd=REPO,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
 class CollectorProcess:
     """One collector process; kill -9 and restart keep its client id, store and buffer."""
 
