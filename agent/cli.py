@@ -63,6 +63,14 @@ def _config(args: argparse.Namespace) -> AgentConfig:
     return load(args.config, overrides)
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every record's message on one line and bounded: printers' texts must not forge log lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = protocol.single_line(record.message, 4_000)
+        return super().formatMessage(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["probe"]:
@@ -75,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and 1
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level, handlers=[handler])
     try:
         config = _config(args)
         if args.command == "check":

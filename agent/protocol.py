@@ -472,6 +472,30 @@ def _cut_info(data: Any, info: msgspec.inspect.Type) -> Any:
     return data
 
 
+# Every character that ends a line somewhere: str.splitlines() breaks on each, e-mail
+# headers refuse CR and LF, log viewers and terminals honour NEL (U+0085) and the Unicode
+# line and paragraph separators. Together with the other control characters they become
+# a space wherever outside text reaches a header, a log line or a metric tag.
+_NOT_ON_ONE_LINE: Final = {
+    **{code: " " for code in range(0x20)},
+    0x7F: " ",
+    **{code: " " for code in range(0x80, 0xA0)},
+    0x2028: " ",
+    0x2029: " ",
+}
+
+
+def single_line(text: str, max_chars: int) -> str:
+    """`text` made one line (every line break and control character a space), at most `max_chars` long.
+
+    For texts that come from agents and devices (a State's text, a printer's alert) on
+    their way into an e-mail subject, a log line or a metric tag, where a line break
+    would raise, forge a header or a log line, or end the record.
+    """
+    flat = text.translate(_NOT_ON_ONE_LINE)
+    return flat if len(flat) <= max_chars else flat[: max(max_chars - 1, 0)] + "…"
+
+
 def topic(prefix: str, agent_id: str, kind: Kind) -> str:
     """The topic on which `agent_id` sends or receives `kind` messages."""
     return f"{prefix}/{agent_id}/{kind.value}"
