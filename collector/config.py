@@ -182,6 +182,30 @@ def check(config: CollectorConfig, source: str) -> None:
             raise ConfigError(f"{source}: {key} names ${name}, which is not set")
     if any(c in config.mqtt.group for c in "/+#$"):
         raise ConfigError(f"{source}: mqtt.group must be one topic level, got {config.mqtt.group!r}")
+    check_connectors(config.incidents, source)
+
+
+def check_connectors(incidents: IncidentsConfig, source: str) -> None:
+    """Connector names unique across kinds, webhook secrets set, routes naming real connectors."""
+    for name in sorted(set(incidents.webhooks) & set(incidents.email)):
+        # The outbox keeps one row per incident and connector name: one of the two would never hear.
+        raise ConfigError(
+            f"{source}: incidents.webhooks.{name} and incidents.email.{name} share the name {name!r}; "
+            "every connector needs a name of its own"
+        )
+    for name, hook in incidents.webhooks.items():
+        if not os.environ.get(hook.secret_env):
+            raise ConfigError(
+                f"{source}: incidents.webhooks.{name}.secret_env names ${hook.secret_env}, which is not set "
+                "or empty: receivers could not tell this collector's notices from forged ones"
+            )
+    names = set(incidents.webhooks) | set(incidents.email)
+    for index, route in enumerate(incidents.routes):
+        if route.connector not in names:
+            raise ConfigError(
+                f"{source}: incidents.routes[{index}].connector {route.connector!r} is no webhook or e-mail "
+                f"connector (there are: {', '.join(sorted(names)) or 'none'})"
+            )
 
 
 def listen_address(listen: str) -> tuple[str, int]:

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent.protocol import Severity
+from collector.errors import ConfigError
 from collector.incidents.schema import notifications
 from collector.notify.email import Email, EmailSettings
 from collector.notify.notifier import Notifier, RetryPolicy
@@ -319,3 +320,12 @@ def test_a_hanging_webhook_does_not_hold_up_the_mail(tmp_path: Path) -> None:
         hole.close()
     print(f"\nsix e-mails in {took:.2f} s while the webhook hung (1 s timeout per notice)")
     assert took < 3.0  # one after another behind the webhook they took more than 6 s
+
+
+def test_a_webhook_without_its_secret_refuses_to_sign(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DESKWATCH_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(ConfigError, match=r"\$DESKWATCH_WEBHOOK_SECRET \(secret_env\) is not set or empty"):
+        Webhook(WebhookSettings(url="http://127.0.0.1:9/t"))
+    monkeypatch.setenv("DESKWATCH_WEBHOOK_SECRET", "")
+    with pytest.raises(ConfigError, match="refusing to sign notices with an empty key"):
+        Webhook(WebhookSettings(url="http://127.0.0.1:9/t"))
