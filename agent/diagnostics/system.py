@@ -180,7 +180,7 @@ _SERVICE = r"[A-Za-z0-9@._:-]{1,128}"
 
 class ServicesParams(Params, frozen=True):
     # comma-separated, because parameters are scalars: "cups,NetworkManager"
-    names: Annotated[str, msgspec.Meta(pattern=rf"^{_SERVICE}(,{_SERVICE}){{0,19}}$")]
+    names: Annotated[str, msgspec.Meta(pattern=rf"^{_SERVICE}(,{_SERVICE}){{0,19}}\Z")]
 
 
 class Service(_Out, frozen=True):

@@ -191,3 +191,53 @@ def test_command_key_flag_is_checked_and_shown() -> None:
     assert good.returncode == 0 and f"signed with key {key[:12]}" in good.stdout
     bad = run_cli("check", "--command-key", "nope")
     assert bad.returncode == 2 and "--command-key" in bad.stderr
+
+
+# Every string parameter with a pattern, and a value it accepts.
+GOOD_VALUES = {
+    ("ping", "host"): "printer-2.example.lan",
+    ("dns", "name"): "intranet.example.lan",
+    ("dns", "server"): "10.0.0.53",
+    ("tcp", "host"): "10.0.0.5",
+    ("http", "url"): "http://intranet.example.lan/health",
+    ("route", "host"): "10.0.0.1",
+    ("printer", "host"): "10.0.0.7",
+    ("printer", "auth"): "default",
+    ("services", "names"): "cups,sshd",
+    ("triage", "printer"): "10.0.0.7",
+    ("triage", "dns_server"): "10.0.0.53",
+}
+# What each check needs besides the parameter under test.
+REQUIRED: dict[str, dict[str, str | int]] = {
+    "services": {"names": "cups"},
+    "dns": {"name": "intranet"},
+    "printer": {"host": "10.0.0.7"},
+    "tcp": {"host": "10.0.0.5", "port": 443},
+}
+
+
+def _patterned(kind: msgspec.inspect.Type) -> bool:
+    if isinstance(kind, msgspec.inspect.UnionType):
+        return any(_patterned(member) for member in kind.types)
+    return isinstance(kind, msgspec.inspect.StrType) and kind.pattern is not None
+
+
+def test_the_table_names_every_patterned_parameter() -> None:
+    patterned = {
+        (name, field.name)
+        for name, check in registry.CHECKS.items()
+        for field in msgspec.inspect.type_info(check.params).fields  # type: ignore[attr-defined]
+        if _patterned(field.type)
+    }
+    assert patterned == set(GOOD_VALUES)
+
+
+@pytest.mark.parametrize(("check", "param"), sorted(GOOD_VALUES))
+def test_a_trailing_newline_is_refused(check: str, param: str) -> None:
+    """msgspec's patterns run re.search, where `$` also matches before a final newline."""
+    good = GOOD_VALUES[check, param]
+    required = REQUIRED.get(check, {})
+    assert not isinstance(registry.validate(check, {**required, param: good}), str)
+    for bad in (good + "\n", good + "\r\n", "\n" + good):
+        refused = registry.validate(check, {**required, param: bad})
+        assert isinstance(refused, str) and "invalid parameters" in refused, (check, param, bad)
