@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,3 +245,70 @@ def test_collector_ingests_over_tls_with_its_credentials(broker: ProductionMosqu
             agent.cleanup()
             del os.environ["DESKWATCH_TEST_PW"]
             collector.stop()
+
+
+def _enroll(broker: ProductionMosquitto, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    from tests.support.agent_process import agent_env
+    from tests.support.services import REPO
+
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "agents",
+            "enroll",
+            name,
+            "--passwd-file",
+            str(broker.workdir / "passwd"),
+            "--acl-file",
+            str(broker.workdir / "acl"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=agent_env(),
+        cwd=REPO,
+        check=False,
+    )
+
+
+def _reload(broker: ProductionMosquitto) -> None:
+    assert broker.proc is not None
+    broker.proc.send_signal(signal.SIGHUP)  # Mosquitto re-reads the password file
+    time.sleep(0.5)
+
+
+def _connects(broker: ProductionMosquitto, user: str, password: str) -> bool:
+    client, rc = _client(broker, user, password)
+    client.disconnect()
+    client.loop_stop()
+    return rc == 0
+
+
+def test_enroll_never_changes_the_collectors_password(broker: ProductionMosquitto) -> None:
+    before = (broker.workdir / "passwd").read_text()
+    result = _enroll(broker, "deskwatch-collector")
+    assert result.returncode == 2
+    assert "is the broker user of a service" in result.stderr
+    assert (broker.workdir / "passwd").read_text() == before
+    _reload(broker)
+    assert _connects(broker, "deskwatch-collector", USERS["deskwatch-collector"])
+
+
+def test_enrolling_an_id_again_needs_rotate(broker: ProductionMosquitto) -> None:
+    first = _enroll(broker, "pc-7")
+    assert first.returncode == 0, first.stderr
+    password = first.stdout.strip().splitlines()[-1]
+    again = _enroll(broker, "pc-7")
+    assert again.returncode == 2
+    assert "enrolled already" in again.stderr and "--rotate" in again.stderr
+    _reload(broker)
+    assert _connects(broker, "pc-7", password)  # the PC keeps working
+    rotated = _enroll(broker, "pc-7", "--rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    new_password = rotated.stdout.strip().splitlines()[-1]
+    assert new_password != password
+    _reload(broker)
+    assert _connects(broker, "pc-7", new_password)
+    assert not _connects(broker, "pc-7", password)
