@@ -51,6 +51,8 @@ PresenceWriter = Callable[[Connection, Sequence[tuple[Presence, int]]], object]
 BAD_TOPIC: Final = "bad_topic"
 AGENT_ID_MISMATCH: Final = "agent_id_mismatch"
 INTERNAL_ERROR: Final = "internal_error"
+SESSION_TAKEN_OVER: Final = 0x8E  # MQTT v5 DISCONNECT reason: another client took this client id
+SHORT_SESSION_SECONDS: Final = 5.0
 MAX_TOPICS: Final = 200_000  # parsed topics kept (agents x kinds); beyond, the cache starts over
 
 
@@ -117,6 +119,9 @@ class Ingest:
         self._accepting = True
         self._stop = threading.Event()
         self._connected = False
+        self._taken_over = False  # said once: two processes with one client id fight for good
+        self._connected_at = 0.0
+        self._short_sessions = 0  # connections in a row the broker dropped within seconds
         self._flush_thread = threading.Thread(target=self._flush_loop, name="ingest-flush", daemon=True)
         self._client = self._make_client(password)
 
@@ -183,6 +188,7 @@ class Ingest:
             ]
         )
         self._connected = True
+        self._connected_at = time.monotonic()
         self._metrics.mqtt_connected.set(1)
         log.info("connected to %s as %s", self._config.mqtt.broker, self._config.mqtt.client_id)
 
@@ -191,8 +197,24 @@ class Ingest:
     ) -> None:
         self._connected = False
         self._metrics.mqtt_connected.set(0)
-        if not self._stop.is_set():
-            log.warning("lost the broker connection (%s); reconnecting", reason)
+        if self._stop.is_set():
+            return
+        # Another client with our client id takes the session over (MQTT v5 reason 0x8E; Mosquitto
+        # 2.0.11 just closes the socket): the two knock each other off for ever, each taking the
+        # session and the other's unacknowledged batches. Said once, as an error.
+        lived = time.monotonic() - self._connected_at
+        self._short_sessions = self._short_sessions + 1 if lived < SHORT_SESSION_SECONDS else 0
+        taken_over = getattr(reason, "value", None) == SESSION_TAKEN_OVER
+        if (taken_over or self._short_sessions >= 3) and not self._taken_over:
+            self._taken_over = True
+            log.error(
+                "the broker dropped this collector %s: another client probably uses client_id %r; every "
+                "collector process needs a client_id of its own ([mqtt] client_id)",
+                "for another client" if taken_over else "within seconds of connecting three times in a row",
+                self._config.mqtt.client_id,
+            )
+            return
+        log.warning("lost the broker connection (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._on_payload(message.topic, bytes(message.payload), message.mid, message.qos)

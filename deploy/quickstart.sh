@@ -67,9 +67,13 @@ YAML
 "$repo/deploy/local/mosquitto.sh" start "$state/mosquitto" "$BROKER_PORT"
 "$repo/deploy/local/victoria-metrics.sh" start "$state/victoria-metrics" "$VM_PORT"
 
+# A client id of its own per checkout: two stacks on one machine never take over each
+# other's broker session.
+client_id="deskwatch-collector-quickstart-$(printf '%s' "$state" | cksum | cut -d' ' -f1)"
 cat > "$state/collector.toml" <<TOML
 [mqtt]
 broker = "mqtt://127.0.0.1:$BROKER_PORT"
+client_id = "$client_id"
 [metrics]
 url = "http://127.0.0.1:$VM_PORT"
 buffer_dir = "$state/collector-buffer"

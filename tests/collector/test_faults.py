@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -14,6 +15,7 @@ from collector import deadletter
 from collector.db import make_engine
 from tests.collector.conftest import MakeCollector, wait_for_seqs
 from tests.support import fake_agents
+from tests.support.collector_process import CollectorProcess
 from tests.support.services import Mosquitto, VictoriaMetrics
 from tests.support.stored import report_seqs
 
@@ -203,3 +205,24 @@ def test_dead_letter_payload_replays_through_ingest(
     (letter,) = deadletter.recent(engine)
     assert letter.reason_code == "unsupported_version"
     assert f"unsupported protocol version {PROTOCOL_VERSION + 1}" in letter.reason
+
+
+def test_two_collectors_with_one_client_id_say_so(
+    tmp_path: Path, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    """Two stacks on one machine sharing a broker and a client id take each other's session over
+    and over; each says once, as an error, what is wrong."""
+    first = CollectorProcess(tmp_path / "a", mosquitto.url, victoria_metrics.url, client_id="same", group="")
+    second = CollectorProcess(tmp_path / "b", mosquitto.url, victoria_metrics.url, client_id="same", group="")
+    first.start()
+    try:
+        second.start()
+        deadline = time.monotonic() + 15
+        message = "another client probably uses client_id 'same'"
+        while message not in first.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # a few more take-overs: still said once
+        assert first.log().count(message) == 1, first.log()[-2000:]
+    finally:
+        second.kill()
+        first.kill()
