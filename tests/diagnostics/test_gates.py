@@ -65,6 +65,15 @@ def test_nonce_cache_forgets_only_expired_nonces() -> None:
     assert len(cache) == 1  # "a" expired and was dropped
 
 
+def test_nonce_cache_carries_live_nonces_across_a_restart() -> None:
+    before = security.NonceCache()
+    assert before.add("a", T0 + 10 * S, T0) and before.add("b", T0 + 60 * S, T0)
+    after = security.NonceCache(before.entries(), now_ns=T0 + 20 * S)  # "a" expired meanwhile
+    assert after.entries() == [("b", T0 + 60 * S)]
+    assert not after.add("b", T0 + 60 * S, T0 + 21 * S)
+    assert after.add("a", T0 + 80 * S, T0 + 21 * S)
+
+
 def test_rate_limiter_allows_burst_then_refills() -> None:
     limiter = security.RateLimiter(per_minute=60, burst=3, now_ns=T0)
     assert [limiter.allow(T0) for _ in range(4)] == [True, True, True, False]
