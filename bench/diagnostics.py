@@ -159,7 +159,7 @@ def main() -> None:
     migrate(engine)
     from collector.diagnostics import public_key_text
 
-    collector_key = signing_key(engine)
+    collector_key = signing_key(engine, tmp / "signing-key")
     token = IncidentStore(engine).create_token("helpdesk", "bench", time.time_ns())
     engine.dispose()
     direct_key = Ed25519PrivateKey.generate()

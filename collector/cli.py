@@ -185,11 +185,11 @@ def signing_key_command(args: argparse.Namespace) -> int:
     """`signing-key`: print the public key agents verify commands with (made on first use)."""
     from collector.diagnostics import public_key_text, signing_key
 
-    config = config_module.load(args.config)
-    engine = make_engine(args.db or config.store.url)
+    config = config_module.with_overrides(config_module.load(args.config), db=args.db)
+    engine = make_engine(config.store.url)
     try:
         migrate(engine)
-        key = signing_key(engine)
+        key = signing_key(engine, config_module.signing_key_path(config))
     finally:
         engine.dispose()
     print("the collector's command signing key; give agents this public key as")

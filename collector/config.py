@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import msgspec
+from sqlalchemy.engine import make_url
 
 from agent.protocol import DEFAULT_PREFIX
 from collector.errors import ConfigError
@@ -93,6 +94,15 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True):
     listen: str = "127.0.0.1:9108"
 
 
+class DiagnosticsSettings(_Section, frozen=True, forbid_unknown_fields=True):
+    """On-demand checks on agents: where the command signing key is kept."""
+
+    # The private key agents trust commands from, in a file only its owner reads (0600), never
+    # in the store (which backups copy around). "": beside a SQLite store (<file>.signing-key),
+    # else var/deskwatch/signing-key. Every collector worker needs the same file.
+    signing_key_file: str = ""
+
+
 class LogSettings(_Section, frozen=True, forbid_unknown_fields=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -106,6 +116,7 @@ class CollectorConfig(_Section, frozen=True, forbid_unknown_fields=True):
     deadletter: DeadLetterSettings = DeadLetterSettings()
     presence: PresenceSettings = PresenceSettings()
     http: HttpSettings = HttpSettings()
+    diagnostics: DiagnosticsSettings = DiagnosticsSettings()
     log: LogSettings = LogSettings()
     incidents: IncidentsConfig = IncidentsConfig()
 
@@ -214,6 +225,16 @@ def listen_address(listen: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(listen)
     return host.strip("[]"), int(port)
+
+
+def signing_key_path(config: CollectorConfig) -> Path:
+    """Where the command signing key is kept: `diagnostics.signing_key_file`, or its default."""
+    if config.diagnostics.signing_key_file:
+        return Path(config.diagnostics.signing_key_file)
+    url = make_url(config.store.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database + ".signing-key")
+    return Path("var/deskwatch/signing-key")
 
 
 def broker_address(config: MqttSettings) -> tuple[str, int, bool]:

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from agent.protocol import PROTOCOL_VERSION, Batch, Sample
 from collector import presence, sequence
-from collector.config import CollectorConfig, listen_address
+from collector.config import CollectorConfig, listen_address, signing_key_path
 from collector.db import begin_write, make_engine, migrate
 from collector.http import Health, Server, create_app
 from collector.ingest import Ingest
@@ -56,7 +56,9 @@ class CollectorService:
         from collector.incidents.store import IncidentStore
 
         store = IncidentStore(self.engine)
-        self.diagnostics = Diagnostics(config.mqtt, self.engine, store, password=password)
+        self.diagnostics = Diagnostics(
+            config.mqtt, self.engine, store, key_file=signing_key_path(config), password=password
+        )
         mount_diagnostics(self.app, self.diagnostics)
         host, port = listen_address(config.http.listen)
         self._http = Server(self.app, host, port)
