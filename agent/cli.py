@@ -139,7 +139,7 @@ def _spool(config: AgentConfig) -> int:
         if stats.oldest_created_ns
         else "-"
     )
-    print(f"spool      {config.spool_path}")
+    print(f"spool      {config.spool_path} (id {spool.spool_id})")
     print(f"batches    {stats.depth} waiting (oldest seq {stats.oldest_seq or '-'}, made {oldest})")
     print(f"size       {stats.bytes} of {stats.max_bytes} bytes")
     print(f"next seq   {stats.next_seq}")

@@ -23,7 +23,10 @@ so the collector is upgraded first and agents follow at their own pace:
        sample calls its block device `block_device`. `decode` gives a version 1 batch the
        same shape, so a PC's disk is never taken for a printer whatever the agent's age.
        Presence may say `sleep` (the PC announced sleep or hibernation), and AgentFacts
-       say whether the PC has a battery and whether it must always be on.
+       say whether the PC has a battery and whether it must always be on. A Batch may
+       carry `spool_id`, the identity of the spool that numbered it (made with the spool
+       file): a new one tells the collector the sequence started over (a re-imaged PC, a
+       deleted spool). Optional, so a version 1 batch (none) decodes as before.
 """
 
 from __future__ import annotations
@@ -135,6 +138,8 @@ class Batch(_Struct, frozen=True, gc=False):
     site: Site = ""
     samples: Annotated[list[Sample], msgspec.Meta(max_length=MAX_ITEMS_PER_BATCH)] = []
     states: Annotated[list[State], msgspec.Meta(max_length=MAX_ITEMS_PER_BATCH)] = []
+    # Which life of the agent's spool numbered `seq` (see agent/spool.py); "" from old agents.
+    spool_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
 class AgentFacts(_Struct, frozen=True):

@@ -126,6 +126,7 @@ class Scheduler:
                     site=self.site,
                     samples=[*samples, *self.self_metrics(source, now_ns, seq)],
                     states=states,
+                    spool_id=self.spool.spool_id,
                 )
             )
 

@@ -3,7 +3,10 @@
 Every batch is written here before it is published and deleted only after the broker's
 PUBACK, so a broker outage of a day or a reboot in the middle of one loses nothing.
 The sequence counter lives in the same file and is advanced in the same transaction as
-the insert, so numbers continue across restarts and never repeat.
+the insert, so numbers continue across restarts and never repeat. The file also holds a
+random `spool_id`, made with the file: every batch carries it, so when the file is lost
+(a re-imaged PC, a deleted spool, an id enrolled again on another PC) and numbers start
+over from 1, the collector sees a new spool and starts a new sequence window for it.
 
 Durability: SQLite in WAL mode with synchronous=FULL, i.e. one fsync per committed batch
 (a few per minute): a batch that `put()` returned for survives a power cut. The store is
@@ -15,6 +18,7 @@ much.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +34,7 @@ CREATE TABLE IF NOT EXISTS batch (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped_total', 0), ('bytes', 0);
+CREATE TABLE IF NOT EXISTS identity (spool_id TEXT NOT NULL);
 """
 
 
@@ -58,8 +63,19 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self.spool_id = self._spool_id()
         except (OSError, sqlite3.Error) as err:
             raise SpoolError(f"cannot open spool {path}: {err}") from err
+
+    def _spool_id(self) -> str:
+        """This file's identity, made when the file is (a spool from before it gets one now)."""
+        with self._transaction():
+            row = self._db.execute("SELECT spool_id FROM identity").fetchone()
+            if row is not None:
+                return str(row[0])
+            made = secrets.token_hex(8)
+            self._db.execute("INSERT INTO identity VALUES (?)", (made,))
+            return made
 
     def close(self) -> None:
         self._db.close()

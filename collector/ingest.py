@@ -270,7 +270,7 @@ class Ingest:
 
     def _accept_batch(self, decoded: fastlane.Decoded, received_ns: int, mid: int, qos: int) -> None:
         batch, body, lines = decoded.batch, decoded.body, decoded.lines
-        verdict = self._tracker.observe(batch.agent_id, batch.seq)
+        verdict = self._tracker.observe(batch.agent_id, batch.seq, batch.spool_id, received_ns)
         if verdict is Verdict.DUPLICATE:
             self._duplicate_batches.inc()
             self._metrics.duplicates.inc()

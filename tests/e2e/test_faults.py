@@ -16,7 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from collector.db import make_engine
+from collector.presence import agent as agent_table
+from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, agent_env, write_config
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
@@ -210,3 +214,54 @@ def test_network_partition_between_agent_and_broker(
             _check("network partition agent | broker (netns)", tally(victoria_metrics.url, "pc-part", spool))
         finally:
             collector.kill()
+
+
+def _batch_seqs_since(vm_url: str, agent_id: str, since_ns: int) -> list[int]:
+    """The batch sequence numbers VictoriaMetrics holds for `agent_id`, stamped after `since_ns`."""
+    fake_agents.flush_vm(vm_url)
+    rows = fake_agents.query(vm_url, f'agent_source_batch_seq{{agent_id="{agent_id}"}}[1h]')
+    return sorted(int(float(v)) for row in rows for ts, v in row["values"] if float(ts) * 1e9 > since_ns)
+
+
+def test_a_wiped_spool_loses_nothing(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+    agents: list[AgentProcess],
+) -> None:
+    """A PC re-imaged (its spool deleted) starts its sequence again from 1: every batch of its
+    new life is stored, presence follows it, and no gap or duplicate is counted."""
+    collector = make_collector(group="")
+    spool = _agent(tmp_path, "pc-wipe", mosquitto.url, agents)
+    _wait_made(spool, 30)
+    _wait_drained(spool)
+    assert agents[0].terminate() == 0
+    _check("agent before its spool is wiped", tally(victoria_metrics.url, "pc-wipe", spool))
+    wiped_ns = time.time_ns()
+    for path in tmp_path.glob(spool.name + "*"):  # the spool, its WAL and the command nonces
+        path.unlink()
+    agents[0].start()
+    _wait_made(spool, 20)
+    assert agents[0].terminate() == 0  # drains what it made before it says goodbye
+    made, waiting = spool_contents(spool)
+    assert not waiting and made < 30  # every new number lies below the old life's highest
+    deadline = time.monotonic() + 30
+    stored = _batch_seqs_since(victoria_metrics.url, "pc-wipe", wiped_ns)
+    while stored != list(range(1, made + 1)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stored = _batch_seqs_since(victoria_metrics.url, "pc-wipe", wiped_ns)
+    FAULT_REPORT.append(
+        f"spool wiped (re-image): made {made}, stored {len(set(stored))}, "
+        f"lost {len(set(range(1, made + 1)) - set(stored))}"
+    )
+    assert stored == list(range(1, made + 1))
+    assert collector.metric("deskwatch_ingest_duplicates_total") == 0
+    assert collector.metric("deskwatch_ingest_sequence_gaps_total") == 0
+    engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
+    with engine.connect() as conn:
+        last_seen = conn.execute(
+            sa.select(agent_table.c.last_seen_ns).where(agent_table.c.agent_id == "pc-wipe")
+        )
+        assert last_seen.scalar_one() > wiped_ns  # presence saw the new life
+    engine.dispose()
