@@ -8,6 +8,7 @@ sequence numbers they made and which still wait) with what VictoriaMetrics holds
 from __future__ import annotations
 
 import contextlib
+import resource
 import subprocess
 import sys
 import time
@@ -265,3 +266,47 @@ def test_a_wiped_spool_loses_nothing(
         )
         assert last_seen.scalar_one() > wiped_ns  # presence saw the new life
     engine.dispose()
+
+
+def test_a_full_disk_loses_rounds_that_are_counted_and_reported(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+) -> None:
+    """The agent's disk fills up (RLIMIT_FSIZE of 1 byte: every file write fails with EFBIG,
+    as on a full disk): the agent keeps measuring, each lost round uses up a sequence number
+    the collector counts as a gap, and the next batch that gets through reports it."""
+    collector = make_collector(group="")
+    spool = tmp_path / "pc-full.db"
+    config = write_config(tmp_path / "pc-full.toml", agent_id="pc-full", broker=mosquitto.url, spool=spool)
+    agent = AgentProcess(config, tmp_path / "pc-full.log", log_through_pipe=True).start()
+    try:
+        _wait_made(spool, 10)
+        _wait_drained(spool)
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
+        time.sleep(3)
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        _wait_made(spool, spool_contents(spool)[0] + 10)
+        _wait_drained(spool)
+        assert agent.terminate() == 0
+    finally:
+        agent.cleanup()
+    result = tally(victoria_metrics.url, "pc-full", spool)
+    reported = fake_agents.stored_values(victoria_metrics.url, "agent_spool_write_failures_total")["pc-full"]
+    lost = int(max(value for _, value in reported))
+    states = fake_agents.stored_values(victoria_metrics.url, 'state_ok{condition="spool_writable"}')[
+        "pc-full"
+    ]
+    gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
+    FAULT_REPORT.append(
+        f"spool disk full for 3 s: made {result.made}, stored {len(result.stored)}, rounds lost {lost} "
+        f"(reported by the agent), gaps counted by the collector {gaps:.0f}"
+    )
+    assert lost > 5  # ~15 rounds were due; each failed
+    assert len(result.missing) == lost == gaps  # every lost round is a gap, and nothing else is
+    assert result.stored_samples == len(result.stored)
+    assert [ok for _, ok in sorted(states)] == [0.0, 1.0]  # reported once failing, then once recovered
+    log = (tmp_path / "pc-full.log").read_text()
+    assert log.count("cannot write spool") == 1, log[-3000:]  # once per change, not per round
+    assert log.count("spool writable again") == 1, log[-3000:]
