@@ -75,9 +75,15 @@ class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True):
 
 
 class DeadLetterSettings(_Section, frozen=True, forbid_unknown_fields=True):
-    """The dead-letter store."""
+    """The dead-letter store: bounded per letter, in count and in bytes."""
 
     max_entries: PositiveInt = 100_000
+    # Of each rejected payload this much is kept (with its size and SHA-256); the default
+    # keeps whole every payload that could be a valid message (256 KiB, the protocol's bound),
+    # so any such letter can be replayed.
+    max_payload_bytes: PositiveInt = 256 * 1024
+    # Kept payload bytes of all letters together; beyond it the oldest are dropped and counted.
+    max_total_bytes: PositiveInt = 256 * 1024**2
 
 
 class PresenceSettings(_Section, frozen=True, forbid_unknown_fields=True):

@@ -18,6 +18,7 @@ a redelivery of something stored before the ack got out, and is dropped.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -41,7 +42,7 @@ from collector.errors import CollectorError
 from collector.observers import Observer, PresenceChange
 from collector.selfmetrics import SelfMetrics
 from collector.sequence import SequenceTracker, Verdict
-from collector.writer import Sink
+from collector.writer import LineStore
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Ingest:
         self,
         config: CollectorConfig,
         engine: Engine,
-        sink: Sink,
+        sink: LineStore,
         metrics: SelfMetrics,
         observers: Sequence[Observer] = (),
         password: str = "",
@@ -119,6 +120,7 @@ class Ingest:
         self._accepting = True
         self._stop = threading.Event()
         self._connected = False
+        self._replaying = False  # replay() loaded the stored sequence state
         self._taken_over = False  # said once: two processes with one client id fight for good
         self._connected_at = 0.0
         self._short_sessions = 0  # connections in a row the broker dropped within seconds
@@ -361,7 +363,7 @@ class Ingest:
         views = self._tracker.take_dirty()
         try:
             with begin_write(self._engine) as conn:
-                deadletter.add(conn, pending.letters, self._config.deadletter.max_entries)
+                dropped = deadletter.add(conn, pending.letters, self._config.deadletter)
                 merged, opened, filled = sequence.save(conn, views)
                 changes = presence.apply(conn, pending.presences, pending.seen)
                 for write in self._presence_writers:
@@ -370,6 +372,7 @@ class Ingest:
             self._tracker.mark_dirty(views)
             raise
         self._tracker.adopt(merged)
+        self._metrics.deadletter_dropped.inc(dropped)
         self._metrics.gaps.inc(opened)
         self._metrics.gaps_filled.inc(filled)
         for batch, received_ns in pending.batches:
@@ -392,6 +395,30 @@ class Ingest:
             self._metrics.observer_errors.inc()
             log.exception("observer %r failed", method)
 
+    def replay(self, topic: str, payload: bytes, received_ns: int) -> Replayed:
+        """Take one stored message through ingest as if it had just arrived, and store it at once.
+
+        For `deskwatch-collector deadletter replay`, in a process of its own that is not
+        connected to the broker: the same decoding, sequence tracking, line writing and
+        presence as live messages, without the broker. A message still refused is not
+        dead-lettered again (the caller keeps its letter); a failure to store raises.
+        """
+        if not self._replaying:
+            self._tracker.load(self._engine)
+            self._replaying = True
+        self.receive(topic, payload, received_ns)
+        with self._lock:
+            pending = self._pending
+            if pending.letters:
+                letter = pending.letters.pop()
+                pending.acks.pop()
+                return Replayed(ReplayOutcome.REFUSED, letter.reason)
+            stored = bool(pending.batches or pending.presences)
+        self.flush()
+        if stored:
+            return Replayed(ReplayOutcome.STORED, "")
+        return Replayed(ReplayOutcome.DUPLICATE, "its sequence number was stored before")
+
     def stop(self, timeout: float) -> None:
         """Stop taking messages, store and acknowledge what arrived within `timeout` s, disconnect."""
         self._accepting = False
@@ -410,6 +437,20 @@ class Ingest:
         time.sleep(0.05)  # let the acknowledgements leave before the DISCONNECT
         self._client.disconnect()
         self._client.loop_stop()
+
+
+class ReplayOutcome(enum.StrEnum):
+    """What became of a replayed message."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # stored before: nothing to do
+    REFUSED = "refused"  # still not valid
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    outcome: ReplayOutcome
+    reason: str
 
 
 class _Mismatch(Exception):
