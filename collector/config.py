@@ -95,9 +95,18 @@ class PresenceSettings(_Section, frozen=True, forbid_unknown_fields=True):
 
 
 class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True):
-    """The HTTP listener: /metrics, /healthz and the API."""
+    """The HTTP listeners: the API (with /healthz, and /metrics for a token) and an optional internal one."""
 
     listen: str = "127.0.0.1:9108"
+    # HTTPS on `listen` (and `internal_listen`): a PEM certificate (chain) and its key.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # A second listener for operations, without tokens: /metrics, /healthz, /openapi.json,
+    # /docs. Bind it to loopback or a management network. "" = none: /metrics and
+    # /openapi.json are then served on `listen` to a valid API token, and /docs nowhere.
+    internal_listen: str = ""
+    # The largest request body taken; a larger one is refused (413) before it is read.
+    max_body_bytes: PositiveInt = 1024**2
 
 
 class DiagnosticsSettings(_Section, frozen=True, forbid_unknown_fields=True):
@@ -186,10 +195,7 @@ def check(config: CollectorConfig, source: str) -> None:
         )
     if urlsplit(config.metrics.url).scheme not in ("http", "https"):
         raise ConfigError(f"{source}: metrics.url must be an http(s) URL, got {config.metrics.url!r}")
-    try:
-        listen_address(config.http.listen)
-    except ValueError:
-        raise ConfigError(f"{source}: http.listen must be HOST:PORT, got {config.http.listen!r}") from None
+    check_http(config.http, source)
     secrets = (
         ("mqtt.password_env", config.mqtt.password_env),
         ("metrics.token_env", config.metrics.token_env),
@@ -200,6 +206,26 @@ def check(config: CollectorConfig, source: str) -> None:
     if any(c in config.mqtt.group for c in "/+#$"):
         raise ConfigError(f"{source}: mqtt.group must be one topic level, got {config.mqtt.group!r}")
     check_connectors(config.incidents, source)
+
+
+def check_http(http: HttpSettings, source: str) -> None:
+    """Listen addresses that parse, and a TLS certificate with its key, both readable."""
+    for key, value in (("http.listen", http.listen), ("http.internal_listen", http.internal_listen)):
+        if key == "http.internal_listen" and not value:
+            continue
+        try:
+            listen_address(value)
+        except ValueError:
+            raise ConfigError(f"{source}: {key} must be HOST:PORT, got {value!r}") from None
+    if http.internal_listen and listen_address(http.internal_listen) == listen_address(http.listen):
+        raise ConfigError(f"{source}: http.internal_listen must differ from http.listen ({http.listen})")
+    if bool(http.tls_cert_file) != bool(http.tls_key_file):
+        raise ConfigError(
+            f"{source}: http.tls_cert_file and http.tls_key_file go together: give both or neither"
+        )
+    for key, value in (("http.tls_cert_file", http.tls_cert_file), ("http.tls_key_file", http.tls_key_file)):
+        if value and not os.access(value, os.R_OK):
+            raise ConfigError(f"{source}: {key} {value!r} cannot be read")
 
 
 def check_connectors(incidents: IncidentsConfig, source: str) -> None:

@@ -41,6 +41,22 @@ def test_example_config_loads_and_documents_every_default() -> None:
         ("[metrics]\ntoken_env = 'DESKWATCH_NOT_SET_ANYWHERE'", "collector.toml: metrics.token_env names"),
         ("[mqtt", "collector.toml: not valid TOML"),
         (
+            '[http]\ntls_cert_file = "/etc/ssl/c.pem"',
+            "collector.toml: http.tls_cert_file and http.tls_key_file go",
+        ),
+        (
+            '[http]\ntls_cert_file = "/nonexistent/c.pem"\ntls_key_file = "/nonexistent/k.pem"',
+            "collector.toml: http.tls_cert_file '/nonexistent/c.pem' cannot be read",
+        ),
+        (
+            '[http]\ninternal_listen = "127.0.0.1:9108"',
+            "collector.toml: http.internal_listen must differ from http.listen (127.0.0.1:9108)",
+        ),
+        (
+            '[http]\ninternal_listen = "9109"',
+            "collector.toml: http.internal_listen must be HOST:PORT, got '9109'",
+        ),
+        (
             '[incidents.webhooks.it]\nurl = "http://h/x"\nsecret_env = "DESKWATCH_TEST_SECRET"\n'
             '[incidents.email.it]\nhost = "m"\nsender = "a@b"\nrecipients = ["c@d"]\n',
             "collector.toml: incidents.webhooks.it and incidents.email.it share the name 'it'",
