@@ -1,7 +1,8 @@
 """Hostile input through the doors a user has: API filters, the lookup, CLI arguments.
 
-Every attempt must be harmless: no server error, no other rows than the filter names, no
-change to the store, no command run. (Broker ACLs, TLS and passwords are tested in
+Every attempt must be refused for a stated reason or be harmless data: each test asserts the
+status or message of the refusal, no other rows than the filter names, no change to the
+store, no command run. (Broker ACLs, TLS and passwords are tested in
 tests/agent/test_broker_acl.py; oversized and malformed payloads in
 tests/collector/test_faults.py; forged and replayed diagnostics in tests/diagnostics.)
 """
@@ -56,29 +57,55 @@ def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, str]]:
         yield client, f"Bearer {roles['admin']}"
 
 
+# The longest value each incident filter takes: beyond it the answer is 422, below it a
+# filter that matches nothing. Either way the value is data.
+FILTER_LENGTH = {"site": 64, "device": 256, "agent_id": 64, "condition": 64, "category": 16}
+
+
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_api_filters_are_data_never_code(api: tuple[httpx.Client, str], value: str) -> None:
     client, auth = api
     h = {"Authorization": auth}
     before = client.get("/api/v1/incidents", headers=h).json()["total"]
     assert before == 1
-    for param in ("site", "device", "agent_id", "condition", "category"):
+    for param, longest in FILTER_LENGTH.items():
         answer = client.get("/api/v1/incidents", params={param: value}, headers=h)
-        assert answer.status_code in (200, 422), (param, answer.status_code, answer.text[:200])
-        if answer.status_code == 200:
+        if len(value) > longest:
+            assert answer.status_code == 422, (param, value)
+            assert "at most" in answer.text  # refused for its length, and says so
+        else:
+            assert answer.status_code == 200, (param, value, answer.text[:200])
             assert answer.json()["total"] == 0, f"{param}={value!r} matched rows it does not name"
-    for path, param in (("/api/v1/agents", "site"), ("/api/v1/kb", "condition"), ("/api/v1/lookup", "q")):
-        answer = client.get(path, params={param: value}, headers=h)
-        assert answer.status_code in (200, 422), (path, answer.status_code, answer.text[:200])
+    agents = client.get("/api/v1/agents", params={"site": value}, headers=h)
+    assert agents.status_code == 200 and agents.json() == []
+    articles = client.get("/api/v1/kb", params={"condition": value}, headers=h)
+    assert articles.status_code == 200 and articles.json() == []
+    found = client.get("/api/v1/lookup", params={"q": value}, headers=h)
+    assert found.status_code == 200 and found.json()["result"] == "unknown", found.text
     assert client.get("/api/v1/incidents", headers=h).json()["total"] == before  # the store is intact
     assert not os.path.exists("/tmp/deskwatch-pwned")
 
 
-def test_path_parameters_reject_what_is_not_an_id(api: tuple[httpx.Client, str]) -> None:
+@pytest.mark.parametrize(
+    ("bad", "status"),
+    [
+        ("1 OR 1=1", 422),
+        ("1;DROP TABLE incidents", 422),
+        ("-1", 422),
+        ("0", 422),
+        ("99999999999999999999999", 422),
+        (str(2**62 + 1), 422),
+        ("99", 404),  # a well-formed id that is not there
+    ],
+)
+def test_path_parameters_reject_what_is_not_an_id(
+    api: tuple[httpx.Client, str], bad: str, status: int
+) -> None:
     client, auth = api
-    for bad in ("1 OR 1=1", "1;DROP TABLE incidents", "-1", "99999999999999999999999"):
-        answer = client.get(f"/api/v1/incidents/{bad}", headers={"Authorization": auth})
-        assert answer.status_code in (404, 422), (bad, answer.status_code)
+    for path in (f"/api/v1/incidents/{bad}", f"/api/v1/incidents/{bad}/timeline"):
+        answer = client.get(path, headers={"Authorization": auth})
+        assert answer.status_code == status, (path, answer.status_code, answer.text[:200])
+    assert client.get("/api/v1/incidents", headers={"Authorization": auth}).json()["total"] == 1
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -96,26 +123,52 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_cli_arguments_never_reach_a_shell(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     attempts = [
-        ("-m", "agent", "check", "--agent-id", f"$(touch {marker})"),
-        ("-m", "agent", "probe", f"127.0.0.1;touch {marker}", "--timeout", "0.2", "--retries", "0"),
-        ("-m", "collector", "agents", "enroll", f"x`touch {marker}`", "--passwd-file", str(tmp_path / "p")),
         (
-            "-m",
-            "collector.helpdesk_cli",
-            "--api",
-            "http://127.0.0.1:9",
-            "--token",
-            "t",
-            "incidents",
-            "show",
-            f"1;touch {marker}",
+            ("-m", "agent", "check", "--agent-id", f"$(touch {marker})"),
+            2,
+            "deskwatch-agent: --agent-id: Expected `str` matching regex",
+        ),
+        (
+            ("-m", "agent", "probe", f"127.0.0.1;touch {marker}", "--timeout", "0.2", "--retries", "0"),
+            None,  # probe: a host name that does not resolve, said so
+            f"127.0.0.1;touch {marker} did not answer",
+        ),
+        (
+            (
+                "-m",
+                "collector",
+                "agents",
+                "enroll",
+                f"x`touch {marker}`",
+                "--passwd-file",
+                str(tmp_path / "p"),
+            ),
+            2,
+            "may hold only letters, digits",
+        ),
+        (
+            (
+                "-m",
+                "collector.helpdesk_cli",
+                "--api",
+                "http://127.0.0.1:9",
+                "--token",
+                "t",
+                "incidents",
+                "show",
+                f"1;touch {marker}",
+            ),
+            2,
+            "invalid int value: '1;touch",
         ),
     ]
-    for argv in attempts:
+    for argv, code, refusal in attempts:
         result = _run(*argv)
-        assert result.returncode != 0, (argv, result.stdout, result.stderr)
+        assert result.returncode != 0 and (code is None or result.returncode == code), (argv, result.stderr)
+        assert refusal in result.stderr, (argv, result.stderr[-500:])
         assert "Traceback" not in result.stderr, (argv, result.stderr[-500:])
     assert not marker.exists()
+    assert not (tmp_path / "p").exists()  # enroll refused before it wrote anything
 
 
 def test_site_with_shell_characters_is_just_text() -> None:
