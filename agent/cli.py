@@ -105,6 +105,14 @@ def service_config(argv: list[str]) -> AgentConfig:
         raise
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every record's message on one line and bounded: printers' texts must not forge log lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = protocol.single_line(record.message, 4_000)
+        return super().formatMessage(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["probe"]:
@@ -124,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         from agent.windows import service
 
         return service.main(argv[1:])
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level, handlers=[handler])
     try:
         config = _config(args)
         if args.command == "check":
@@ -184,7 +194,7 @@ def _spool(config: AgentConfig) -> int:
         if stats.oldest_created_ns
         else "-"
     )
-    print(f"spool      {config.spool_path}")
+    print(f"spool      {config.spool_path} (id {spool.spool_id})")
     print(f"batches    {stats.depth} waiting (oldest seq {stats.oldest_seq or '-'}, made {oldest})")
     print(f"size       {stats.bytes} of {stats.max_bytes} bytes")
     print(f"next seq   {stats.next_seq}")

@@ -102,7 +102,7 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     inventory: inventory.Settings = msgspec.field(default_factory=inventory.Settings)
     # The collector's public key (`deskwatch-collector signing-key` prints it): commands
     # signed with anything else are refused, and with no key every command is.
-    command_key: Annotated[str, msgspec.Meta(pattern=r"^$|^[A-Za-z0-9+/]{43}=$")] = ""
+    command_key: Annotated[str, msgspec.Meta(pattern=r"^\Z|^[A-Za-z0-9+/]{43}=\Z")] = ""
     commands: CommandSettings = msgspec.field(default_factory=CommandSettings)
 
     @property

@@ -23,7 +23,10 @@ so the collector is upgraded first and agents follow at their own pace:
        sample calls its block device `block_device`. `decode` gives a version 1 batch the
        same shape, so a PC's disk is never taken for a printer whatever the agent's age.
        Presence may say `sleep` (the PC announced sleep or hibernation), and AgentFacts
-       say whether the PC has a battery and whether it must always be on.
+       say whether the PC has a battery and whether it must always be on. A Batch may
+       carry `spool_id`, the identity of the spool that numbered it (made with the spool
+       file): a new one tells the collector the sequence started over (a re-imaged PC, a
+       deleted spool). Optional, so a version 1 batch (none) decodes as before.
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ class Batch(_Struct, frozen=True, gc=False):
     site: Site = ""
     samples: Annotated[list[Sample], msgspec.Meta(max_length=MAX_ITEMS_PER_BATCH)] = []
     states: Annotated[list[State], msgspec.Meta(max_length=MAX_ITEMS_PER_BATCH)] = []
+    # Which life of the agent's spool numbered `seq` (see agent/spool.py); "" from old agents.
+    spool_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
 class AgentFacts(_Struct, frozen=True):
@@ -471,6 +476,30 @@ def _cut_info(data: Any, info: msgspec.inspect.Type) -> Any:
             if not isinstance(member, msgspec.inspect.NoneType):
                 return _cut_info(data, member) if data is not None else None
     return data
+
+
+# Every character that ends a line somewhere: str.splitlines() breaks on each, e-mail
+# headers refuse CR and LF, log viewers and terminals honour NEL (U+0085) and the Unicode
+# line and paragraph separators. Together with the other control characters they become
+# a space wherever outside text reaches a header, a log line or a metric tag.
+_NOT_ON_ONE_LINE: Final = {
+    **{code: " " for code in range(0x20)},
+    0x7F: " ",
+    **{code: " " for code in range(0x80, 0xA0)},
+    0x2028: " ",
+    0x2029: " ",
+}
+
+
+def single_line(text: str, max_chars: int) -> str:
+    """`text` made one line (every line break and control character a space), at most `max_chars` long.
+
+    For texts that come from agents and devices (a State's text, a printer's alert) on
+    their way into an e-mail subject, a log line or a metric tag, where a line break
+    would raise, forge a header or a log line, or end the record.
+    """
+    flat = text.translate(_NOT_ON_ONE_LINE)
+    return flat if len(flat) <= max_chars else flat[: max(max_chars - 1, 0)] + "…"
 
 
 def topic(prefix: str, agent_id: str, kind: Kind) -> str:

@@ -30,6 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import protocol
 from agent.config import MqttSettings
+from agent.errors import SpoolError
 from agent.protocol import AgentFacts, CommandResult, Inventory, Kind, Presence
 from agent.spool import Spool
 
@@ -67,6 +68,8 @@ class Publisher:
         self._answering: set[asyncio.Task[None]] = set()
         self._asleep = False  # announced sleep or shutdown: disconnected on purpose until wake()
         self._idle = asyncio.Event()  # set when the last batch in flight is acknowledged
+        self._acknowledged: set[int] = set()  # acknowledged batches the spool could not remove yet
+        self._remove_failing = False
         self._client = self._make_client()
 
     def _topic(self, kind: Kind) -> str:
@@ -263,10 +266,25 @@ class Publisher:
             if self._retry_handle is None and self._loop is not None:
                 self._retry_handle = self._loop.call_later(5.0, self._retry)
             return
-        self.spool.remove(seq)
+        self._forget(seq)
         self._fill()
         if not self._inflight:
             self._idle.set()
+
+    def _forget(self, seq: int) -> None:
+        """Remove `seq` from the spool, and any acknowledged batch an earlier failure left there."""
+        self._acknowledged.add(seq)
+        try:
+            for done in sorted(self._acknowledged):
+                self.spool.remove(done)
+                self._acknowledged.discard(done)
+        except SpoolError as err:
+            # Kept in memory and removed once the spool can be written (disk full meanwhile).
+            if not self._remove_failing:
+                log.warning("%s; acknowledged batches stay in the spool until it can be", err)
+            self._remove_failing = True
+            return
+        self._remove_failing = False
 
     def _command(self, payload: bytes, correlation: bytes | None) -> None:
         if self._commands is None:

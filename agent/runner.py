@@ -91,8 +91,14 @@ class LazyCommands:
                 except ValueError as err:  # every command is then refused for want of a key
                     log.error("command_key unusable, diagnostics refused: %s", err)
             context = Context(network=self._config.network, snmp=self._config.snmp)
+            spool = self._config.spool_path
             self._handler = CommandHandler(
-                self._agent_id, key, self._config.commands, context, started_ns=self._started_ns
+                self._agent_id,
+                key,
+                self._config.commands,
+                context,
+                started_ns=self._started_ns,
+                nonce_file=spool.with_name(spool.name + ".nonces"),  # beside the spool, as private
             )
         result: CommandResult = await self._handler.handle(payload)
         return result

@@ -2,7 +2,12 @@
 
 A round that is still running when the next one is due is not stacked: the due round is
 skipped and counted as an overrun. A source that raises loses only its own round; the
-error is logged with its traceback and counted. Each batch also carries the agent's own
+error is logged with its traceback and counted. A round whose batch cannot be spooled
+(disk full) is lost too, but never silently: its sequence number is used up, so the
+collector counts a gap; the failure is counted (`agent_spool_write_failures_total`), logged
+once when it starts and once when it ends, and the State `spool_writable` (subject
+`spool`) goes out in the next batch that gets through, false while it failed and then
+true once, so the helpdesk sees it and a rule can ticket it. Each batch also carries the agent's own
 figures (cycle time per source, spool depth, publish failures, dropped batches), so the
 helpdesk can see a struggling agent in the same place as the PC it watches.
 """
@@ -21,7 +26,8 @@ import msgspec
 import psutil
 
 from agent import protocol
-from agent.protocol import Batch, Sample, State
+from agent.errors import SpoolError
+from agent.protocol import Batch, Sample, Severity, State
 from agent.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -67,6 +73,9 @@ class Scheduler:
         self.publish_failures = publish_failures
         self.connected = connected
         self._process = psutil.Process()
+        self._spool_error = ""  # why the last batch could not be spooled; "" once one was
+        self._lost_rounds = 0  # rounds lost since the spool last took a batch
+        self._recovered = 0  # lost rounds still to report as over (the State goes back to ok once)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every source until `stop` is set."""
@@ -109,11 +118,37 @@ class Scheduler:
             log.exception("source %s failed", source.name)
         source.rounds_total += 1
         source.last_cycle_seconds = time.monotonic() - started
-        self.emit(source, observations, now_ns)
+        try:
+            self.emit(source, observations, now_ns)
+        except SpoolError as err:
+            self._spool_failed(err)
+
+    def _spool_failed(self, err: SpoolError) -> None:
+        """A round is lost: count it and say so once when the failures start."""
+        self._lost_rounds += 1
+        if not self._spool_error:
+            log.warning(
+                "%s; rounds are lost (each counted, and a gap for the collector) until it can be written",
+                err,
+            )
+        self._spool_error = str(err)
+
+    def spool_state(self, now_ns: int) -> State | None:
+        """What the next batch says about the spool: a problem while batches are lost, then fine once."""
+        if self._spool_error:
+            text = f"{self._spool_error}; {self._lost_rounds} rounds lost so far"
+            return State("spool", "spool_writable", False, Severity.WARNING, text[:1000], {}, now_ns)
+        if self._recovered:
+            text = f"the spool is writable again; {self._recovered} rounds were lost"
+            return State("spool", "spool_writable", True, Severity.INFO, text, {}, now_ns)
+        return None
 
     def emit(self, source: SourceRun, observations: Sequence[Sample | State], now_ns: int) -> int:
-        """Spool one batch with the round's observations plus the agent's own figures."""
+        """Spool one batch with the round's observations plus the agent's own figures (SpoolError if not)."""
         samples, states = split(observations, now_ns)
+        spool_state = self.spool_state(now_ns)
+        if spool_state is not None:
+            states.append(spool_state)
         created_ns = time.time_ns()
 
         def payload(seq: int) -> bytes:
@@ -126,10 +161,16 @@ class Scheduler:
                     site=self.site,
                     samples=[*samples, *self.self_metrics(source, now_ns, seq)],
                     states=states,
+                    spool_id=self.spool.spool_id,
                 )
             )
 
         seq = self.spool.put(created_ns, payload)
+        if self._spool_error:
+            log.info("spool writable again after %d lost rounds", self._lost_rounds)
+            self._spool_error, self._recovered, self._lost_rounds = "", self._lost_rounds, 0
+        elif spool_state is not None:
+            self._recovered = 0  # "fine again" went out
         self.on_batch()
         return seq
 
@@ -160,6 +201,7 @@ class Scheduler:
                     "spool_depth_batches": stats.depth,
                     "spool_bytes": stats.bytes,
                     "spool_dropped_total": stats.dropped_total,
+                    "spool_write_failures_total": self.spool.write_failures_total,
                     "publish_failures_total": self.publish_failures(),
                     "mqtt_connected": int(self.connected()),
                     "rss_bytes": self._process.memory_info().rss,

@@ -3,7 +3,10 @@
 Every batch is written here before it is published and deleted only after the broker's
 PUBACK, so a broker outage of a day or a reboot in the middle of one loses nothing.
 The sequence counter lives in the same file and is advanced in the same transaction as
-the insert, so numbers continue across restarts and never repeat.
+the insert, so numbers continue across restarts and never repeat. The file also holds a
+random `spool_id`, made with the file: every batch carries it, so when the file is lost
+(a re-imaged PC, a deleted spool, an id enrolled again on another PC) and numbers start
+over from 1, the collector sees a new spool and starts a new sequence window for it.
 
 Durability: SQLite in WAL mode with synchronous=FULL, i.e. one fsync per committed batch
 (a few per minute): a batch that `put()` returned for survives a power cut. The store is
@@ -15,6 +18,8 @@ much.
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ CREATE TABLE IF NOT EXISTS batch (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped_total', 0), ('bytes', 0);
+CREATE TABLE IF NOT EXISTS identity (spool_id TEXT NOT NULL);
 """
 
 
@@ -52,30 +58,52 @@ class Spool:
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        self.burned = 0  # numbers used up by batches that could not be stored, since the last stored one
+        self.write_failures_total = 0  # batches this process could not store
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self.spool_id = self._spool_id()
         except (OSError, sqlite3.Error) as err:
             raise SpoolError(f"cannot open spool {path}: {err}") from err
+
+    def _spool_id(self) -> str:
+        """This file's identity, made when the file is (a spool from before it gets one now)."""
+        with self._transaction():
+            row = self._db.execute("SELECT spool_id FROM identity").fetchone()
+            if row is not None:
+                return str(row[0])
+            made = secrets.token_hex(8)
+            self._db.execute("INSERT INTO identity VALUES (?)", (made,))
+            return made
 
     def close(self) -> None:
         self._db.close()
 
     def put(self, created_ns: int, make_payload: Callable[[int], bytes]) -> int:
-        """Store the batch `make_payload(seq)` under the next sequence number and return it."""
+        """Store the batch `make_payload(seq)` under the next sequence number and return it.
+
+        If it cannot be stored (disk full, I/O error) SpoolError is raised and the number
+        is used up all the same (`burned`), so the collector counts the lost batch as a gap.
+        The file cannot record that while it cannot be written: the next batch stored
+        carries the number after the burned ones.
+        """
         try:
             with self._transaction():
-                seq = self._meta("next_seq")
+                seq = self._meta("next_seq") + self.burned
                 payload = make_payload(seq)
                 self._db.execute("INSERT INTO batch VALUES (?, ?, ?)", (seq, created_ns, payload))
-                self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'next_seq'")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq + 1,))
                 self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'bytes'", (len(payload),))
                 self._trim()
-        except sqlite3.Error as err:
+        except (sqlite3.Error, OSError) as err:
+            self.burned += 1
+            self.write_failures_total += 1
             raise SpoolError(f"cannot write spool {self.path}: {err}") from err
+        self.burned = 0
         return seq
 
     def _trim(self) -> None:
@@ -99,13 +127,16 @@ class Spool:
         return [(int(seq), bytes(payload)) for seq, payload in rows]
 
     def remove(self, seq: int) -> None:
-        """Forget a batch the broker acknowledged."""
-        with self._transaction():
-            row = self._db.execute("SELECT length(payload) FROM batch WHERE seq = ?", (seq,)).fetchone()
-            if row is None:
-                return  # acknowledged twice (a redelivery) or dropped meanwhile
-            self._db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
-            self._db.execute("UPDATE meta SET value = value - ? WHERE key = 'bytes'", (row[0],))
+        """Forget a batch the broker acknowledged; SpoolError if the file cannot be written."""
+        try:
+            with self._transaction():
+                row = self._db.execute("SELECT length(payload) FROM batch WHERE seq = ?", (seq,)).fetchone()
+                if row is None:
+                    return  # acknowledged twice (a redelivery) or dropped meanwhile
+                self._db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
+                self._db.execute("UPDATE meta SET value = value - ? WHERE key = 'bytes'", (row[0],))
+        except (sqlite3.Error, OSError) as err:
+            raise SpoolError(f"cannot write spool {self.path}: {err}") from err
 
     def stats(self) -> SpoolStats:
         depth, oldest_seq, oldest_ns = self._db.execute(
@@ -139,4 +170,17 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._rollback()  # a COMMIT that failed (disk full) must not leave the transaction open
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if not self._db.in_transaction:
+            return  # SQLite rolled back by itself (as it may on SQLITE_FULL)
+        with contextlib.suppress(sqlite3.Error):  # nothing more to undo
+            self._db.execute("ROLLBACK")

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.report import record
+from collector.config import CollectorConfig, StoreSettings, signing_key_path
 from collector.db import make_engine, migrate
 from collector.diagnostics import signing_key
 from collector.incidents.store import IncidentStore
@@ -159,7 +160,8 @@ def main() -> None:
     migrate(engine)
     from collector.diagnostics import public_key_text
 
-    collector_key = signing_key(engine)
+    # where the collector started below looks for it: beside its SQLite store
+    collector_key = signing_key(engine, signing_key_path(CollectorConfig(store=StoreSettings(db_url))))
     token = IncidentStore(engine).create_token("helpdesk", "bench", time.time_ns())
     engine.dispose()
     direct_key = Ed25519PrivateKey.generate()

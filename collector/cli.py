@@ -16,16 +16,18 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from typing import TYPE_CHECKING
 
 from collector import config as config_module
 from collector import deadletter, enroll, line_protocol, tokens
-from collector.config import CollectorConfig, broker_address
+from collector.config import CollectorConfig
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
 from collector.rules.settings import SettingsError
+
+if TYPE_CHECKING:  # imported when `run` needs them: the other commands start faster without
+    from collector.incidents.service import Incidents
+    from collector.service import CollectorService
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the collector until SIGTERM or SIGINT."""
-    from collector.__main__ import setup_logging
+def compose(config: CollectorConfig) -> tuple[CollectorService, Incidents]:
+    """Every subsystem of `collector run` built from `config` and wired together, not started."""
     from collector.api.lookup import create_lookup_router
     from collector.incidents.history import warm_start
     from collector.incidents.service import Incidents
@@ -63,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
     from collector.inventory.store import InventoryStore
     from collector.service import CollectorService
 
-    config = load_config(args)
-    setup_logging(config.log.level)
     service = CollectorService(config)
     incidents = Incidents(
         config.incidents,
@@ -86,6 +85,16 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     service.metrics.registry.register(incidents.prometheus_collector())
+    return service, incidents
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the collector until SIGTERM or SIGINT."""
+    from collector.__main__ import setup_logging
+
+    config = load_config(args)
+    setup_logging(config.log.level)
+    service, incidents = compose(config)
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -130,7 +139,9 @@ def _deadletter_arguments(parser: argparse.ArgumentParser) -> None:
     show = actions.add_parser("show", help="one dead letter with its payload")
     _common(show)
     show.add_argument("id", type=int)
-    replay = actions.add_parser("replay", help="publish dead letters to their topics again and delete them")
+    replay = actions.add_parser(
+        "replay", help="take dead letters through ingest again (no broker needed); delete those stored"
+    )
     _common(replay)
     replay.add_argument("ids", type=int, nargs="+")
 
@@ -152,28 +163,20 @@ def deadletter_command(args: argparse.Namespace) -> int:
         return 0
     if args.action == "show":
         letter = deadletter.get(engine, args.id)
-        print(f"id:      {letter.id}\nreceived: {_when(letter.received_ns)}\ntopic:   {letter.topic}")
-        print(f"reason:  {letter.reason_code}: {letter.reason}\npayload: {len(letter.payload)} bytes")
+        print(f"id:      {letter.id}\nreceived: {_when(letter.received_ns)}\ntopic:   {letter.topic!r}")
+        print(f"reason:  {letter.reason_code}: {letter.reason!r}")
+        kept = "" if letter.complete else f" (the first {len(letter.payload)} kept)"
+        print(f"payload: {letter.size} bytes{kept}, sha256 {letter.sha256 or '-'}")
         print(letter.payload.decode("utf-8", errors="backslashreplace"))
         return 0
-    count = deadletter.replay(engine, args.ids, _publisher(config))
-    print(f"replayed {count}")
-    return 0
+    from collector.replay import replay
 
-
-def _publisher(config: CollectorConfig) -> Callable[[str, bytes], None]:
-    """Publish at QoS 1 and wait for the broker's PUBACK."""
-    host, port, tls = broker_address(config.mqtt)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
-    if tls:
-        client.tls_set(ca_certs=config.mqtt.ca_file or None)
-    client.connect(host, port)
-    client.loop_start()
-
-    def publish(topic: str, payload: bytes) -> None:
-        client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
-
-    return publish
+    results = replay(config, engine, args.ids)
+    for result in results:
+        print(f"{result.letter_id}\t{result.result}" + (f"\t{result.reason}" if result.reason else ""))
+    deleted = sum(1 for r in results if r.deleted)
+    print(f"replayed {deleted} of {len(args.ids)}; {len(args.ids) - deleted} kept")
+    return 0 if deleted == len(args.ids) else 1
 
 
 def _signing_key_arguments(parser: argparse.ArgumentParser) -> None:
@@ -185,11 +188,11 @@ def signing_key_command(args: argparse.Namespace) -> int:
     """`signing-key`: print the public key agents verify commands with (made on first use)."""
     from collector.diagnostics import public_key_text, signing_key
 
-    config = config_module.load(args.config)
-    engine = make_engine(args.db or config.store.url)
+    config = config_module.with_overrides(config_module.load(args.config), db=args.db)
+    engine = make_engine(config.store.url)
     try:
         migrate(engine)
-        key = signing_key(engine)
+        key = signing_key(engine, config_module.signing_key_path(config))
     finally:
         engine.dispose()
     print("the collector's command signing key; give agents this public key as")

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import msgspec
+from sqlalchemy.engine import make_url
 
 from agent.protocol import DEFAULT_PREFIX
 from collector.errors import ConfigError
@@ -74,9 +75,15 @@ class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True):
 
 
 class DeadLetterSettings(_Section, frozen=True, forbid_unknown_fields=True):
-    """The dead-letter store."""
+    """The dead-letter store: bounded per letter, in count and in bytes."""
 
     max_entries: PositiveInt = 100_000
+    # Of each rejected payload this much is kept (with its size and SHA-256); the default
+    # keeps whole every payload that could be a valid message (256 KiB, the protocol's bound),
+    # so any such letter can be replayed.
+    max_payload_bytes: PositiveInt = 256 * 1024
+    # Kept payload bytes of all letters together; beyond it the oldest are dropped and counted.
+    max_total_bytes: PositiveInt = 256 * 1024**2
 
 
 class PresenceSettings(_Section, frozen=True, forbid_unknown_fields=True):
@@ -88,9 +95,27 @@ class PresenceSettings(_Section, frozen=True, forbid_unknown_fields=True):
 
 
 class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True):
-    """The HTTP listener: /metrics, /healthz and the API."""
+    """The HTTP listeners: the API (with /healthz, and /metrics for a token) and an optional internal one."""
 
     listen: str = "127.0.0.1:9108"
+    # HTTPS on `listen` (and `internal_listen`): a PEM certificate (chain) and its key.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # A second listener for operations, without tokens: /metrics, /healthz, /openapi.json,
+    # /docs. Bind it to loopback or a management network. "" = none: /metrics and
+    # /openapi.json are then served on `listen` to a valid API token, and /docs nowhere.
+    internal_listen: str = ""
+    # The largest request body taken; a larger one is refused (413) before it is read.
+    max_body_bytes: PositiveInt = 1024**2
+
+
+class DiagnosticsSettings(_Section, frozen=True, forbid_unknown_fields=True):
+    """On-demand checks on agents: where the command signing key is kept."""
+
+    # The private key agents trust commands from, in a file only its owner reads (0600), never
+    # in the store (which backups copy around). "": beside a SQLite store (<file>.signing-key),
+    # else var/deskwatch/signing-key. Every collector worker needs the same file.
+    signing_key_file: str = ""
 
 
 class LogSettings(_Section, frozen=True, forbid_unknown_fields=True):
@@ -106,6 +131,7 @@ class CollectorConfig(_Section, frozen=True, forbid_unknown_fields=True):
     deadletter: DeadLetterSettings = DeadLetterSettings()
     presence: PresenceSettings = PresenceSettings()
     http: HttpSettings = HttpSettings()
+    diagnostics: DiagnosticsSettings = DiagnosticsSettings()
     log: LogSettings = LogSettings()
     incidents: IncidentsConfig = IncidentsConfig()
 
@@ -169,10 +195,7 @@ def check(config: CollectorConfig, source: str) -> None:
         )
     if urlsplit(config.metrics.url).scheme not in ("http", "https"):
         raise ConfigError(f"{source}: metrics.url must be an http(s) URL, got {config.metrics.url!r}")
-    try:
-        listen_address(config.http.listen)
-    except ValueError:
-        raise ConfigError(f"{source}: http.listen must be HOST:PORT, got {config.http.listen!r}") from None
+    check_http(config.http, source)
     secrets = (
         ("mqtt.password_env", config.mqtt.password_env),
         ("metrics.token_env", config.metrics.token_env),
@@ -182,6 +205,50 @@ def check(config: CollectorConfig, source: str) -> None:
             raise ConfigError(f"{source}: {key} names ${name}, which is not set")
     if any(c in config.mqtt.group for c in "/+#$"):
         raise ConfigError(f"{source}: mqtt.group must be one topic level, got {config.mqtt.group!r}")
+    check_connectors(config.incidents, source)
+
+
+def check_http(http: HttpSettings, source: str) -> None:
+    """Listen addresses that parse, and a TLS certificate with its key, both readable."""
+    for key, value in (("http.listen", http.listen), ("http.internal_listen", http.internal_listen)):
+        if key == "http.internal_listen" and not value:
+            continue
+        try:
+            listen_address(value)
+        except ValueError:
+            raise ConfigError(f"{source}: {key} must be HOST:PORT, got {value!r}") from None
+    if http.internal_listen and listen_address(http.internal_listen) == listen_address(http.listen):
+        raise ConfigError(f"{source}: http.internal_listen must differ from http.listen ({http.listen})")
+    if bool(http.tls_cert_file) != bool(http.tls_key_file):
+        raise ConfigError(
+            f"{source}: http.tls_cert_file and http.tls_key_file go together: give both or neither"
+        )
+    for key, value in (("http.tls_cert_file", http.tls_cert_file), ("http.tls_key_file", http.tls_key_file)):
+        if value and not os.access(value, os.R_OK):
+            raise ConfigError(f"{source}: {key} {value!r} cannot be read")
+
+
+def check_connectors(incidents: IncidentsConfig, source: str) -> None:
+    """Connector names unique across kinds, webhook secrets set, routes naming real connectors."""
+    for name in sorted(set(incidents.webhooks) & set(incidents.email)):
+        # The outbox keeps one row per incident and connector name: one of the two would never hear.
+        raise ConfigError(
+            f"{source}: incidents.webhooks.{name} and incidents.email.{name} share the name {name!r}; "
+            "every connector needs a name of its own"
+        )
+    for name, hook in incidents.webhooks.items():
+        if not os.environ.get(hook.secret_env):
+            raise ConfigError(
+                f"{source}: incidents.webhooks.{name}.secret_env names ${hook.secret_env}, which is not set "
+                "or empty: receivers could not tell this collector's notices from forged ones"
+            )
+    names = set(incidents.webhooks) | set(incidents.email)
+    for index, route in enumerate(incidents.routes):
+        if route.connector not in names:
+            raise ConfigError(
+                f"{source}: incidents.routes[{index}].connector {route.connector!r} is no webhook or e-mail "
+                f"connector (there are: {', '.join(sorted(names)) or 'none'})"
+            )
 
 
 def listen_address(listen: str) -> tuple[str, int]:
@@ -190,6 +257,16 @@ def listen_address(listen: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(listen)
     return host.strip("[]"), int(port)
+
+
+def signing_key_path(config: CollectorConfig) -> Path:
+    """Where the command signing key is kept: `diagnostics.signing_key_file`, or its default."""
+    if config.diagnostics.signing_key_file:
+        return Path(config.diagnostics.signing_key_file)
+    url = make_url(config.store.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database + ".signing-key")
+    return Path("var/deskwatch/signing-key")
 
 
 def broker_address(config: MqttSettings) -> tuple[str, int, bool]:

@@ -1,7 +1,7 @@
 """Diagnostics: the collector's signing key, commands published to agents, replies awaited, an audit log.
 
-    key = signing_key(engine)                    # made on first use, kept in the store
-    diag = Diagnostics(config.mqtt, engine, store); diag.start()
+    key = signing_key(engine, key_file)          # made on first use, kept in a 0600 file
+    diag = Diagnostics(config.mqtt, engine, store, key_file=key_file); diag.start()
     outcome = diag.run(Request("pc-17", "dns", {"name": "intranet"}, incident_id=42), actor="alice")
 
 A command is signed with the collector's Ed25519 key, carries an expiry and a nonce and
@@ -20,14 +20,17 @@ import contextlib
 import enum
 import json
 import logging
+import os
 import secrets
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -45,6 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from agent import protocol
 from agent.protocol import Command, CommandResult, Kind, ParamValue, ProtocolError
 from collector.config import MqttSettings, broker_address
+from collector.errors import ConfigError
 from collector.incidents.store import IncidentNotFound, IncidentStore
 from collector.presence import agent as agent_table
 
@@ -61,7 +65,9 @@ signing_keys = sa.Table(
     "diagnostic_signing_key",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # always 1: one key per store
-    sa.Column("private_key", sa.LargeBinary, nullable=False),  # raw 32-byte Ed25519 seed
+    # Empty: the private key lives in [diagnostics] signing_key_file (a store before that held the
+    # raw 32-byte seed here; signing_key() moves it out).
+    sa.Column("private_key", sa.LargeBinary, nullable=False),
     sa.Column("public_key", sa.String(64), nullable=False),  # base64, what agents configure
     sa.Column("created_ns", sa.BigInteger, nullable=False),
 )
@@ -88,30 +94,129 @@ audit = sa.Table(
 # -- the signing key -------------------------------------------------------------------
 
 
-def signing_key(engine: Engine, now_ns: int | None = None) -> Ed25519PrivateKey:
-    """The collector's command signing key; made and stored on first use (one per store, any worker)."""
+def signing_key(engine: Engine, key_file: Path, now_ns: int | None = None) -> Ed25519PrivateKey:
+    """The collector's command signing key, made on first use.
+
+    The private key lives in `key_file` (PEM, mode 0600) and never in the store: the store's
+    backups travel further than the collector's own disk. The store keeps the public half,
+    one per store, so every worker checks that its file holds the key agents trust. A key
+    from before (kept in the store) is moved out into `key_file` and wiped from the store.
+    """
     with engine.connect() as conn:
-        row = conn.execute(sa.select(signing_keys.c.private_key).where(signing_keys.c.id == 1)).first()
+        row = conn.execute(
+            sa.select(signing_keys.c.private_key, signing_keys.c.public_key).where(signing_keys.c.id == 1)
+        ).first()
+    if row is not None and row.private_key:
+        key = Ed25519PrivateKey.from_private_bytes(bytes(row.private_key))
+        if key_file.exists():
+            _check_same(_read_key(key_file), row.public_key, key_file)
+        else:
+            _write_key(key_file, key)
+        _wipe(engine)
+        log.warning("moved the command signing key out of the store into %s (mode 0600)", key_file)
+        return key
+    if key_file.exists():
+        key = _read_key(key_file)
+        if row is not None:
+            _check_same(key, row.public_key, key_file)
+            return key
+        return _record(engine, key, key_file, now_ns)
     if row is not None:
-        return Ed25519PrivateKey.from_private_bytes(bytes(row.private_key))
+        raise ConfigError(
+            f"{key_file} is missing: it held the private half of the command signing key whose public "
+            f"key agents trust ({row.public_key}). Restore it from your backup; or, to make a new key "
+            "(every agent then needs the new command_key), delete the row of diagnostic_signing_key"
+        )
     key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    try:
+        _write_key(key_file, key)
+    except FileExistsError:
+        return signing_key(engine, key_file, now_ns)  # another worker on this machine made it first
+    log.info(
+        "made the command signing key in %s; agents need command_key = %s", key_file, public_key_text(key)
     )
+    return _record(engine, key, key_file, now_ns)
+
+
+def _wipe(engine: Engine) -> None:
+    """Empty the store's copy of the private key, leaving no copy in SQLite's free pages or WAL.
+
+    (PostgreSQL keeps the old row version until VACUUM; docs/diagnostics.md says so.)
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")  # freed space is zeroed
+        conn.execute(signing_keys.update().where(signing_keys.c.id == 1).values(private_key=b""))
+        conn.commit()
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL held the old page
+            conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+
+
+def _record(engine: Engine, key: Ed25519PrivateKey, key_file: Path, now_ns: int | None) -> Ed25519PrivateKey:
+    """Store the public half of `key`; if another worker stored one first, it must be the same."""
     try:
         with engine.begin() as conn:
             conn.execute(
                 signing_keys.insert().values(
                     id=1,
-                    private_key=raw,
+                    private_key=b"",
                     public_key=public_key_text(key),
                     created_ns=now_ns or time.time_ns(),
                 )
             )
     except IntegrityError:
-        return signing_key(engine)  # another worker made one first: everyone signs with that one
-    log.info("made the command signing key; agents need command_key = %s", public_key_text(key))
+        with engine.connect() as conn:
+            stored = conn.execute(
+                sa.select(signing_keys.c.public_key).where(signing_keys.c.id == 1)
+            ).scalar_one()
+        _check_same(key, stored, key_file)
     return key
+
+
+def _check_same(key: Ed25519PrivateKey, public_key: str, key_file: Path) -> None:
+    if public_key_text(key) != public_key:
+        raise ConfigError(
+            f"{key_file} holds another signing key than the one agents trust ({public_key}): every "
+            "collector worker needs a copy of the same key file"
+        )
+
+
+def _read_key(key_file: Path) -> Ed25519PrivateKey:
+    try:
+        mode = key_file.stat().st_mode
+        if mode & 0o077:
+            raise ConfigError(
+                f"{key_file}: the command signing key may be readable by its owner only (chmod 600), "
+                f"not {stat.filemode(mode)}"
+            )
+        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    except OSError as err:
+        raise ConfigError(f"{key_file}: cannot read the command signing key: {err.strerror}") from err
+    except ValueError as err:
+        raise ConfigError(f"{key_file}: not a PEM private key: {err}") from err
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{key_file}: not an Ed25519 key")
+    return key
+
+
+def _write_key(key_file: Path, key: Ed25519PrivateKey) -> None:
+    """Write `key` as PEM to a new file only its owner may read; FileExistsError if there is one."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+    except FileExistsError:
+        raise
+    except OSError as err:
+        raise ConfigError(f"{key_file}: cannot write the command signing key: {err.strerror}") from err
 
 
 def public_key_text(key: Ed25519PrivateKey) -> str:
@@ -181,6 +286,7 @@ class Diagnostics:
         engine: Engine,
         store: IncidentStore,
         *,
+        key_file: Path,
         password: str = "",
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -188,7 +294,7 @@ class Diagnostics:
         self.engine = engine
         self.store = store
         self.clock = clock
-        self.key = signing_key(engine)
+        self.key = signing_key(engine, key_file)
         self.connected = False
         self._pending: dict[bytes, Future[CommandResult]] = {}
         self._lock = threading.Lock()

@@ -5,6 +5,11 @@ own, so the broker ACL (deploy/mosquitto/acl) can confine it to `deskwatch/v1/<i
 the ACL's `pattern` lines, keyed by user name, are the per-agent entries, and enrolling
 makes sure the ACL file has them. The password is added to Mosquitto's password file
 with `mosquitto_passwd` (hashed there) and printed once, as the last line, for the PC.
+
+An id already in the password file is refused unless `--rotate` is given (enrolling it
+again would change the password under a running PC, which then loses the broker), and so
+is every user the ACL file names in a `user` section, such as the collector itself:
+those are services, not agents, and their password is not enroll's to change.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collector.errors import CollectorError
 
 DEFAULT_PASSWD = "/etc/mosquitto/deskwatch/passwd"
 DEFAULT_ACL = "/etc/mosquitto/deskwatch/acl"
+COLLECTOR_USER = "deskwatch-collector"  # the collector's user in deploy/mosquitto/acl
 ACL_PATTERNS = (
     "pattern write {prefix}/%u/state",
     "pattern write {prefix}/%u/metrics",
@@ -40,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--broker", default="mqtts://BROKER:8883", help="broker URL to put in the agent's config"
     )
     enroll.add_argument("--prefix", default=protocol.DEFAULT_PREFIX)
+    enroll.add_argument(
+        "--rotate",
+        action="store_true",
+        help="the agent is enrolled already: give it a new password (its PC needs the new one)",
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -52,6 +63,17 @@ def handle(args: argparse.Namespace) -> int:
     if not Path(tool).exists():
         raise CollectorError("mosquitto_passwd is not installed (Debian package mosquitto)")
     passwd = Path(args.passwd_file)
+    services = service_users(Path(args.acl_file))
+    if name in services:
+        raise CollectorError(
+            f"{name!r} is the broker user of a service ({args.acl_file} has `user {name}`), not an agent: "
+            "enrolling it would replace that service's password"
+        )
+    if name in enrolled(passwd) and not args.rotate:
+        raise CollectorError(
+            f"agent {name} is enrolled already in {passwd}; a new password would lock out the PC that "
+            "uses the current one. Give --rotate to replace it (then update that PC's password file)"
+        )
     password = secrets.token_urlsafe(24)
     create = [] if passwd.exists() else ["-c"]
     passwd.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +94,29 @@ def handle(args: argparse.Namespace) -> int:
     print('  password_file = "/etc/deskwatch/mqtt-password"   # the line below; only the agent reads it')
     print(password)
     return 0
+
+
+def enrolled(passwd: Path) -> set[str]:
+    """The user names in a Mosquitto password file (`user:hash` lines)."""
+    try:
+        text = passwd.read_text()
+    except FileNotFoundError:
+        return set()
+    except OSError as err:
+        raise CollectorError(f"cannot read {passwd}: {err.strerror}") from err
+    return {line.split(":", 1)[0] for line in text.splitlines() if ":" in line and not line.startswith("#")}
+
+
+def service_users(acl: Path) -> set[str]:
+    """Users with a `user` section in the ACL file (the collector), plus the collector's default name."""
+    try:
+        text = acl.read_text()
+    except FileNotFoundError:
+        text = ""
+    except OSError as err:
+        raise CollectorError(f"cannot read {acl}: {err.strerror}") from err
+    named = {line.split(None, 1)[1].strip() for line in text.splitlines() if line.startswith("user ")}
+    return named | {COLLECTOR_USER}
 
 
 def ensure_acl(path: Path, prefix: str) -> bool:

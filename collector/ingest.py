@@ -18,6 +18,7 @@ a redelivery of something stored before the ack got out, and is dropped.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -41,7 +42,7 @@ from collector.errors import CollectorError
 from collector.observers import Observer, PresenceChange
 from collector.selfmetrics import SelfMetrics
 from collector.sequence import SequenceTracker, Verdict
-from collector.writer import Sink
+from collector.writer import LineStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ PresenceWriter = Callable[[Connection, Sequence[tuple[Presence, int]]], object]
 BAD_TOPIC: Final = "bad_topic"
 AGENT_ID_MISMATCH: Final = "agent_id_mismatch"
 INTERNAL_ERROR: Final = "internal_error"
+SESSION_TAKEN_OVER: Final = 0x8E  # MQTT v5 DISCONNECT reason: another client took this client id
+SHORT_SESSION_SECONDS: Final = 5.0
 MAX_TOPICS: Final = 200_000  # parsed topics kept (agents x kinds); beyond, the cache starts over
 
 
@@ -87,7 +90,7 @@ class Ingest:
         self,
         config: CollectorConfig,
         engine: Engine,
-        sink: Sink,
+        sink: LineStore,
         metrics: SelfMetrics,
         observers: Sequence[Observer] = (),
         password: str = "",
@@ -117,6 +120,10 @@ class Ingest:
         self._accepting = True
         self._stop = threading.Event()
         self._connected = False
+        self._replaying = False  # replay() loaded the stored sequence state
+        self._taken_over = False  # said once: two processes with one client id fight for good
+        self._connected_at = 0.0
+        self._short_sessions = 0  # connections in a row the broker dropped within seconds
         self._flush_thread = threading.Thread(target=self._flush_loop, name="ingest-flush", daemon=True)
         self._client = self._make_client(password)
 
@@ -184,6 +191,7 @@ class Ingest:
             ]
         )
         self._connected = True
+        self._connected_at = time.monotonic()
         self._metrics.mqtt_connected.set(1)
         log.info("connected to %s as %s", self._config.mqtt.broker, self._config.mqtt.client_id)
 
@@ -198,8 +206,24 @@ class Ingest:
     ) -> None:
         self._connected = False
         self._metrics.mqtt_connected.set(0)
-        if not self._stop.is_set():
-            log.warning("lost the broker connection (%s); reconnecting", reason)
+        if self._stop.is_set():
+            return
+        # Another client with our client id takes the session over (MQTT v5 reason 0x8E; Mosquitto
+        # 2.0.11 just closes the socket): the two knock each other off for ever, each taking the
+        # session and the other's unacknowledged batches. Said once, as an error.
+        lived = time.monotonic() - self._connected_at
+        self._short_sessions = self._short_sessions + 1 if lived < SHORT_SESSION_SECONDS else 0
+        taken_over = getattr(reason, "value", None) == SESSION_TAKEN_OVER
+        if (taken_over or self._short_sessions >= 3) and not self._taken_over:
+            self._taken_over = True
+            log.error(
+                "the broker dropped this collector %s: another client probably uses client_id %r; every "
+                "collector process needs a client_id of its own ([mqtt] client_id)",
+                "for another client" if taken_over else "within seconds of connecting three times in a row",
+                self._config.mqtt.client_id,
+            )
+            return
+        log.warning("lost the broker connection (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._on_payload(message.topic, bytes(message.payload), message.mid, message.qos)
@@ -255,7 +279,7 @@ class Ingest:
 
     def _accept_batch(self, decoded: fastlane.Decoded, received_ns: int, mid: int, qos: int) -> None:
         batch, body, lines = decoded.batch, decoded.body, decoded.lines
-        verdict = self._tracker.observe(batch.agent_id, batch.seq)
+        verdict = self._tracker.observe(batch.agent_id, batch.seq, batch.spool_id, received_ns)
         if verdict is Verdict.DUPLICATE:
             self._duplicate_batches.inc()
             self._metrics.duplicates.inc()
@@ -346,7 +370,7 @@ class Ingest:
         views = self._tracker.take_dirty()
         try:
             with begin_write(self._engine) as conn:
-                deadletter.add(conn, pending.letters, self._config.deadletter.max_entries)
+                dropped = deadletter.add(conn, pending.letters, self._config.deadletter)
                 merged, opened, filled = sequence.save(conn, views)
                 changes = presence.apply(conn, pending.presences, pending.seen)
                 for write in self._presence_writers:
@@ -355,6 +379,7 @@ class Ingest:
             self._tracker.mark_dirty(views)
             raise
         self._tracker.adopt(merged)
+        self._metrics.deadletter_dropped.inc(dropped)
         self._metrics.gaps.inc(opened)
         self._metrics.gaps_filled.inc(filled)
         for batch, received_ns in pending.batches:
@@ -377,6 +402,30 @@ class Ingest:
             self._metrics.observer_errors.inc()
             log.exception("observer %r failed", method)
 
+    def replay(self, topic: str, payload: bytes, received_ns: int) -> Replayed:
+        """Take one stored message through ingest as if it had just arrived, and store it at once.
+
+        For `deskwatch-collector deadletter replay`, in a process of its own that is not
+        connected to the broker: the same decoding, sequence tracking, line writing and
+        presence as live messages, without the broker. A message still refused is not
+        dead-lettered again (the caller keeps its letter); a failure to store raises.
+        """
+        if not self._replaying:
+            self._tracker.load(self._engine)
+            self._replaying = True
+        self.receive(topic, payload, received_ns)
+        with self._lock:
+            pending = self._pending
+            if pending.letters:
+                letter = pending.letters.pop()
+                pending.acks.pop()
+                return Replayed(ReplayOutcome.REFUSED, letter.reason)
+            stored = bool(pending.batches or pending.presences)
+        self.flush()
+        if stored:
+            return Replayed(ReplayOutcome.STORED, "")
+        return Replayed(ReplayOutcome.DUPLICATE, "its sequence number was stored before")
+
     def stop(self, timeout: float) -> None:
         """Stop taking messages, store and acknowledge what arrived within `timeout` s, disconnect."""
         self._accepting = False
@@ -395,6 +444,20 @@ class Ingest:
         time.sleep(0.05)  # let the acknowledgements leave before the DISCONNECT
         self._client.disconnect()
         self._client.loop_stop()
+
+
+class ReplayOutcome(enum.StrEnum):
+    """What became of a replayed message."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # stored before: nothing to do
+    REFUSED = "refused"  # still not valid
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    outcome: ReplayOutcome
+    reason: str
 
 
 class _Mismatch(Exception):

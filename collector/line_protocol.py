@@ -9,7 +9,9 @@ tag of the same name a sample brings. VictoriaMetrics names each field
 Escaping follows https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/:
 measurements escape comma and space; tag keys, tag values and field keys escape comma,
 equals sign and space; a backslash is written as two. Line protocol cannot carry a
-newline inside a tag value, so CR and LF become escaped spaces. An empty tag value is
+newline inside a tag value, so CR and LF become escaped spaces, and so does every other
+character that ends a line somewhere (NEL, U+2028, U+2029, VT, FF and the file, group
+and record separators), so a tag reads as one line in PromQL answers and Grafana too. An empty tag value is
 left out (in PromQL an empty label is the same as no label), and so is a non-finite field.
 """
 
@@ -30,10 +32,14 @@ except ImportError:  # not compiled on this machine (no C compiler): the Python 
 STATE_MEASUREMENT: Final = "state"
 
 # A newline becomes an (escaped) space: unescaped, it would end the tag set mid-line and
-# VictoriaMetrics would drop the sample as unparseable.
-_MEASUREMENT_ESCAPES: Final = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
+# VictoriaMetrics would drop the sample as unparseable. The other line breaks (str.splitlines
+# breaks on each) become one too.
+_LINE_BREAKS: Final = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_MEASUREMENT_ESCAPES: Final = str.maketrans(
+    {"\\": "\\\\", ",": "\\,", " ": "\\ ", **dict.fromkeys(_LINE_BREAKS, "\\ ")}
+)
 _TAG_ESCAPES: Final = str.maketrans(
-    {"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\ ", "\r": "\\ "}
+    {"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", **dict.fromkeys(_LINE_BREAKS, "\\ ")}
 )
 
 

@@ -82,6 +82,11 @@ class SelfMetrics:
             "Lines dropped because the disk buffer was full",
             registry=r,
         )
+        self.deadletter_dropped = Counter(
+            "deskwatch_deadletter_dropped",
+            "Dead letters deleted, oldest first, to keep the store within max_entries and max_total_bytes",
+            registry=r,
+        )
         self.mqtt_connected = Gauge("deskwatch_mqtt_connected", "1 while connected to the broker", registry=r)
         self.observer_errors = Counter(
             "deskwatch_ingest_observer_errors",

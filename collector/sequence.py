@@ -7,6 +7,13 @@ it, and anything else at or below the highest is a duplicate, a QoS 1 redelivery
 ingest drops. Numbers below the tracked window (`floor`) cannot be judged and are
 accepted; VictoriaMetrics' dedup collapses them if they were stored before.
 
+A window belongs to one life of the agent's spool (`Batch.spool_id`, made with the spool
+file). A batch from a spool not seen before (a re-imaged PC, a deleted spool, an id
+enrolled again elsewhere, whose numbers start over from 1) starts a new window: its
+numbers are judged afresh instead of being dropped as repeats of the old life's, and the
+old life's still-missing batches are written off as lost. A late batch of a spool already
+replaced is stored without judging (VictoriaMetrics' dedup collapses a repeat).
+
 The state lives in the collector's store (`agent_sequence`) so that a restarted or
 killed collector does not store a redelivered batch twice, and so that several
 collector processes, which each see only their share of an agent's batches, count gaps
@@ -42,6 +49,8 @@ from collector.db import execute_many
 
 # Ranges kept per agent; beyond this the oldest gap is written off as lost for good.
 MAX_RANGES: Final = 64
+# Replaced spools remembered per agent, so their late batches are not taken for a new spool.
+MAX_RETIRED: Final = 8
 
 metadata = MetaData()
 agent_sequence = Table(
@@ -53,6 +62,9 @@ agent_sequence = Table(
     Column("missing", Text, nullable=False),  # JSON [[start, end), ...]
     Column("lost", BigInteger, nullable=False),  # gaps dropped from `missing` to bound it
     Column("duplicates", Integer, nullable=False),
+    Column("spool_id", String(64), nullable=False, server_default=""),  # the life this window is of
+    Column("since_ns", BigInteger, nullable=False, server_default="0"),  # when that window began
+    Column("retired", Text, nullable=False, server_default="[]"),  # JSON: spools replaced since
 )
 
 Range = tuple[int, int]  # half-open [start, end)
@@ -76,6 +88,33 @@ class AgentSequence:
     missing: list[Range] = field(default_factory=list)
     lost: int = 0
     duplicates: int = 0
+    spool_id: str = ""  # the spool whose numbers this window tracks ("" from agents before it)
+    since_ns: int = 0  # the collector's time of the window's first batch: the newer window wins a merge
+    retired: list[str] = field(default_factory=list)  # spools replaced before, oldest first
+
+    def copy(self) -> AgentSequence:
+        return AgentSequence(
+            self.floor,
+            self.high,
+            list(self.missing),
+            self.lost,
+            self.duplicates,
+            self.spool_id,
+            self.since_ns,
+            list(self.retired),
+        )
+
+    def restarted(self, seq: int, spool_id: str, received_ns: int) -> AgentSequence:
+        """A new window for a new spool's first batch `seq`; this one's missing batches are written off."""
+        return AgentSequence(
+            floor=seq,
+            high=seq,
+            lost=self.gaps,
+            duplicates=self.duplicates,
+            spool_id=spool_id,
+            since_ns=received_ns,
+            retired=_retire(self.retired, self.spool_id),
+        )
 
     @property
     def gaps(self) -> int:
@@ -124,8 +163,32 @@ def _seen(state: AgentSequence) -> list[Range]:
     return _complement(state.missing, state.floor, state.high + 1)
 
 
+def _retire(retired: list[str], spool_id: str) -> list[str]:
+    kept = [r for r in retired if r != spool_id] + [spool_id]
+    return kept[-MAX_RETIRED:]
+
+
+def _newer(a: AgentSequence, b: AgentSequence) -> bool:
+    """True if `a` tracks a later spool than `b` (their spool ids differ)."""
+    if b.spool_id in a.retired:
+        return True
+    if a.spool_id in b.retired:
+        return False
+    # Two collectors each saw a different spool first: the window that began later is the new life.
+    return (a.since_ns, a.spool_id) > (b.since_ns, b.spool_id)
+
+
 def merge(a: AgentSequence, b: AgentSequence) -> AgentSequence:
     """The view of an agent's sequence after seeing everything `a` and `b` saw."""
+    if a.spool_id != b.spool_id:
+        new, old = (a, b) if _newer(a, b) else (b, a)
+        retired = _retire([r for r in old.retired if r not in new.retired] + new.retired, old.spool_id)
+        merged = new.copy()
+        merged.retired = [r for r in retired if r != new.spool_id][-MAX_RETIRED:]
+        # what the old life never delivered stays counted, whoever saw it
+        merged.lost = max(new.lost, old.gaps)
+        merged.duplicates = max(new.duplicates, old.duplicates)
+        return merged
     if not a.missing and not b.missing and a.floor <= b.high + 1 and b.floor <= a.high + 1:
         # Two unbroken runs that touch: one unbroken run. Every flush merges each agent
         # twice, and nearly every agent is in this case.
@@ -135,6 +198,9 @@ def merge(a: AgentSequence, b: AgentSequence) -> AgentSequence:
             [],
             max(a.lost, b.lost),
             max(a.duplicates, b.duplicates),
+            a.spool_id,
+            _earliest(a.since_ns, b.since_ns),
+            a.retired if a.retired == b.retired else _union(a.retired, b.retired),
         )
     seen = sorted(_seen(a) + _seen(b))
     union: list[Range] = []
@@ -150,9 +216,20 @@ def merge(a: AgentSequence, b: AgentSequence) -> AgentSequence:
         missing=_complement(union, low, high + 1),
         lost=max(a.lost, b.lost),
         duplicates=max(a.duplicates, b.duplicates),
+        spool_id=a.spool_id,
+        since_ns=_earliest(a.since_ns, b.since_ns),
+        retired=_union(a.retired, b.retired),
     )
     merged._bound()
     return merged
+
+
+def _earliest(a: int, b: int) -> int:
+    return min(a, b) if a and b else a or b
+
+
+def _union(a: list[str], b: list[str]) -> list[str]:
+    return ([r for r in a if r not in b] + b)[-MAX_RETIRED:]
 
 
 class SequenceTracker:
@@ -168,15 +245,23 @@ class SequenceTracker:
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
 
-    def observe(self, agent_id: str, seq: int) -> Verdict:
-        """Record a batch's sequence number; the first one seen from an agent starts its window."""
+    def observe(self, agent_id: str, seq: int, spool_id: str = "", received_ns: int = 0) -> Verdict:
+        """Record a batch's sequence number; the first one seen from an agent, or from a new
+        spool of it, starts a window."""
         with self._lock:
             state = self._agents.get(agent_id)
             self._dirty.add(agent_id)
             if state is None:
-                self._agents[agent_id] = AgentSequence(floor=seq, high=seq)
+                self._agents[agent_id] = AgentSequence(
+                    floor=seq, high=seq, spool_id=spool_id, since_ns=received_ns
+                )
                 return Verdict.NEW
-            return state.observe(seq)
+            if spool_id == state.spool_id:
+                return state.observe(seq)
+            if spool_id in state.retired:
+                return Verdict.UNKNOWN  # a late batch of a spool since replaced
+            self._agents[agent_id] = state.restarted(seq, spool_id, received_ns)
+            return Verdict.NEW
 
     def get(self, agent_id: str) -> AgentSequence | None:
         return self._agents.get(agent_id)
@@ -193,7 +278,7 @@ class SequenceTracker:
         """Copies of the agents changed since the last call, for `save()` outside the lock."""
         with self._lock:
             dirty = {
-                agent_id: AgentSequence(s.floor, s.high, list(s.missing), s.lost, s.duplicates)
+                agent_id: s.copy()
                 for agent_id in self._dirty
                 if (s := self._agents.get(agent_id)) is not None
             }
@@ -264,13 +349,26 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 _ranges = msgspec.json.Decoder(list[tuple[int, int]])
-_ROW_COLUMNS: Final = ("floor", "high", "missing", "lost", "duplicates")  # what _to_row gives
+_ROW_COLUMNS: Final = (  # what _to_row gives
+    "floor",
+    "high",
+    "missing",
+    "lost",
+    "duplicates",
+    "spool_id",
+    "since_ns",
+    "retired",
+)
+_spools = msgspec.json.Decoder(list[str])
 _UPDATE: Final = agent_sequence.update().where(agent_sequence.c.agent_id == bindparam("key"))
 
 
 def _from_row(row: Row[Any]) -> AgentSequence:
     missing = [] if row.missing == "[]" else list(_ranges.decode(row.missing))  # no gap: most rows
-    return AgentSequence(row.floor, row.high, missing, row.lost, row.duplicates)
+    retired = [] if row.retired == "[]" else _spools.decode(row.retired)  # never restarted: most rows
+    return AgentSequence(
+        row.floor, row.high, missing, row.lost, row.duplicates, row.spool_id, row.since_ns, retired
+    )
 
 
 def _to_row(state: AgentSequence) -> dict[str, object]:
@@ -280,4 +378,7 @@ def _to_row(state: AgentSequence) -> dict[str, object]:
         "missing": msgspec.json.encode(state.missing).decode() if state.missing else "[]",
         "lost": state.lost,
         "duplicates": state.duplicates,
+        "spool_id": state.spool_id,
+        "since_ns": state.since_ns,
+        "retired": msgspec.json.encode(state.retired).decode() if state.retired else "[]",
     }

@@ -18,9 +18,9 @@ from fastapi import FastAPI
 
 from agent.protocol import PROTOCOL_VERSION, Batch, Sample
 from collector import presence, sequence
-from collector.config import CollectorConfig, listen_address
+from collector.config import CollectorConfig, listen_address, signing_key_path
 from collector.db import begin_write, make_engine, migrate
-from collector.http import Health, Server, create_app
+from collector.http import Health, Server, create_app, create_internal_app
 from collector.ingest import Ingest
 from collector.inventory import store as inventory_store
 from collector.line_protocol import batch_lines
@@ -49,17 +49,29 @@ class CollectorService:
         self._sink = Sink(MetricsWriter(config.metrics, self.metrics, token), self._buffer, config.metrics)
         self.ingest = Ingest(config, self.engine, self._sink, self.metrics, password=password)
         self.ingest.add_presence_writer(inventory_store.record)  # inventories arrive in births
-        self.app: FastAPI = create_app(self.metrics.registry, self.health)
         # Diagnostics (issue 8): signed commands to agents, POST /api/v1/agents/{id}/diagnostics.
         from collector.api.diagnostics import mount as mount_diagnostics
         from collector.diagnostics import Diagnostics
         from collector.incidents.store import IncidentStore
 
         store = IncidentStore(self.engine)
-        self.diagnostics = Diagnostics(config.mqtt, self.engine, store, password=password)
+        http = config.http
+        self.app: FastAPI = create_app(
+            self.metrics.registry,
+            self.health,
+            authorize=lambda token: store.token_identity(token) is not None,
+            operations=not http.internal_listen,
+            max_body_bytes=http.max_body_bytes,
+        )
+        self.diagnostics = Diagnostics(
+            config.mqtt, self.engine, store, key_file=signing_key_path(config), password=password
+        )
         mount_diagnostics(self.app, self.diagnostics)
-        host, port = listen_address(config.http.listen)
-        self._http = Server(self.app, host, port)
+        tls = (http.tls_cert_file, http.tls_key_file)
+        self._servers = [Server(self.app, *listen_address(http.listen), *tls)]
+        if http.internal_listen:
+            internal = create_internal_app(self.metrics.registry, self.health, self.app, http.max_body_bytes)
+            self._servers.append(Server(internal, *listen_address(http.internal_listen), *tls))
         self._stop = threading.Event()
         self._presence_thread = threading.Thread(target=self._presence_loop, name="presence", daemon=True)
 
@@ -101,8 +113,15 @@ class CollectorService:
         self.ingest.start()
         self.diagnostics.start()
         self._presence_thread.start()
-        self._http.start()
-        log.info("collector running; HTTP on %s", self.config.http.listen)
+        for server in self._servers:
+            server.start()
+        http = self.config.http
+        log.info(
+            "collector running; API on %s://%s%s",
+            "https" if http.tls_cert_file else "http",
+            http.listen,
+            f", internal listener on {http.internal_listen}" if http.internal_listen else "",
+        )
 
     def stop(self) -> None:
         """Stop within about metrics.shutdown_timeout_seconds; buffered data stays on disk."""
@@ -111,7 +130,8 @@ class CollectorService:
         self.ingest.stop(timeout)
         self.diagnostics.stop()
         self._sink.close(timeout=2.0)
-        self._http.stop()
+        for server in self._servers:
+            server.stop()
         self._presence_thread.join(2.0)
         self.engine.dispose()
         log.info("collector stopped")

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import urllib3
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -171,6 +171,24 @@ class DiskBuffer:
     def _report(self) -> None:
         self._metrics.buffer_bytes.set(self._bytes)
         self._metrics.buffer_segments.set(len(self._segments))
+
+
+class LineStore(Protocol):
+    """Where ingest puts a flush's line protocol: returns once it is safe, raises CollectorError if not."""
+
+    def store(self, body: bytes) -> None: ...
+
+
+class DirectSink:
+    """Straight to the database and nowhere else: for a one-off process (`deadletter replay`)
+    that must not share the running collector's disk buffer. WriteError if it is not taken."""
+
+    def __init__(self, writer: MetricsWriter) -> None:
+        self._writer = writer
+
+    def store(self, body: bytes) -> None:
+        if body:
+            self._writer.write(body)
 
 
 class Sink:

@@ -15,6 +15,7 @@ action="${1:-start}"
 BROKER_PORT="${DESKWATCH_BROKER_PORT:-11883}"
 VM_PORT="${DESKWATCH_VM_PORT:-18428}"
 API_PORT="${DESKWATCH_API_PORT:-19108}"
+OPS_PORT="${DESKWATCH_OPS_PORT:-19109}"  # the collector's internal listener: /metrics, /docs
 venv="$repo/.venv/bin"
 PROCS=(agent collector office)
 
@@ -62,14 +63,18 @@ scrape_configs:
   - job_name: deskwatch-collector
     scrape_interval: 15s
     static_configs:
-      - targets: ["127.0.0.1:$API_PORT"]
+      - targets: ["127.0.0.1:$OPS_PORT"]
 YAML
 "$repo/deploy/local/mosquitto.sh" start "$state/mosquitto" "$BROKER_PORT"
 "$repo/deploy/local/victoria-metrics.sh" start "$state/victoria-metrics" "$VM_PORT"
 
+# A client id of its own per checkout: two stacks on one machine never take over each
+# other's broker session.
+client_id="deskwatch-collector-quickstart-$(printf '%s' "$state" | cksum | cut -d' ' -f1)"
 cat > "$state/collector.toml" <<TOML
 [mqtt]
 broker = "mqtt://127.0.0.1:$BROKER_PORT"
+client_id = "$client_id"
 [metrics]
 url = "http://127.0.0.1:$VM_PORT"
 buffer_dir = "$state/collector-buffer"
@@ -77,6 +82,7 @@ buffer_dir = "$state/collector-buffer"
 url = "sqlite:///$state/collector.db"
 [http]
 listen = "127.0.0.1:$API_PORT"
+internal_listen = "127.0.0.1:$OPS_PORT"
 TOML
 start_bg collector "$venv/deskwatch-collector" run --config "$state/collector.toml"
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$API_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -135,7 +141,7 @@ cat <<INFO
 deskwatch is running (logs and data in $state).
   MQTT broker       mqtt://127.0.0.1:$BROKER_PORT     watch: mosquitto_sub -p $BROKER_PORT -t 'deskwatch/v1/#' -v
   VictoriaMetrics   http://127.0.0.1:$VM_PORT/vmui    try: printer_supply_level_percent, memory_used_percent
-  collector API     http://127.0.0.1:$API_PORT/docs   (OpenAPI; bearer token below)
+  collector API     http://127.0.0.1:$API_PORT/api/v1   (bearer token below; OpenAPI docs at http://127.0.0.1:$OPS_PORT/docs)
   API token         $token
   agent             $("$venv/deskwatch-agent" check --config "$state/agent.toml" | sed -n 2p | xargs)
   simulated office  ${devices:-none}

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -47,15 +49,18 @@ class CommandHandler:
         context: Context,
         clock: Callable[[], int] = time.time_ns,
         started_ns: int | None = None,
+        nonce_file: Path | None = None,
     ) -> None:
-        """`started_ns`: when the agent started (commands issued before it are refused)."""
+        """`started_ns`: when the agent started (commands issued before it are refused);
+        `nonce_file`: where the nonces of unexpired commands are kept across restarts."""
         self.agent_id = agent_id
         self.key = key
         self.settings = settings
         self.context = context
         self.clock = clock
         self.started_ns = clock() if started_ns is None else started_ns
-        self.nonces = security.NonceCache()
+        self.nonce_file = nonce_file
+        self.nonces = security.NonceCache(_load_nonces(nonce_file), self.clock())
         self.rate = security.RateLimiter(settings.per_minute, settings.burst, self.started_ns)
         self.running = 0
         self.rejected_total = 0
@@ -119,11 +124,33 @@ class CommandHandler:
             return problem
         if not self.nonces.add(command.nonce, command.expires_ns, now):
             return "replayed: this nonce was already used"
+        problem = self._keep_nonces()
+        if problem:
+            return problem
         if not self.rate.allow(now):
             s = self.settings
             return f"rate limit: at most {s.per_minute:g} commands a minute (burst {s.burst})"
         if self.running >= self.settings.max_concurrent:
             return f"busy: {self.running} commands already running"
+        return None
+
+    def _keep_nonces(self) -> str | None:
+        """Write the live nonces to `nonce_file` (fsynced, then renamed), or say why not.
+
+        A command whose nonce could not be kept is refused: after a restart it could run again.
+        """
+        path = self.nonce_file
+        if path is None:
+            return None
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            with open(temporary, "wb") as out:
+                out.write(msgspec.json.encode(self.nonces.entries()))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except OSError as err:
+            return f"cannot keep this command's nonce in {path} ({err.strerror}), so it could be replayed"
         return None
 
     async def _run(
@@ -157,6 +184,23 @@ class CommandHandler:
         return self._reply(
             command.id, status, command.check, error, duration_seconds=round(seconds, 4), result=result
         )
+
+
+_nonces = msgspec.json.Decoder(list[tuple[str, int]])
+
+
+def _load_nonces(path: Path | None) -> list[tuple[str, int]]:
+    """The nonces kept before a restart; none if there is no file (a first start) or it is unreadable."""
+    if path is None:
+        return []
+    try:
+        return _nonces.decode(path.read_bytes())
+    except FileNotFoundError:
+        return []
+    except (OSError, msgspec.DecodeError) as err:
+        # Commands issued before this start are still refused by the time gate.
+        log.warning("cannot read the command nonces in %s (%s); starting without them", path, err)
+        return []
 
 
 def _command_id(payload: bytes) -> str:

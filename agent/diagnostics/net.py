@@ -185,7 +185,7 @@ async def _echo(sock: socket.socket, address: str, ident: int, seq: int, timeout
 
 
 class DnsParams(Params, frozen=True):
-    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$")]
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}\Z")]
     server: Host | None = None  # default: the PC's own resolver
     server_port: Port = 53
     type: Literal["A", "AAAA"] = "A"

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import msgspec
 
-Host = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_\[][A-Za-z0-9_.:%\[\]-]{0,252}$")]
+Host = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_\[][A-Za-z0-9_.:%\[\]-]{0,252}\Z")]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
-Url = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]{1,2040}$")]
+Url = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]{1,2040}\Z")]
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=30)]
 Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 

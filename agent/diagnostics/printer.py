@@ -23,7 +23,7 @@ LOW_SUPPLY_PERCENT = 10
 class PrinterParams(Params, frozen=True):
     host: Host
     port: Port = 161
-    auth: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "default"
+    auth: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}\Z")] = "default"
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=10)] = 2.0
     retries: Annotated[int, msgspec.Meta(ge=0, le=3)] = 1
 

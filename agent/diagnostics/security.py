@@ -6,9 +6,10 @@ an argument, so the tests state it instead of patching clocks.
 The signature covers every field but itself (`protocol.signing_bytes`), the agent id
 included, so a command signed for one PC is refused by every other one. A nonce is
 remembered until its command expires and commands may claim at most
-`max_lifetime_seconds`, which bounds the memory the replay check needs. Nonces are not
-kept across restarts; instead a command issued before this agent started is refused,
-so a replay after a restart fails on that check.
+`max_lifetime_seconds`, which bounds the memory the replay check needs. The handler keeps
+the live nonces in a file too (`NonceCache.entries`, `NonceCache(entries, now)`), so a
+command seen before a restart is still refused after it; a command issued before the
+agent started (beyond the clock skew) is refused as well, even were that file lost.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -69,9 +71,18 @@ def time_problem(command: Command, now_ns: int, started_ns: int, settings: Setti
 class NonceCache:
     """Nonces of commands that are not expired yet."""
 
-    def __init__(self) -> None:
+    def __init__(self, entries: Iterable[tuple[str, int]] = (), now_ns: int = 0) -> None:
+        """`entries`: (nonce, expires_ns) pairs remembered before a restart; expired ones are dropped."""
         self._expiry: dict[str, int] = {}
         self._heap: list[tuple[int, str]] = []
+        for nonce, expires_ns in entries:
+            if expires_ns > now_ns and nonce not in self._expiry:
+                self._expiry[nonce] = expires_ns
+                heapq.heappush(self._heap, (expires_ns, nonce))
+
+    def entries(self) -> list[tuple[str, int]]:
+        """The (nonce, expires_ns) pairs remembered now, for keeping across a restart."""
+        return sorted(self._expiry.items())
 
     def __len__(self) -> int:
         return len(self._expiry)

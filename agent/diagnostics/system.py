@@ -181,7 +181,7 @@ _SERVICE = r"[A-Za-z0-9@._:-]{1,128}"
 class ServicesParams(Params, frozen=True):
     # comma-separated, because parameters are scalars: "cups,NetworkManager"; "" asks for
     # what an office PC relies on (DEFAULT_SERVICES)
-    names: Annotated[str, msgspec.Meta(pattern=rf"^({_SERVICE}(,{_SERVICE}){{0,19}})?$")] = ""
+    names: Annotated[str, msgspec.Meta(pattern=rf"^({_SERVICE}(,{_SERVICE}){{0,19}})?\Z")] = ""
 
 
 # Printing, name resolution and the network: what a caller's "nothing works" usually is.

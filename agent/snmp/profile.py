@@ -19,8 +19,8 @@ import msgspec
 from agent.snmp.errors import ProfileError
 from agent.snmp.values import VALUE_TYPES, Oid, Value, VarBind, decode, format_oid, parse_oid
 
-OidText = Annotated[str, msgspec.Meta(pattern=r"^\.?[0-9]+(\.[0-9]+)+$")]
-Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")]
+OidText = Annotated[str, msgspec.Meta(pattern=r"^\.?[0-9]+(\.[0-9]+)+\Z")]
+Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*\Z")]
 
 
 class Column(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -11,7 +11,7 @@ processes). The same routes answer under /api/ too, the form issue 8 names.
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api.auth import Principal, Role, requirer
@@ -19,6 +19,14 @@ from collector.diagnostics import Answered, AuditEntry, Diagnostics, Refusal, Re
 
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 ParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+# Ids stay within a signed 64-bit column; anything larger is a 422, not a database overflow.
+RowId = Annotated[int, Field(ge=1, le=2**62)]
+# A parameter's number travels to the agent as JSON: within 64 bits (and what a check takes
+# is the agent's to judge); a float within the same bounds, or pydantic would take a huge
+# integer as a float.
+ParamInt = Annotated[int, Field(ge=-(2**62), le=2**62)]
+ParamFloat = Annotated[float, Field(ge=-(2**62), le=2**62)]
+ParamValue = Annotated[str, Field(max_length=2048)] | bool | ParamInt | ParamFloat
 
 # What each refusal means for a client: the agent or incident is not there, or the
 # agent cannot be reached right now.
@@ -35,8 +43,8 @@ class DiagnosticIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     check: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
-    params: dict[ParamName, str | bool | int | float] = {}
-    incident_id: int | None = None
+    params: Annotated[dict[ParamName, ParamValue], Field(max_length=32)] = {}
+    incident_id: RowId | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
@@ -126,7 +134,7 @@ def create_router(diagnostics: Diagnostics) -> APIRouter:
         return [_audit_out(e) for e in diagnostics.history(agent_id, limit)]
 
     @router.get("/diagnostics/{audit_id}", response_model=AuditOut)
-    def audit_entry(audit_id: int, _: helpdesk) -> AuditOut:
+    def audit_entry(audit_id: Annotated[int, Path(ge=1, le=2**62)], _: helpdesk) -> AuditOut:
         entry = diagnostics.entry(audit_id)
         if entry is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no diagnostic {audit_id}")

@@ -458,42 +458,42 @@ class IncidentStore:
 
     # -- outbox --------------------------------------------------------------------------
 
-    def due_notices(self, now_ns: int, limit: int = 100) -> list[Outgoing]:
+    def due_notices(self, now_ns: int, limit: int = 100, connector: str | None = None) -> list[Outgoing]:
         """Undelivered notices whose time has come, oldest first, one per incident and connector.
 
         A later notice waits for the earlier ones of the same ticket, so the receiver
-        sees opened before updated before resolved, and the ticket id from the first.
+        sees opened before updated before resolved, and the ticket id from the first;
+        it waits for nothing else. The head of each ticket is found in the database, so
+        however many notices wait behind a receiver that is down, every other ticket's
+        head is still found. `connector`: only that connector's notices.
         """
+        pending = sa.and_(notifications.c.delivered_ns.is_(None), notifications.c.gave_up == sa.false())
+        if connector is not None:
+            pending = sa.and_(pending, notifications.c.connector == connector)
+        heads = (
+            sa.select(sa.func.min(notifications.c.id))
+            .where(pending)
+            .group_by(notifications.c.incident_id, notifications.c.connector)
+        )
+        query = (
+            sa.select(notifications)
+            .where(notifications.c.id.in_(heads), notifications.c.next_attempt_ns <= now_ns)
+            .order_by(notifications.c.id)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(notifications)
-                .where(
-                    notifications.c.delivered_ns.is_(None),
-                    notifications.c.gave_up == sa.false(),
+            return [
+                Outgoing(
+                    r.id,
+                    r.incident_id,
+                    r.connector,
+                    Notice(r.notice),
+                    r.idempotency_key,
+                    r.payload,
+                    r.attempts,
                 )
-                .order_by(notifications.c.id)
-                .limit(limit * 10)
-            )
-            seen: set[tuple[int, str]] = set()
-            due = []
-            for r in rows:
-                ticket = (r.incident_id, r.connector)
-                if ticket in seen:
-                    continue
-                seen.add(ticket)
-                if r.next_attempt_ns <= now_ns:
-                    due.append(
-                        Outgoing(
-                            r.id,
-                            r.incident_id,
-                            r.connector,
-                            Notice(r.notice),
-                            r.idempotency_key,
-                            r.payload,
-                            r.attempts,
-                        )
-                    )
-            return due[:limit]
+                for r in conn.execute(query)
+            ]
 
     def delivered(self, notice: Outgoing, now_ns: int, external_id: str = "") -> None:
         with self.engine.begin() as conn:

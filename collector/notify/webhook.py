@@ -19,6 +19,7 @@ import time
 import httpx
 import msgspec
 
+from collector.errors import ConfigError
 from collector.incidents.store import Outgoing
 from collector.notify.delivery import DeliveryError
 
@@ -50,6 +51,12 @@ class Webhook:
     ) -> None:
         self.settings = settings
         self.secret = secret if secret is not None else os.environ.get(settings.secret_env, "").encode()
+        if not self.secret:
+            # An empty key signs nothing: anyone could forge a notice the receiver would trust.
+            raise ConfigError(
+                f"webhook {settings.url}: ${settings.secret_env} (secret_env) is not set or empty; "
+                "refusing to sign notices with an empty key"
+            )
         self.client = client or httpx.Client(timeout=settings.timeout_seconds)
 
     def deliver(self, notice: Outgoing, external_id: str) -> str:

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import os
+import signal
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import protocol
-from agent.protocol import Kind
-from tests.support.agent_process import AgentProcess, write_config
+from agent.protocol import Kind, encode
+from collector import deadletter
+from collector.config import DeadLetterSettings
+from collector.db import begin_write, make_engine
+from collector.deadletter import DeadLetter
+from tests.support import fake_agents
+from tests.support.agent_process import AgentProcess, agent_env, write_config
+from tests.support.collector_process import CollectorProcess
 from tests.support.mqtt import Subscriber
-from tests.support.services import ProductionMosquitto
+from tests.support.services import REPO, ProductionMosquitto, VictoriaMetrics
+from tests.support.stored import FAULT_REPORT
 
 pytestmark = pytest.mark.slow
 USERS = {"pc-1": "secret-1", "pc-2": "secret-2", "deskwatch-collector": "secret-c"}
@@ -80,10 +91,24 @@ def test_agent_cannot_publish_as_another_or_read_its_commands(broker: Production
         pc1.on_message = lambda _c, _u, msg: spy.append(msg.topic)
         granted: list[int] = []
         pc1.on_subscribe = lambda _c, _u, _m, codes, _p: granted.extend(c.value for c in codes)
+        acks: dict[int, int] = {}
+        pc1.on_publish = lambda _c, _u, mid, code, _p: acks.__setitem__(mid, code.value)
         pc1.subscribe(_topic("pc-2", Kind.CMD), qos=1)
         pc1.subscribe(_topic("pc-1", Kind.CMD), qos=1)
-        pc1.publish(_topic("pc-2", Kind.METRICS), b"forged", qos=1).wait_for_publish(5)
-        pc1.publish(_topic("pc-1", Kind.METRICS), b"own", qos=1).wait_for_publish(5)
+        # Every kind of message as pc-2: a batch, a presence (a forged "offline" would hide it)
+        # and a reply (a forged diagnostic result), and a command to itself (only the collector
+        # may send commands).
+        forged = [_topic("pc-2", kind) for kind in (Kind.METRICS, Kind.STATE, Kind.REPLY)]
+        forged.append(_topic("pc-1", Kind.CMD))
+        attempts = {pc1.publish(t, b"forged", qos=1).mid: t for t in forged}
+        own = {pc1.publish(_topic("pc-1", k), b"own", qos=1).mid: k for k in (Kind.METRICS, Kind.REPLY)}
+        deadline = time.monotonic() + 5
+        while len(acks) < len(attempts) + len(own) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert {attempts[mid]: code for mid, code in acks.items() if mid in attempts} == dict.fromkeys(
+            forged, 0x87
+        )  # each refused: Not authorized
+        assert [acks[mid] for mid in own] == [0, 0]
 
         sender, rc = _client(broker, "deskwatch-collector", "secret-c")
         assert rc == 0
@@ -93,8 +118,8 @@ def test_agent_cannot_publish_as_another_or_read_its_commands(broker: Production
         collector.wait_for(lambda got: any(m.topic == _topic("pc-1", Kind.METRICS) for m in got))
         time.sleep(0.5)
         topics = [m.topic for m in collector.snapshot()]
-        assert _topic("pc-2", Kind.METRICS) not in topics  # the forged batch never arrived
-        assert spy == [_topic("pc-1", Kind.CMD)]  # its own command only
+        assert not set(forged) & set(topics)  # none of the forgeries arrived
+        assert spy == [_topic("pc-1", Kind.CMD)]  # its own command only, from the collector
         # Mosquitto 2.0 grants the subscription and filters on delivery (the ACL is checked
         # per message), so what proves the ACL is that nothing for pc-2 reached pc-1.
         assert len(granted) == 2
@@ -241,4 +266,168 @@ def test_collector_ingests_over_tls_with_its_credentials(broker: ProductionMosqu
         finally:
             agent.cleanup()
             del os.environ["DESKWATCH_TEST_PW"]
+            collector.stop()
+
+
+def _enroll(broker: ProductionMosquitto, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    from tests.support.agent_process import agent_env
+    from tests.support.services import REPO
+
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "agents",
+            "enroll",
+            name,
+            "--passwd-file",
+            str(broker.workdir / "passwd"),
+            "--acl-file",
+            str(broker.workdir / "acl"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=agent_env(),
+        cwd=REPO,
+        check=False,
+    )
+
+
+def _reload(broker: ProductionMosquitto) -> None:
+    assert broker.proc is not None
+    broker.proc.send_signal(signal.SIGHUP)  # Mosquitto re-reads the password file
+    time.sleep(0.5)
+
+
+def _connects(broker: ProductionMosquitto, user: str, password: str) -> bool:
+    client, rc = _client(broker, user, password)
+    client.disconnect()
+    client.loop_stop()
+    return rc == 0
+
+
+def test_enroll_never_changes_the_collectors_password(broker: ProductionMosquitto) -> None:
+    before = (broker.workdir / "passwd").read_text()
+    result = _enroll(broker, "deskwatch-collector")
+    assert result.returncode == 2
+    assert "is the broker user of a service" in result.stderr
+    assert (broker.workdir / "passwd").read_text() == before
+    _reload(broker)
+    assert _connects(broker, "deskwatch-collector", USERS["deskwatch-collector"])
+
+
+def test_enrolling_an_id_again_needs_rotate(broker: ProductionMosquitto) -> None:
+    first = _enroll(broker, "pc-7")
+    assert first.returncode == 0, first.stderr
+    password = first.stdout.strip().splitlines()[-1]
+    again = _enroll(broker, "pc-7")
+    assert again.returncode == 2
+    assert "enrolled already" in again.stderr and "--rotate" in again.stderr
+    _reload(broker)
+    assert _connects(broker, "pc-7", password)  # the PC keeps working
+    rotated = _enroll(broker, "pc-7", "--rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    new_password = rotated.stdout.strip().splitlines()[-1]
+    assert new_password != password
+    _reload(broker)
+    assert _connects(broker, "pc-7", new_password)
+    assert not _connects(broker, "pc-7", password)
+
+
+def _tls_collector(broker: ProductionMosquitto, tmp_path: Path, metrics_url: str) -> CollectorProcess:
+    collector = CollectorProcess(
+        tmp_path / "collector",
+        f"mqtts://localhost:{broker.port}",
+        metrics_url,
+        group="",
+        env={"DESKWATCH_TEST_COLLECTOR_PW": USERS["deskwatch-collector"]},
+    )
+    collector.config_path.write_text(
+        collector.config_path.read_text().replace(
+            'group = ""\n',
+            'group = ""\nusername = "deskwatch-collector"\n'
+            f'password_env = "DESKWATCH_TEST_COLLECTOR_PW"\nca_file = "{broker.ca_file}"\n',
+        )
+    )
+    return collector
+
+
+def test_replay_against_the_production_broker_needs_no_write_right(
+    broker: ProductionMosquitto, tmp_path: Path
+) -> None:
+    """TLS, passwords and the ACL as shipped: the collector may not publish on an agent's topics
+    (which is what replay used to do, ignoring the refusal and deleting the letter anyway); the
+    replay goes through the collector's own ingest path instead, stores, and deletes only that."""
+    with VictoriaMetrics(tmp_path / "vm") as vm:
+        collector = _tls_collector(broker, tmp_path, vm.url)
+        collector.start()
+        engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
+        try:
+            pc1, rc = _client(broker, "pc-1", USERS["pc-1"])
+            assert rc == 0
+            pc1.publish(_topic("pc-1", Kind.METRICS), b'{"v":2,"agent_id":"pc-1"', qos=1).wait_for_publish(5)
+            pc1.disconnect()
+            pc1.loop_stop()
+            deadline = time.monotonic() + 10
+            while not deadletter.recent(engine) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            (broken,) = deadletter.recent(engine)
+            # A valid batch of pc-1 that an older collector dead-lettered (a bug since fixed).
+            batch = fake_agents.make_batch(1, 5, time.time_ns() - 10**9)
+            valid = encode(msgspec.structs.replace(batch, agent_id="pc-1"))
+            with begin_write(engine) as conn:
+                deadletter.add(
+                    conn,
+                    [DeadLetter(1, _topic("pc-1", Kind.METRICS), "internal_error", "bug", valid)],
+                    DeadLetterSettings(),
+                )
+            letter = deadletter.recent(engine, limit=1)[0]
+            # What the old replay did: publish as the collector. The ACL refuses it (PUBACK 0x87).
+            sender, rc = _client(broker, "deskwatch-collector", USERS["deskwatch-collector"])
+            refused: list[int] = []
+            sender.on_publish = lambda _c, _u, _m, code, _p: refused.append(code.value)
+            sender.publish(_topic("pc-1", Kind.METRICS), valid, qos=1).wait_for_publish(5)
+            deadline = time.monotonic() + 5
+            while not refused and time.monotonic() < deadline:
+                time.sleep(0.05)
+            sender.disconnect()
+            sender.loop_stop()
+            assert refused == [0x87]  # Not authorized
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "collector",
+                    "deadletter",
+                    "replay",
+                    str(letter.id),
+                    str(broken.id),
+                    "--config",
+                    str(collector.config_path),
+                ],
+                capture_output=True,
+                text=True,
+                env={**agent_env(), **collector.env},
+                cwd=REPO,
+                check=False,
+            )
+            assert result.returncode == 1, result.stderr  # one of the two stays
+            assert result.stdout.splitlines()[:2] == [f"{letter.id}\tstored", result.stdout.splitlines()[1]]
+            assert result.stdout.splitlines()[1].startswith(f"{broken.id}\trefused\t")
+            assert [kept.id for kept in deadletter.recent(engine)] == [broken.id]
+            deadline = time.monotonic() + 10
+            stored: dict[str, list[int]] = {}
+            while stored != {"pc-1": [5]} and time.monotonic() < deadline:
+                fake_agents.flush_vm(vm.url)
+                stored = fake_agents.stored_seqs(vm.url)
+                time.sleep(0.2)
+            assert stored == {"pc-1": [5]}
+            FAULT_REPORT.append(
+                "dead-letter replay, production broker: publish as the collector refused (0x87); "
+                "through ingest: 1 stored and deleted, 1 still malformed and kept"
+            )
+        finally:
+            engine.dispose()
             collector.stop()

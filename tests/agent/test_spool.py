@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import SpoolError
 from agent.spool import Spool
 
 
@@ -57,3 +58,21 @@ def test_failed_payload_does_not_use_up_a_sequence_number(tmp_path: Path) -> Non
     with pytest.raises(ValueError):
         spool.put(1, broken)
     assert _put(spool) == 1
+
+
+def test_a_batch_that_cannot_be_stored_uses_up_its_number(tmp_path: Path) -> None:
+    """The collector must see a gap where a round was lost (the real disk-full case runs in
+    tests/e2e/test_faults.py; here the payload builder fails the write)."""
+    spool = Spool(tmp_path / "s.db", 1 << 20)
+
+    def full(_seq: int) -> bytes:
+        raise OSError(28, "No space left on device")
+
+    assert spool.put(1, lambda seq: b"a") == 1
+    for _ in range(2):
+        with pytest.raises(SpoolError, match="No space left on device"):
+            spool.put(2, full)
+    assert spool.put(3, lambda seq: b"b") == 4  # 2 and 3 were used up
+    assert spool.write_failures_total == 2
+    spool.close()
+    assert Spool(tmp_path / "s.db", 1 << 20).put(4, lambda seq: b"c") == 5  # and stay used up

@@ -40,9 +40,47 @@ def test_example_config_loads_and_documents_every_default() -> None:
         ("[http]\nlisten = '9108'", "collector.toml: http.listen must be HOST:PORT, got '9108'"),
         ("[metrics]\ntoken_env = 'DESKWATCH_NOT_SET_ANYWHERE'", "collector.toml: metrics.token_env names"),
         ("[mqtt", "collector.toml: not valid TOML"),
+        (
+            '[http]\ntls_cert_file = "/etc/ssl/c.pem"',
+            "collector.toml: http.tls_cert_file and http.tls_key_file go",
+        ),
+        (
+            '[http]\ntls_cert_file = "/nonexistent/c.pem"\ntls_key_file = "/nonexistent/k.pem"',
+            "collector.toml: http.tls_cert_file '/nonexistent/c.pem' cannot be read",
+        ),
+        (
+            '[http]\ninternal_listen = "127.0.0.1:9108"',
+            "collector.toml: http.internal_listen must differ from http.listen (127.0.0.1:9108)",
+        ),
+        (
+            '[http]\ninternal_listen = "9109"',
+            "collector.toml: http.internal_listen must be HOST:PORT, got '9109'",
+        ),
+        (
+            '[incidents.webhooks.it]\nurl = "http://h/x"\nsecret_env = "DESKWATCH_TEST_SECRET"\n'
+            '[incidents.email.it]\nhost = "m"\nsender = "a@b"\nrecipients = ["c@d"]\n',
+            "collector.toml: incidents.webhooks.it and incidents.email.it share the name 'it'",
+        ),
+        (
+            '[incidents.webhooks.hd]\nurl = "http://h/x"\nsecret_env = "DESKWATCH_NOT_SET_ANYWHERE"\n',
+            "collector.toml: incidents.webhooks.hd.secret_env names $DESKWATCH_NOT_SET_ANYWHERE, "
+            "which is not set or empty",
+        ),
+        (
+            '[incidents.webhooks.hd]\nurl = "http://h/x"\nsecret_env = "DESKWATCH_TEST_EMPTY"\n',
+            "collector.toml: incidents.webhooks.hd.secret_env names $DESKWATCH_TEST_EMPTY, which is not set",
+        ),
+        (
+            '[[incidents.routes]]\nconnector = "helpdsk"\n',
+            "collector.toml: incidents.routes[0].connector 'helpdsk' is no webhook or e-mail connector",
+        ),
     ],
 )
-def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_config_names_file_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    monkeypatch.setenv("DESKWATCH_TEST_SECRET", "s3cret")
+    monkeypatch.setenv("DESKWATCH_TEST_EMPTY", "")
     path = tmp_path / "collector.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as err:

@@ -111,6 +111,7 @@ def batches(items: st.SearchStrategy[Sample]) -> st.SearchStrategy[Batch]:
         created_ns=st.integers(0, 2**62),
         site=st.sampled_from(["", "hq", "Main office", "Zürich, 2nd=floor"]),
         samples=st.lists(items, max_size=8),
+        spool_id=st.sampled_from(["", "3f9a0c1d2e4b5a69"]),
         states=st.lists(
             st.builds(
                 State, subject=st.just("dns:intranet"), condition=st.just("dns_resolves"), ok=st.booleans()
@@ -269,6 +270,20 @@ def test_the_lane_takes_what_agents_send() -> None:
     assert decoded.items == fake_agents.SAMPLES_PER_BATCH + 1
     assert [s.measurement for s in decoded.batch.samples] == []  # no field named in KEEP
     assert decoded.batch.states  # every State is kept
+
+
+def test_the_lane_takes_a_batch_with_its_spool_id() -> None:
+    # Protocol 2's optional spool_id is a top-level key the lane does not know: it passes it to msgspec.
+    from tests.support import fake_agents
+
+    batch = msgspec.structs.replace(
+        fake_agents.make_batch(7, 3, 1_700_000_000_000_000_000), v=2, spool_id="3f9a0c1d2e4b5a69"
+    )
+    payload = encode(batch)
+    assert b'"spool_id":"3f9a0c1d2e4b5a69"' in payload
+    assert lane_takes(payload)
+    decoded = assert_same(payload)
+    assert isinstance(decoded, Decoded) and decoded.batch.spool_id == "3f9a0c1d2e4b5a69"
 
 
 def test_without_observers_nothing_is_kept_and_none_keeps_all() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -11,13 +12,14 @@ import msgspec
 import pytest
 
 from agent.protocol import PROTOCOL_VERSION, encode
-from collector import deadletter
+from collector import deadletter, replay
+from collector.config import load
 from collector.db import make_engine
 from tests.collector.conftest import MakeCollector, wait_for_seqs
 from tests.support import fake_agents
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port
-from tests.support.stored import report_seqs
+from tests.support.stored import FAULT_REPORT, report_seqs
 
 
 def publish_for(
@@ -83,8 +85,7 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
             cut = rng.randint(1, len(valid) - 2)
             payload, reason = valid[:cut], "malformed_json"
         elif kind == 2:
-            current = f'"v":{PROTOCOL_VERSION}'.encode()
-            payload, reason = valid.replace(current, b'"v":99'), "unsupported_version"
+            payload, reason = valid.replace(b'"v":%d' % PROTOCOL_VERSION, b'"v":99'), "unsupported_version"
         elif kind == 3:
             payload, reason = valid.replace(b'"seq":0', b'"seq":"zero"'), "invalid_message"
         elif kind == 4:
@@ -113,9 +114,12 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
     while deadline > time.monotonic() and deadletter.count(engine) < 1000:
         time.sleep(0.2)
     letters = deadletter.recent(engine, limit=2000)
-    assert len(letters) == 1000
-    by_payload = {(letter.topic, letter.payload): letter.reason_code for letter in letters}
-    assert sorted(by_payload.get((t, p), "missing") for t, p, _ in bad) == sorted(r for _, _, r in bad)
+    assert len(letters) == 1000, deadletter.totals(engine)
+    # a letter keeps a prefix of a payload beyond max_payload_bytes (the 300,000-byte ones)
+    by_payload = {(letter.topic, letter.payload, letter.size): letter.reason_code for letter in letters}
+    keep = 256 * 1024
+    kept = [by_payload.get((t, p[:keep], len(p)), "missing") for t, p, _ in bad]
+    assert sorted(kept) == sorted(r for _, _, r in bad)
     assert all(letter.reason for letter in letters)
     assert collector.health()["mqtt_connected"] is True
     assert collector.metric("deskwatch_ingest_decode_errors_total") == 1000
@@ -190,9 +194,11 @@ def test_victoria_metrics_down_for_60_s_loses_nothing(
     assert collector.metric("deskwatch_writer_buffer_bytes") == 0
 
 
-def test_dead_letter_payload_replays_through_ingest(
+def test_a_newer_agents_batch_is_dead_lettered_and_a_replay_keeps_it(
     make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
 ) -> None:
+    """Dead-lettered by the running collector; replayed through ingest (collector/replay.py),
+    it is refused again for the same reason and its letter stays, once."""
     collector = make_collector()
     batch = fake_agents.make_batch(1, 3, time.time_ns() - 10**9)
     wrong = msgspec.json.encode({**msgspec.to_builtins(batch), "v": PROTOCOL_VERSION + 1})
@@ -206,6 +212,75 @@ def test_dead_letter_payload_replays_through_ingest(
     (letter,) = deadletter.recent(engine)
     assert letter.reason_code == "unsupported_version"
     assert f"unsupported protocol version {PROTOCOL_VERSION + 1}" in letter.reason
+    config = load(collector.config_path)
+    (result,) = replay.replay(config, engine, [letter.id])
+    assert (result.result, result.deleted) == (replay.Result.REFUSED, False)
+    assert f"unsupported protocol version {PROTOCOL_VERSION + 1}" in result.reason
+    assert [kept.id for kept in deadletter.recent(engine)] == [letter.id]
+
+
+def test_two_collectors_with_one_client_id_say_so(
+    tmp_path: Path, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    """Two stacks on one machine sharing a broker and a client id take each other's session over
+    and over; each says once, as an error, what is wrong."""
+    first = CollectorProcess(tmp_path / "a", mosquitto.url, victoria_metrics.url, client_id="same", group="")
+    second = CollectorProcess(tmp_path / "b", mosquitto.url, victoria_metrics.url, client_id="same", group="")
+    first.start()
+    try:
+        second.start()
+        deadline = time.monotonic() + 15
+        message = "another client probably uses client_id 'same'"
+        while message not in first.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # a few more take-overs: still said once
+        assert first.log().count(message) == 1, first.log()[-2000:]
+    finally:
+        second.kill()
+        first.kill()
+
+
+def test_a_dead_letter_flood_stays_within_its_budget(
+    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+) -> None:
+    """150 rejected payloads of ~1 MiB (the broker's packet limit): the store keeps a bounded
+    prefix of each within a byte budget, drops and counts the oldest, and ingest goes on."""
+    collector = make_collector(
+        extra="[deadletter]\nmax_payload_bytes = 65536\nmax_total_bytes = 4194304\n", group=""
+    )
+    publisher = fake_agents.Publisher(mosquitto.url)
+    base_ns = time.time_ns() - 60 * 10**9
+    junk = b"\xff" + bytes(random.Random(7).getrandbits(8) for _ in range(999_999))
+    sent: dict[str, list[int]] = {fake_agents.agent_id(0): []}
+    for index in range(150):
+        publisher.publish_raw("deskwatch/v1/pc-00000/metrics", junk)
+        if index % 10 == 0:
+            seq = index // 10
+            publisher.publish(fake_agents.make_batch(0, seq, base_ns + seq * 10**8))
+            sent[fake_agents.agent_id(0)].append(seq)
+    publisher.close()
+    stored = wait_for_seqs(victoria_metrics.url, sent)
+    deadline = time.monotonic() + 60
+    while collector.metric("deskwatch_ingest_decode_errors_total") < 150 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
+    totals = deadletter.totals(engine)
+    newest = deadletter.recent(engine, limit=1)[0]
+    engine.dispose()
+    store_bytes = sum(p.stat().st_size for p in collector.workdir.glob("collector.db*"))
+    dropped = collector.metric("deskwatch_deadletter_dropped_total")
+    FAULT_REPORT.append(
+        f"dead-letter flood: 150 payloads of 1,000,000 bytes (150 MB) rejected: {totals.letters} kept "
+        f"({totals.bytes} bytes of prefixes), {dropped:.0f} dropped and counted, store files "
+        f"{store_bytes / 2**20:.1f} MiB; valid batches among them stored {len(stored.get('pc-00000', []))}"
+        f"/{len(sent['pc-00000'])}"
+    )
+    assert stored == sent  # ingest kept acknowledging
+    assert totals.bytes <= 4 * 2**20 and totals.letters + totals.dropped == 150
+    assert dropped == totals.dropped > 0
+    assert (newest.size, len(newest.payload)) == (len(junk), 65536)
+    assert newest.sha256 == hashlib.sha256(junk).hexdigest() and not newest.complete
+    assert store_bytes < 16 * 2**20  # kept whole, the letters alone were 150 MB
 
 
 def test_a_collector_without_its_broker_says_so_at_once_and_at_every_retry(

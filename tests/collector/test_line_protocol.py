@@ -32,6 +32,8 @@ def batch(*samples: Sample, site: str = "hq", states: tuple[State, ...] = ()) ->
         ("ends\\", "ends\\\\"),
         ("two\\\\", "two\\\\\\\\"),
         ("line\nbreak\r", "line\\ break\\ "),  # escaped: a bare space would end the tag set
+        # every other line break too (a printer's alert text keeps its device's line breaks)
+        ("a\x85b\u2028c\u2029d\ve\ff\x1cg", "a\\ b\\ c\\ d\\ e\\ f\\ g"),
         ('quote"d', 'quote"d'),
         ("Zürich", "Zürich"),
     ],
@@ -88,7 +90,9 @@ def _reference_line(agent_id: str, site: str, default_ns: int, sample: Sample) -
     """Line protocol for one sample written straight from the spec, with no caching at all."""
 
     def esc(text: str, specials: str) -> str:
-        text = text.replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
+        text = text.replace("\\", "\\\\")
+        for line_break in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029":
+            text = text.replace(line_break, " ")
         for char in specials:
             text = text.replace(char, "\\" + char)
         return text
@@ -109,7 +113,7 @@ def _reference_line(agent_id: str, site: str, default_ns: int, sample: Sample) -
 
 
 _names = st.text(alphabet=string.ascii_letters + "_", min_size=1, max_size=6)
-_values = st.text(alphabet=string.ascii_letters + ' ,=\\\n"é', max_size=6)
+_values = st.text(alphabet=string.ascii_letters + ' ,=\\\n"é\x85\u2028', max_size=6)
 _samples = st.builds(
     Sample,
     measurement=st.sampled_from(["cpu", "disk", "net"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
@@ -135,3 +136,62 @@ def test_nothing_observed_while_the_flush_takes_changes_is_lost() -> None:
     for agent, view in tracker.take_dirty().items():
         taken[agent] = max(taken.get(agent, 0), view.high)
     assert taken == dict.fromkeys(agents, 5)  # every agent's last batch reached a save
+
+
+def test_a_new_spool_starts_a_new_window() -> None:
+    """A re-imaged PC numbers from 1 again: nothing of its new life is a duplicate."""
+    tracker = SequenceTracker()
+    old = [tracker.observe("pc", seq, "old", 10) for seq in (1, 2, 3, 5, 6)]  # 4 never came
+    new = [tracker.observe("pc", seq, "new", 20) for seq in (1, 2, 3, 2)]
+    assert old == [Verdict.NEW] * 5
+    assert new == [Verdict.NEW, Verdict.NEW, Verdict.NEW, Verdict.DUPLICATE]  # repeats still caught
+    state = tracker.get("pc")
+    assert state is not None
+    assert (state.spool_id, state.floor, state.high, state.retired) == ("new", 1, 3, ["old"])
+    assert state.gaps == 1 and state.lost == 1  # the old life's missing 4 stays counted, as lost
+    assert tracker.observe("pc", 4, "old", 30) is Verdict.UNKNOWN  # late, from the replaced spool: stored
+    assert tracker.observe("pc", 5, "new", 30) is Verdict.NEW  # the new life goes on
+
+
+def test_an_old_agent_without_spool_id_is_tracked_as_before() -> None:
+    tracker = SequenceTracker()
+    assert [tracker.observe("pc", s) for s in (3, 4, 4)] == [Verdict.NEW, Verdict.NEW, Verdict.DUPLICATE]
+    assert tracker.observe("pc", 9, "upgraded", 5) is Verdict.NEW  # its first batch with a spool id
+    assert tracker.observe("pc", 3) is Verdict.UNKNOWN  # a late one from before the upgrade
+
+
+@pytest.mark.parametrize("order", ["old first", "new first"])
+def test_two_collectors_agree_on_the_newer_spool(order: str) -> None:
+    """One collector saw only the old spool, another only the new one: the merge keeps the new life."""
+    a, b = SequenceTracker(), SequenceTracker()
+    for seq in (1, 2, 4):
+        a.observe("pc", seq, "old", 100)
+    for seq in (1, 2):
+        b.observe("pc", seq, "new", 200)  # b never saw "old": the later window wins
+    (old,) = a.take_dirty().values()
+    (new,) = b.take_dirty().values()
+    merged = merge(old, new) if order == "old first" else merge(new, old)
+    assert (merged.spool_id, merged.floor, merged.high, merged.missing) == ("new", 1, 2, [])
+    assert merged.retired == ["old"] and merged.gaps == 1  # old's missing 3 stays counted
+    # and a view that knows "new" replaced "old" wins whatever the times say
+    known = merge(new, old)
+    late = SequenceTracker()
+    late.observe("pc", 7, "old", 999)
+    (late_old,) = late.take_dirty().values()
+    assert merge(known, late_old).spool_id == "new"
+
+
+def test_spool_windows_survive_in_the_store(store: Engine) -> None:
+    first = SequenceTracker()
+    for seq in (1, 2, 3):
+        first.observe("pc-1", seq, "old", 10)
+    for seq in (1, 2):
+        first.observe("pc-1", seq, "new", 20)
+    with begin_write(store) as conn:
+        _, opened, filled = sequence.save(conn, first.take_dirty())
+    assert (opened, filled) == (0, 0)
+    restarted = SequenceTracker()
+    restarted.load(store)
+    assert restarted.observe("pc-1", 2, "new", 30) is Verdict.DUPLICATE
+    assert restarted.observe("pc-1", 3, "new", 30) is Verdict.NEW
+    assert restarted.observe("pc-1", 3, "old", 30) is Verdict.UNKNOWN

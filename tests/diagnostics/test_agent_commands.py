@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import protocol
 from agent.diagnostics.registry import CHECKS
 from agent.protocol import CommandResult, ParamValue
-from tests.diagnostics.conftest import DiagEnv
-from tests.support.commands import make_command, sign
+from tests.diagnostics.conftest import DiagEnv, agent_config, wait_ready
+from tests.support.agent_process import AgentProcess
+from tests.support.commands import Commander, make_command, public_key_text, sign
+from tests.support.local_targets import HttpTarget
+from tests.support.services import Mosquitto
 
 pytestmark = pytest.mark.slow
 
@@ -279,3 +285,31 @@ def test_overrunning_check_returns_partial_result_marked_timeout(diag: DiagEnv) 
 def test_slow_http_target_overruns_into_timeout(diag: DiagEnv) -> None:
     result = run(diag, "http", {"url": diag.http.url("/slow"), "timeout_seconds": 10}, lifetime=1.5)
     assert result.status == "timeout" and result.duration_seconds < 1.5
+
+
+def test_a_command_replayed_after_an_agent_restart_is_refused(tmp_path: Path) -> None:
+    """A command seen before a restart, replayed after it while still fresh (issued within
+    the clock skew of the new start): the nonce is remembered across the restart."""
+    key = Ed25519PrivateKey.generate()
+    with contextlib.ExitStack() as stack:
+        broker = stack.enter_context(Mosquitto(tmp_path / "broker"))
+        http = stack.enter_context(HttpTarget())
+        config = agent_config(
+            tmp_path / "agent.toml", agent_id="pc-restart", broker=broker.url, key_text=public_key_text(key)
+        )
+        agent = AgentProcess(config, tmp_path / "agent.log").start()
+        stack.callback(agent.cleanup)
+        commander = Commander(broker.port)
+        stack.callback(commander.close)
+        wait_ready(commander, "pc-restart", key)
+        payload = protocol.encode(
+            sign(make_command("pc-restart", "http", {"url": http.url("/once")}, lifetime=60), key)
+        )
+        first = commander.send_raw("pc-restart", payload)
+        assert first.status == "ok" and http.hits["/once"] == 1
+        assert agent.terminate() == 0
+        agent.start()
+        wait_ready(commander, "pc-restart", key)
+        replayed = commander.send_raw("pc-restart", payload)
+    assert replayed.status == "rejected" and "replayed" in replayed.error, replayed
+    assert http.hits["/once"] == 1  # it ran once, before the restart

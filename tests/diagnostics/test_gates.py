@@ -65,6 +65,15 @@ def test_nonce_cache_forgets_only_expired_nonces() -> None:
     assert len(cache) == 1  # "a" expired and was dropped
 
 
+def test_nonce_cache_carries_live_nonces_across_a_restart() -> None:
+    before = security.NonceCache()
+    assert before.add("a", T0 + 10 * S, T0) and before.add("b", T0 + 60 * S, T0)
+    after = security.NonceCache(before.entries(), now_ns=T0 + 20 * S)  # "a" expired meanwhile
+    assert after.entries() == [("b", T0 + 60 * S)]
+    assert not after.add("b", T0 + 60 * S, T0 + 21 * S)
+    assert after.add("a", T0 + 80 * S, T0 + 21 * S)
+
+
 def test_rate_limiter_allows_burst_then_refills() -> None:
     limiter = security.RateLimiter(per_minute=60, burst=3, now_ns=T0)
     assert [limiter.allow(T0) for _ in range(4)] == [True, True, True, False]
@@ -185,3 +194,53 @@ def test_command_key_flag_is_checked_and_shown() -> None:
     assert good.returncode == 0 and f"signed with key {key[:12]}" in good.stdout
     bad = run_cli("check", "--command-key", "nope")
     assert bad.returncode == 2 and "--command-key" in bad.stderr
+
+
+# Every string parameter with a pattern, and a value it accepts.
+GOOD_VALUES = {
+    ("ping", "host"): "printer-2.example.lan",
+    ("dns", "name"): "intranet.example.lan",
+    ("dns", "server"): "10.0.0.53",
+    ("tcp", "host"): "10.0.0.5",
+    ("http", "url"): "http://intranet.example.lan/health",
+    ("route", "host"): "10.0.0.1",
+    ("printer", "host"): "10.0.0.7",
+    ("printer", "auth"): "default",
+    ("services", "names"): "cups,sshd",
+    ("triage", "printer"): "10.0.0.7",
+    ("triage", "dns_server"): "10.0.0.53",
+}
+# What each check needs besides the parameter under test.
+REQUIRED: dict[str, dict[str, str | int]] = {
+    "services": {"names": "cups"},
+    "dns": {"name": "intranet"},
+    "printer": {"host": "10.0.0.7"},
+    "tcp": {"host": "10.0.0.5", "port": 443},
+}
+
+
+def _patterned(kind: msgspec.inspect.Type) -> bool:
+    if isinstance(kind, msgspec.inspect.UnionType):
+        return any(_patterned(member) for member in kind.types)
+    return isinstance(kind, msgspec.inspect.StrType) and kind.pattern is not None
+
+
+def test_the_table_names_every_patterned_parameter() -> None:
+    patterned = {
+        (name, field.name)
+        for name, check in registry.CHECKS.items()
+        for field in msgspec.inspect.type_info(check.params).fields  # type: ignore[attr-defined]
+        if _patterned(field.type)
+    }
+    assert patterned == set(GOOD_VALUES)
+
+
+@pytest.mark.parametrize(("check", "param"), sorted(GOOD_VALUES))
+def test_a_trailing_newline_is_refused(check: str, param: str) -> None:
+    """msgspec's patterns run re.search, where `$` also matches before a final newline."""
+    good = GOOD_VALUES[check, param]
+    required = REQUIRED.get(check, {})
+    assert not isinstance(registry.validate(check, {**required, param: good}), str)
+    for bad in (good + "\n", good + "\r\n", "\n" + good):
+        refused = registry.validate(check, {**required, param: bad})
+        assert isinstance(refused, str) and "invalid parameters" in refused, (check, param, bad)

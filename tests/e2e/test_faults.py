@@ -8,6 +8,7 @@ sequence numbers they made and which still wait) with what VictoriaMetrics holds
 from __future__ import annotations
 
 import contextlib
+import resource
 import subprocess
 import sys
 import time
@@ -16,7 +17,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from collector.db import make_engine
+from collector.presence import agent as agent_table
+from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, agent_env, write_config
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
@@ -210,3 +215,98 @@ def test_network_partition_between_agent_and_broker(
             _check("network partition agent | broker (netns)", tally(victoria_metrics.url, "pc-part", spool))
         finally:
             collector.kill()
+
+
+def _batch_seqs_since(vm_url: str, agent_id: str, since_ns: int) -> list[int]:
+    """The batch sequence numbers VictoriaMetrics holds for `agent_id`, stamped after `since_ns`."""
+    fake_agents.flush_vm(vm_url)
+    rows = fake_agents.query(vm_url, f'agent_source_batch_seq{{agent_id="{agent_id}"}}[1h]')
+    return sorted(int(float(v)) for row in rows for ts, v in row["values"] if float(ts) * 1e9 > since_ns)
+
+
+def test_a_wiped_spool_loses_nothing(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+    agents: list[AgentProcess],
+) -> None:
+    """A PC re-imaged (its spool deleted) starts its sequence again from 1: every batch of its
+    new life is stored, presence follows it, and no gap or duplicate is counted."""
+    collector = make_collector(group="")
+    spool = _agent(tmp_path, "pc-wipe", mosquitto.url, agents)
+    _wait_made(spool, 30)
+    _wait_drained(spool)
+    assert agents[0].terminate() == 0
+    _check("agent before its spool is wiped", tally(victoria_metrics.url, "pc-wipe", spool))
+    wiped_ns = time.time_ns()
+    for path in tmp_path.glob(spool.name + "*"):  # the spool, its WAL and the command nonces
+        path.unlink()
+    agents[0].start()
+    _wait_made(spool, 20)
+    assert agents[0].terminate() == 0  # drains what it made before it says goodbye
+    made, waiting = spool_contents(spool)
+    assert not waiting and made < 30  # every new number lies below the old life's highest
+    deadline = time.monotonic() + 30
+    stored = _batch_seqs_since(victoria_metrics.url, "pc-wipe", wiped_ns)
+    while stored != list(range(1, made + 1)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stored = _batch_seqs_since(victoria_metrics.url, "pc-wipe", wiped_ns)
+    FAULT_REPORT.append(
+        f"spool wiped (re-image): made {made}, stored {len(set(stored))}, "
+        f"lost {len(set(range(1, made + 1)) - set(stored))}"
+    )
+    assert stored == list(range(1, made + 1))
+    assert collector.metric("deskwatch_ingest_duplicates_total") == 0
+    assert collector.metric("deskwatch_ingest_sequence_gaps_total") == 0
+    engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
+    with engine.connect() as conn:
+        last_seen = conn.execute(
+            sa.select(agent_table.c.last_seen_ns).where(agent_table.c.agent_id == "pc-wipe")
+        )
+        assert last_seen.scalar_one() > wiped_ns  # presence saw the new life
+    engine.dispose()
+
+
+def test_a_full_disk_loses_rounds_that_are_counted_and_reported(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+) -> None:
+    """The agent's disk fills up (RLIMIT_FSIZE of 1 byte: every file write fails with EFBIG,
+    as on a full disk): the agent keeps measuring, each lost round uses up a sequence number
+    the collector counts as a gap, and the next batch that gets through reports it."""
+    collector = make_collector(group="")
+    spool = tmp_path / "pc-full.db"
+    config = write_config(tmp_path / "pc-full.toml", agent_id="pc-full", broker=mosquitto.url, spool=spool)
+    agent = AgentProcess(config, tmp_path / "pc-full.log", log_through_pipe=True).start()
+    try:
+        _wait_made(spool, 10)
+        _wait_drained(spool)
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
+        time.sleep(3)
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        _wait_made(spool, spool_contents(spool)[0] + 10)
+        _wait_drained(spool)
+        assert agent.terminate() == 0
+    finally:
+        agent.cleanup()
+    result = tally(victoria_metrics.url, "pc-full", spool)
+    reported = fake_agents.stored_values(victoria_metrics.url, "agent_spool_write_failures_total")["pc-full"]
+    lost = int(max(value for _, value in reported))
+    states = fake_agents.stored_values(victoria_metrics.url, 'state_ok{condition="spool_writable"}')[
+        "pc-full"
+    ]
+    gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
+    FAULT_REPORT.append(
+        f"spool disk full for 3 s: made {result.made}, stored {len(result.stored)}, rounds lost {lost} "
+        f"(reported by the agent), gaps counted by the collector {gaps:.0f}"
+    )
+    assert lost > 5  # ~15 rounds were due; each failed
+    assert len(result.missing) == lost == gaps  # every lost round is a gap, and nothing else is
+    assert result.stored_samples == len(result.stored)
+    assert [ok for _, ok in sorted(states)] == [0.0, 1.0]  # reported once failing, then once recovered
+    log = (tmp_path / "pc-full.log").read_text()
+    assert log.count("cannot write spool") == 1, log[-3000:]  # once per change, not per round
+    assert log.count("spool writable again") == 1, log[-3000:]

@@ -1,4 +1,8 @@
-"""The REST API in-process (TestClient), the token command, and schemathesis over the OpenAPI spec."""
+"""The helpdesk REST API under a real uvicorn, and the token command.
+
+The whole HTTP surface (every route x every role, out-of-range numbers, schemathesis with
+each role and every router mounted) is in test_api_surface.py.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
 
 from collector import tokens
 from collector.api import ApiContext, create_router
@@ -40,15 +42,12 @@ def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
         yield client, {role: f"Bearer {t}" for role, t in roles.items()}
 
 
-def test_tokens_and_roles_gate_every_route(api: tuple[httpx.Client, dict[str, str]]) -> None:
+def test_an_action_is_recorded_under_the_tokens_name(api: tuple[httpx.Client, dict[str, str]]) -> None:
+    """Who may use which route is walked route by route, role by role, in test_api_surface.py."""
     client, auth = api
-    assert client.get("/api/v1/incidents").status_code == 401
-    assert client.get("/api/v1/incidents", headers={"Authorization": "Bearer nope"}).status_code == 401
     page = client.get("/api/v1/incidents", headers={"Authorization": auth["viewer"]}).json()
     assert page["total"] == 1
     incident_id = page["items"][0]["id"]
-    forbidden = client.post(f"/api/v1/incidents/{incident_id}/ack", headers={"Authorization": auth["viewer"]})
-    assert forbidden.status_code == 403
     acked = client.post(f"/api/v1/incidents/{incident_id}/ack", headers={"Authorization": auth["helpdesk"]})
     assert acked.json()["status"] == "acknowledged" and acked.json()["acknowledged_by"] == "helpdesk-user"
 
@@ -148,37 +147,3 @@ def test_a_revoked_token_is_refused_by_the_api(tmp_path: Path, capsys: pytest.Ca
     assert tokens.main(["revoke", listed[3][0], "--db", url]) == 1  # already revoked: said so
     assert tokens.main(["list", "--db", url]) == 0
     assert capsys.readouterr().out.splitlines()[3].endswith("\trevoked")
-
-
-def test_fuzzed_requests_never_cause_a_server_error(tmp_path: Path) -> None:
-    """schemathesis generates requests for every operation of the served OpenAPI spec."""
-    app, _, roles = build_app(tmp_path)
-    headers = {"Authorization": f"Bearer {roles['admin']}"}
-    failures: list[str] = []
-    with serve(app) as url, httpx.Client(timeout=10) as http:
-        schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-        operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) >= 14
-        for operation in operations:
-
-            @given(case=operation.as_strategy())
-            @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-            def check(case: schemathesis.Case) -> None:
-                # schemathesis's own `requests` transport breaks on this urllib3; send with httpx
-                kwargs = case.as_transport_kwargs(base_url=url, headers=headers)
-                body = kwargs.pop("json", None)
-                response = http.request(
-                    kwargs.pop("method"),
-                    kwargs.pop("url"),
-                    params=kwargs.get("params"),
-                    headers=kwargs.get("headers"),
-                    json=body,
-                    content=kwargs.get("data") if body is None else None,
-                )
-                if response.status_code >= 500:
-                    failures.append(
-                        f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
-                    )
-
-            check()
-    assert failures == []

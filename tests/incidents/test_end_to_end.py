@@ -176,7 +176,9 @@ def test_printer_and_lost_agent_incidents_through_the_broker(
 
     result = wait_for(opened_total, lambda r: bool(r))
     assert result and float(result[0]["value"][1]) == 1
-    assert 'deskwatch_incidents_opened_total{category="agent"} 1.0' in httpx.get(f"{url}/metrics").text
+    assert httpx.get(f"{url}/metrics").status_code == 401  # not for anyone on the network
+    scraped = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert 'deskwatch_incidents_opened_total{category="agent"} 1.0' in scraped
 
 
 def test_killed_agent_is_lost_and_stopped_agent_is_not(

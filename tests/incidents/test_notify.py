@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
@@ -23,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent.protocol import Severity
+from collector.errors import ConfigError
+from collector.incidents.schema import notifications
 from collector.notify.email import Email, EmailSettings
 from collector.notify.notifier import Notifier, RetryPolicy
 from collector.notify.webhook import Webhook, WebhookSettings, verify
@@ -199,3 +204,128 @@ def test_email_goes_through_starttls_and_auth_with_a_link(tmp_path: Path) -> Non
     assert message["Subject"].startswith("[deskwatch] New warning:")
     assert "https://deskwatch.example.org/incidents/1" in message.get_payload()
     assert "Resolved:  " in message_from_bytes(resolved).get_payload()
+
+
+class PickyInbox(Inbox):
+    """A mail relay that refuses for good (554) any message whose subject says `refuse-me`."""
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        message = message_from_bytes(bytes(envelope.content or b""))
+        if "refuse-me" in str(message["Subject"]):
+            return "554 5.6.0 message refused by policy"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _jam(device: str, text: str) -> Any:
+    return state(device, "printer_paper_jam", False, T0, text=text)
+
+
+def _wait(condition: Any, timeout: float, what: str) -> float:
+    """Poll `condition` until true; return the seconds it took, fail naming `what` otherwise."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what} not within {timeout} s")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+POISON = "jam in tray 2\nBcc: everyone@example.org\x85Subject: fake\u2028more\u2029end\r\n\x00"
+
+
+def test_a_poison_summary_stops_no_notice_of_any_connector(tmp_path: Path, receiver: Receiver) -> None:
+    """Line breaks of every kind in a printer's text: the e-mail still goes out on one subject
+    line, a relay's permanent refusal marks only that notice failed, and every other incident
+    reaches both the webhook and the mailbox."""
+    inbox = PickyInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    store = sqlite_store(tmp_path, router=lambda _: ["mail", "hook"])
+    engine = engine_for(store)
+    texts = {"SN0": POISON, "SN1": "refuse-me", **{f"SN{n}": f"jam {n}" for n in range(2, 6)}}
+    engine.observe_batch(batch("pc-1", T0, states=[_jam(d, t) for d, t in texts.items()]), T0)
+    engine.evaluate(T0)
+    mail = Email(
+        EmailSettings(
+            host="127.0.0.1",
+            port=port,
+            sender="dw@example.org",
+            recipients=["hd@example.org"],
+            starttls=False,
+            timeout_seconds=5,
+        )
+    )
+    hook = Webhook(WebhookSettings(url=f"http://127.0.0.1:{receiver.port}/t", timeout_seconds=5), SECRET)
+    notifier = Notifier(store, {"mail": mail, "hook": hook}, clock=lambda: T0)
+    notifier.start(interval_seconds=0.05)
+    try:
+        _wait(lambda: len(receiver.received) == 6 and len(inbox.messages) == 5, 20, "every notice")
+    finally:
+        notifier.stop()
+        controller.stop()
+    # policy.default unfolds the header lines SMTP folds at 78 characters
+    subjects = {str(message_from_bytes(raw, policy=policy.default)["Subject"]) for _, raw in inbox.messages}
+    poison = next(s for s in subjects if "tray 2" in s)
+    assert not any(c in poison for c in "\n\r\x85\u2028\u2029\x00"), repr(poison)
+    assert all(message_from_bytes(raw)["Bcc"] is None for _, raw in inbox.messages)
+    assert sorted(doc["incident"]["summary"] for _, doc, _ in receiver.received) == sorted(texts.values())
+    with store.engine.connect() as conn:
+        failed = conn.execute(
+            sa.select(notifications.c.connector, notifications.c.gave_up, notifications.c.last_error).where(
+                notifications.c.delivered_ns.is_(None)
+            )
+        ).all()
+    assert [(row.connector, row.gave_up) for row in failed] == [("mail", True)]
+    assert "554" in failed[0].last_error and "refused by policy" in failed[0].last_error
+    print(
+        f"\npoison summary: e-mails sent {len(inbox.messages)}/6 (1 refused for good, marked failed), "
+        f"webhooks {len(receiver.received)}/6"
+    )
+
+
+def test_a_hanging_webhook_does_not_hold_up_the_mail(tmp_path: Path) -> None:
+    """A receiver that accepts connections and never answers costs its own connector a
+    timeout per notice; the e-mails go out meanwhile."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)  # the kernel completes the handshakes; nobody ever reads or answers
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    store = sqlite_store(tmp_path, router=lambda _: ["hook", "mail"])
+    engine = engine_for(store)
+    engine.observe_batch(batch("pc-1", T0, states=[_jam(f"SN{n}", f"jam {n}") for n in range(6)]), T0)
+    engine.evaluate(T0)
+    mail = Email(
+        EmailSettings(
+            host="127.0.0.1",
+            port=port,
+            sender="dw@example.org",
+            recipients=["hd@example.org"],
+            starttls=False,
+            timeout_seconds=5,
+        )
+    )
+    url = f"http://127.0.0.1:{hole.getsockname()[1]}/t"
+    hook = Webhook(WebhookSettings(url=url, timeout_seconds=1), SECRET)
+    notifier = Notifier(store, {"hook": hook, "mail": mail}, clock=lambda: T0)
+    notifier.start(interval_seconds=0.05)
+    try:
+        took = _wait(lambda: len(inbox.messages) == 6, 20, "six e-mails")
+    finally:
+        notifier.stop()
+        controller.stop()
+        hole.close()
+    print(f"\nsix e-mails in {took:.2f} s while the webhook hung (1 s timeout per notice)")
+    assert took < 3.0  # one after another behind the webhook they took more than 6 s
+
+
+def test_a_webhook_without_its_secret_refuses_to_sign(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DESKWATCH_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(ConfigError, match=r"\$DESKWATCH_WEBHOOK_SECRET \(secret_env\) is not set or empty"):
+        Webhook(WebhookSettings(url="http://127.0.0.1:9/t"))
+    monkeypatch.setenv("DESKWATCH_WEBHOOK_SECRET", "")
+    with pytest.raises(ConfigError, match="refusing to sign notices with an empty key"):
+        Webhook(WebhookSettings(url="http://127.0.0.1:9/t"))

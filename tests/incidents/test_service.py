@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import msgspec
+import pytest
 from fastapi import FastAPI
 
 from collector.db import make_engine, migrate
@@ -30,7 +31,8 @@ categories = ["printer"]
 """
 
 
-def test_incidents_bundle_builds_mounts_and_runs(tmp_path: Path) -> None:
+def test_incidents_bundle_builds_mounts_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESKWATCH_WEBHOOK_SECRET", "s3cret")
     rules = tmp_path / "rules.toml"
     rules.write_text("[incidents]\ncycle_seconds = 0.05\n")
     raw = tomllib.loads(CONFIG.format(rules=rules))["incidents"]

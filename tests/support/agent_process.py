@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.support.services import REPO
@@ -61,30 +62,60 @@ def write_config(
 
 
 class AgentProcess:
-    """`python -m agent run --config F` in the background; stop (SIGTERM) or kill (SIGKILL)."""
+    """`python -m agent run --config F` in the background; stop (SIGTERM) or kill (SIGKILL).
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    `log_through_pipe`: the agent writes its log to a pipe this process copies into `log`,
+    so the log survives limits put on the agent's own file writes (RLIMIT_FSIZE). `env` is
+    added to the agent's environment.
+    """
+
+    def __init__(
+        self, config: Path, log: Path, env: dict[str, str] | None = None, log_through_pipe: bool = False
+    ) -> None:
         self.config = config
         self.log = log
         self.env = env or {}
+        self.log_through_pipe = log_through_pipe
         self.proc: subprocess.Popen[bytes] | None = None
+        self._copier: threading.Thread | None = None
 
     def start(self) -> AgentProcess:
-        with self.log.open("ab") as out:
+        command = [sys.executable, "-m", "agent", "run", "--config", str(self.config)]
+        if self.log_through_pipe:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agent", "run", "--config", str(self.config)],
-                stdout=out,
+                command,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env={**agent_env(), **self.env},
                 cwd=REPO,
             )
+            self._copier = threading.Thread(target=self._copy, args=(self.proc,), daemon=True)
+            self._copier.start()
+            return self
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env={**agent_env(), **self.env}, cwd=REPO
+            )
         return self
+
+    def _copy(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        with proc.stdout, self.log.open("ab", buffering=0) as out:
+            for line in proc.stdout:
+                out.write(line)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def terminate(self, timeout: float = 15) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout)
         self.proc = None
+        if self._copier is not None:
+            self._copier.join(5)
         return rc
 
     def kill(self) -> None:
@@ -97,6 +128,8 @@ class AgentProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self._copier is not None:
+            self._copier.join(5)
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

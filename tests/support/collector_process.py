@@ -48,6 +48,7 @@ class CollectorProcess:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.internal_port = free_port()  # /metrics without a token, as a scraper on loopback reads it
         self.config_path = workdir / "collector.toml"
         db = db_url or f"sqlite:///{workdir / 'collector.db'}"
         self.config_path.write_text(
@@ -75,6 +76,7 @@ default_interval_seconds = {default_interval_seconds}
 
 [http]
 listen = "127.0.0.1:{self.port}"
+internal_listen = "127.0.0.1:{self.internal_port}"
 {extra}
 """
         )
@@ -120,8 +122,12 @@ listen = "127.0.0.1:{self.port}"
                 return result
         return {}
 
+    @property
+    def internal_url(self) -> str:
+        return f"http://127.0.0.1:{self.internal_port}"
+
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as resp:
+        with urllib.request.urlopen(f"{self.internal_url}/metrics", timeout=5) as resp:
             text: str = resp.read().decode()
             return text
 
