@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from agent.protocol import DEFAULT_PREFIX
 from collector.errors import ConfigError
 from collector.incidents.config import IncidentsConfig
+from collector.limits import LimitSettings
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
@@ -134,6 +135,7 @@ class CollectorConfig(_Section, frozen=True, forbid_unknown_fields=True):
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
     log: LogSettings = LogSettings()
     incidents: IncidentsConfig = IncidentsConfig()
+    limits: LimitSettings = LimitSettings()
 
 
 def load(path: Path | None) -> CollectorConfig:

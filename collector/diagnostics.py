@@ -46,7 +46,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from agent import protocol
-from agent.protocol import Command, CommandResult, Kind, ParamValue, ProtocolError
+from agent.protocol import Command, CommandResult, Kind, ParamValue, ProtocolError, single_line
 from collector.config import MqttSettings, broker_address
 from collector.errors import ConfigError
 from collector.incidents.store import IncidentNotFound, IncidentStore
@@ -579,7 +579,7 @@ def timeline_text(request: Request, reply: CommandResult | None, audit_id: int) 
         return f"{head}: no answer within {request.timeout_seconds:g} s ({where})"
     problems = reply.result.get("problems") or ([reply.error] if reply.error else [])
     lines = [f"{head}: {reply.status} in {reply.duration_seconds:.2f} s"]
-    lines += [f"- {_one_line(str(p))}" for p in problems[:12]] if problems else ["no problems found"]
+    lines += [f"- {single_line(str(p), 300)}" for p in problems[:12]] if problems else ["no problems found"]
     if len(problems) > 12:
         lines.append(f"- ... and {len(problems) - 12} more")
     findings = reply.result.get("findings")
@@ -597,8 +597,3 @@ def timeline_text(request: Request, reply: CommandResult | None, audit_id: int) 
         lines += facts[:8]
     lines.append(where)
     return "\n".join(lines)[:TIMELINE_TEXT_CHARS]
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -39,6 +39,7 @@ from collector.config import CollectorConfig, broker_address
 from collector.db import begin_write
 from collector.deadletter import DeadLetter
 from collector.errors import CollectorError
+from collector.limits import OVER_LIMIT, AgentLimits
 from collector.observers import Observer, PresenceChange
 from collector.selfmetrics import SelfMetrics
 from collector.sequence import SequenceTracker, Verdict
@@ -95,8 +96,10 @@ class Ingest:
         observers: Sequence[Observer] = (),
         password: str = "",
         clock: Callable[[], int] = time.time_ns,
+        limits: AgentLimits | None = None,
     ) -> None:
         self._config = config
+        self._limits = limits or AgentLimits(config.limits)
         self._prefix = config.mqtt.prefix
         self._engine = engine
         self._sink = sink
@@ -247,6 +250,10 @@ class Ingest:
             agent_id, kind = self._topics.get(topic) or self._parse_topic(topic)
             if kind is Kind.METRICS:
                 self._metrics_messages.inc()
+                over = self._limits.refuse(agent_id, len(payload), received_ns)
+                if over:
+                    self._reject(topic, payload, received_ns, OVER_LIMIT, over, mid, qos)
+                    return
                 decoded = fastlane.decode_batch(payload, self._keep)
                 _check_agent(decoded.batch.agent_id, agent_id)
                 self._accept_batch(decoded, received_ns, mid, qos)

@@ -23,6 +23,7 @@ from collector.db import begin_write, make_engine, migrate
 from collector.http import Health, Server, create_app, create_internal_app
 from collector.ingest import Ingest
 from collector.inventory import store as inventory_store
+from collector.limits import AgentLimits, SeriesWatch, series_per_agent
 from collector.line_protocol import batch_lines
 from collector.observers import Observer
 from collector.selfmetrics import SelfMetrics
@@ -47,7 +48,13 @@ class CollectorService:
         buffer_dir = Path(config.metrics.buffer_dir)
         self._buffer = DiskBuffer(buffer_dir, config.metrics.buffer_max_bytes, self.metrics)
         self._sink = Sink(MetricsWriter(config.metrics, self.metrics, token), self._buffer, config.metrics)
-        self.ingest = Ingest(config, self.engine, self._sink, self.metrics, password=password)
+        self.limits = AgentLimits(config.limits)
+        self.ingest = Ingest(
+            config, self.engine, self._sink, self.metrics, password=password, limits=self.limits
+        )
+        self._series_watch = SeriesWatch(
+            self.limits, lambda: series_per_agent(config.metrics.url, token), time.time_ns
+        )
         self.ingest.add_presence_writer(inventory_store.record)  # inventories arrive in births
         # Diagnostics (issue 8): signed commands to agents, POST /api/v1/agents/{id}/diagnostics.
         from collector.api.diagnostics import mount as mount_diagnostics
@@ -112,6 +119,7 @@ class CollectorService:
         self._sink.start()
         self.ingest.start()
         self.diagnostics.start()
+        self._series_watch.start()
         self._presence_thread.start()
         for server in self._servers:
             server.start()
@@ -128,6 +136,7 @@ class CollectorService:
         timeout = self.config.metrics.shutdown_timeout_seconds
         self._stop.set()
         self.ingest.stop(timeout)
+        self._series_watch.stop()
         self.diagnostics.stop()
         self._sink.close(timeout=2.0)
         for server in self._servers:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.protocol import DEVICE_TAG, NS, Batch
+from agent.protocol import DEVICE_TAG, NS, Batch, single_line
 from collector import rules
 from collector.incidents.correlate import correlate
 from collector.incidents.reconcile import Action, Change, Inputs, reconcile
@@ -176,13 +176,7 @@ def _log_changes(changes: Sequence[Change], changed: Sequence[Incident]) -> None
             Action.RESOLVE: "resolved",
         }.get(change.action, "updated")
         what = "; ".join(e.text for e in change.events) if verb == "updated" else incident.summary
-        log.info("incident %d %s: %s: %s", incident.id, verb, incident.key, one_line(what))
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Text from agents and printers made fit for one log line: no line breaks, bounded."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+        log.info("incident %d %s: %s: %s", incident.id, verb, incident.key, single_line(what, 300))
 
 
 @dataclass(frozen=True, slots=True)

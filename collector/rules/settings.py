@@ -74,6 +74,7 @@ class StateRule(_Settings, frozen=True, forbid_unknown_fields=True):
     key_tags: list[str] = []
     groupable: bool = False  # many agents of a site failing it make one site incident
     observers: Literal["any", "all"] = "any"
+    min_duration_seconds: float = 0  # a problem only once it has held this long
     enabled: bool = True
 
 

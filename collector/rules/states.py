@@ -8,6 +8,7 @@ that never answered SNMP is "not monitored by SNMP": its silence is no problem a
 
 from __future__ import annotations
 
+from agent.protocol import NS
 from collector.rules.condition import Condition, agent_key, device_key
 from collector.rules.settings import Settings, StateRule
 from collector.state import REACHABILITY, FleetState, Monitoring, Scope, StateEntry
@@ -43,6 +44,8 @@ def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
             continue
         if entry.ok or not state.current(Scope.AGENT, entry.agent_id, entry.observed_ns):
             continue
+        if state.as_of - entry.since_ns < rule.min_duration_seconds * NS:
+            continue
         subject = "" if entry.subject in ("", entry.agent_id) else entry.subject
         found.append(
             _condition(
@@ -67,6 +70,8 @@ def _device_condition(
     failing = [e for e in live if not e.ok]
     if not failing or (rule.observers == "all" and len(failing) < len(live)):
         return None  # nobody sees it lately (its incident stays as it is), or it is fine
+    if state.as_of - min(e.since_ns for e in failing) < rule.min_duration_seconds * NS:
+        return None
     if failing[0].condition in REACHABILITY and state.monitoring(device) is not Monitoring.UNREACHABLE:
         return None  # it never answered SNMP: not monitored, which is no problem
     newest = max(failing, key=lambda e: e.observed_ns)
