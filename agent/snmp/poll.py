@@ -72,11 +72,13 @@ async def _poll(
     extra, columns = await asyncio.gather(vendor_scalars(), client.walk(target, column_oids(selected)))
     answered.update((vb.oid, vb) for vb in extra)
     extraction = extract(selected, answered, columns)
+    kinds = [p.kind for p in vendors if p.kind and p.name in extraction.answered]
     return build_report(
         target.address,
         extraction,
         profiles=[p.name for p in selected],
         vendor_names=vendor_names,
         profile_vendor=next((p.vendor for p in reversed(vendors) if p.vendor), None),
+        profile_kind=kinds[-1] if kinds else None,
         poll_seconds=round(time.perf_counter() - started, 4),
     )

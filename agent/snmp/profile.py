@@ -10,14 +10,19 @@ keeps the same facts. Profiles are validated on load; an error names the file an
 from __future__ import annotations
 
 import importlib.resources
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import msgspec
 
 from agent.snmp.errors import ProfileError
 from agent.snmp.values import VALUE_TYPES, Oid, Value, VarBind, decode, format_oid, parse_oid
+
+# What a device is. A printer is recognized by the Printer-MIB itself; "firewall" and
+# "wireless" come from a vendor profile that says so (`kind`) and whose objects answered.
+Kind = Literal["printer", "network", "firewall", "wireless", "other"]
 
 OidText = Annotated[str, msgspec.Meta(pattern=r"^\.?[0-9]+(\.[0-9]+)+$")]
 Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")]
@@ -30,6 +35,9 @@ class Column(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name
     type: str = "int"
     enum: str = ""
+    # A regular expression with one group: the value is the group's text (e.g. a serial
+    # printed inside sysDescr, "S/N: 12345"); no match is no value.
+    pattern: str = ""
 
     @property
     def oid_tuple(self) -> Oid:
@@ -56,6 +64,9 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     description: str = ""
     vendor: str = ""
     match: Match = Match()
+    # The device's kind when this profile matched and any of its objects answered (a
+    # FortiGate is a firewall; a Ubiquiti device is a wireless AP only if the UniFi AP MIB answers).
+    kind: Kind | None = None
     scalars: list[Column] = []
     tables: list[Table] = []
     enums: dict[Name, dict[str, str]] = {}
@@ -83,6 +94,13 @@ def load_profile(source: str, text: str) -> Profile:
             )
         if column.enum and column.enum not in profile.enums:
             raise ProfileError(f"{source}: {where}.enum: no [enums.{column.enum}] in this file")
+        if column.pattern:
+            try:
+                groups = re.compile(column.pattern).groups
+            except re.error as err:
+                raise ProfileError(f"{source}: {where}.pattern: {err}") from None
+            if groups != 1:
+                raise ProfileError(f"{source}: {where}.pattern: needs exactly one group, has {groups}")
     for enum_name, mapping in profile.enums.items():
         bad = [k for k in mapping if not k.lstrip("-").isdigit()]
         if bad:
@@ -135,6 +153,7 @@ class Extraction:
 
     scalars: dict[str, Value] = field(default_factory=dict)
     tables: dict[str, dict[Oid, Row]] = field(default_factory=dict)
+    answered: set[str] = field(default_factory=set)  # names of the profiles any object of which answered
 
     def table(self, name: str) -> list[tuple[Oid, Row]]:
         """Rows of a table in index order (empty if the device has none)."""
@@ -145,6 +164,9 @@ def _value(profile: Profile, column: Column, vb: VarBind) -> Value | None:
     if vb.is_exception:
         return None
     value = decode(vb, column.type)
+    if column.pattern:
+        m = re.search(column.pattern, value) if isinstance(value, str) else None
+        value = m.group(1).strip() or None if m else None
     if column.enum and isinstance(value, int):
         return profile.enums[column.enum].get(str(value), str(value))
     return value
@@ -161,6 +183,7 @@ def extract(
             value = _value(profile, column, vb) if vb is not None else None
             if value is not None and value != "":
                 result.scalars[column.name] = value
+                result.answered.add(profile.name)
         for table in profile.tables:
             rows = result.tables.setdefault(table.name, {})
             for column in table.columns:
@@ -169,6 +192,7 @@ def extract(
                     value = _value(profile, column, vb)
                     if value is not None:
                         rows.setdefault(vb.oid[len(prefix) :], {})[column.name] = value
+                        result.answered.add(profile.name)
     return result
 
 
@@ -185,6 +209,7 @@ def column_oids(profiles: Iterable[Profile]) -> list[Oid]:
 __all__ = [
     "Column",
     "Extraction",
+    "Kind",
     "Profile",
     "Table",
     "builtin_profiles",

@@ -13,10 +13,9 @@ from typing import Final, Literal
 
 import msgspec
 
-from agent.snmp.profile import Extraction, Row
+from agent.snmp.profile import Extraction, Kind, Row
 from agent.snmp.values import Oid, Value, format_oid, parse_oid
 
-Kind = Literal["printer", "network", "other"]
 LevelState = Literal["known", "other", "unknown", "some_remaining"]
 
 # RFC 3805 special values of prtMarkerSuppliesLevel / prtInputCurrentLevel / ...MaxCapacity.
@@ -478,14 +477,19 @@ def build_report(
     profiles: list[str],
     vendor_names: Mapping[int, str],
     profile_vendor: str | None = None,
+    profile_kind: Kind | None = None,
     poll_seconds: float | None = None,
 ) -> DeviceReport:
-    """Normalize what the profiles extracted from one reachable device."""
+    """Normalize what the profiles extracted from one reachable device.
+
+    `profile_kind` is what a vendor profile that answered says the device is (firewall,
+    wireless); a Printer-MIB that answers makes a printer whatever the profile says.
+    """
     supplies, trays = _supplies(ex), _trays(ex)
     interfaces = _interfaces(ex)
     hr_printer = ex.table("hr_printer")
     is_printer = bool(supplies or trays or ex.table("general") or hr_printer or ex.table("markers"))
-    kind: Kind = "printer" if is_printer else "network" if interfaces else "other"
+    kind: Kind = "printer" if is_printer else profile_kind or ("network" if interfaces else "other")
     serial = _first(ex, "general", "serial") or _str(ex.scalars, "serial") or _first(ex, "entity", "serial")
     uptime = ex.scalars.get("sys_uptime")
     identity = Identity(
