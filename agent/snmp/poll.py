@@ -17,11 +17,12 @@ from agent.snmp.errors import SnmpError
 from agent.snmp.profile import Profile, column_oids, extract, scalar_oids
 from agent.snmp.report import DeviceReport, build_report, unreachable_report
 from agent.snmp.target import Target
-from agent.snmp.values import Oid, VarBind, as_oid
+from agent.snmp.values import Oid, VarBind, as_oid, as_text
 
 log = logging.getLogger(__name__)
 
 _SYS_OBJECT_ID: Oid = (1, 3, 6, 1, 2, 1, 1, 2, 0)  # sysObjectID.0
+_SYS_DESCR: Oid = (1, 3, 6, 1, 2, 1, 1, 1, 0)  # sysDescr.0
 
 
 def deadline_seconds(target: Target) -> float:
@@ -56,13 +57,13 @@ async def _poll(
     vendor_names: Mapping[int, str],
     started: float,
 ) -> DeviceReport:
-    generic = [p for p in profiles if not p.match.sys_object_id]
+    generic = [p for p in profiles if p.generic]
     first = scalar_oids(generic)
-    if _SYS_OBJECT_ID not in first:
-        first.append(_SYS_OBJECT_ID)
+    first += [oid for oid in (_SYS_OBJECT_ID, _SYS_DESCR) if oid not in first]
     answered = {vb.oid: vb for vb in await client.get(target, first)}
     sys_object_id = as_oid(answered[_SYS_OBJECT_ID])
-    vendors = [p for p in profiles if p.match.sys_object_id and p.matches(sys_object_id)]
+    sys_descr = as_text(answered[_SYS_DESCR])
+    vendors = [p for p in profiles if not p.generic and p.matches(sys_object_id, sys_descr)]
     selected = [*generic, *vendors]
     more = [oid for oid in scalar_oids(vendors) if oid not in answered]
 

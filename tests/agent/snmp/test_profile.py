@@ -26,6 +26,45 @@ def test_shipped_profiles_load_generic_first() -> None:
         ('name = "x"\nbogus = 1', "bogus"),
         ('name = "x"\n[enums.e]\nabc = "y"', "enums.e"),
         ("name = ", "x.toml"),
+        # an output that says where it goes, or it is an error
+        ('name = "x"\nscalars = [{ oid = "1.3.6", name = "pages" }]', "scalars[0].name"),
+        (
+            'name = "x"\nscalars = [{ oid = "1.3.6", name = "v", measurement = "m", type = "text" }]',
+            "scalars[0].type",
+        ),
+        ('name = "x"\nscalars = [{ oid = "1.3.6", name = "serial", as_tag = true }]', "scalars[0].as_tag"),
+        (
+            'name = "x"\nscalars = [{ oid = "1.3.6", name = "v", measurement = "m", '
+            'tags = { device = "d" } }]',
+            "device",
+        ),
+        (
+            'name = "x"\nscalars = [{ oid = "1.3.6", name = "v", supply = { kind = "toner" } }]',
+            "scalars[0].name",
+        ),
+        (
+            'name = "x"\nscalars = [{ oid = "1.3.6", name = "serial", type = "brother_record" }]',
+            "scalars[0].key",
+        ),
+        (
+            'name = "x"\nscalars = [{ oid = "1.3.6", name = "serial", type = "text", pattern = "(" }]',
+            "pattern",
+        ),
+        (
+            'name = "x"\n[[tables]]\nname = "other"\ncolumns = [{ oid = "1.3.6", name = "v" }]',
+            "tables[0].name",
+        ),
+        (
+            'name = "x"\n[[tables]]\nname = "supplies"\nmeasurement = "m"\ncolumns = []',
+            "tables[0].measurement",
+        ),
+        (
+            'name = "x"\n[[tables]]\nname = "t"\nmeasurement = "m"\n'
+            'columns = [{ oid = "1.3.6", name = "v", type = "text" }]',
+            "columns[0].type",
+        ),
+        ('name = "x"\nmatch = { sys_descr = "(" }', "match.sys_descr"),
+        ('name = "x"\nkind = "toaster"', "$.kind"),
     ],
 )
 def test_bad_profile_names_file_and_key(text: str, where: str) -> None:
@@ -99,3 +138,73 @@ def test_level_percent_keeps_rfc3805_special_values_as_states(
     level: int | None, capacity: int | None, percent: float | None, state: str
 ) -> None:
     assert level_percent(level, capacity) == (percent, state)
+
+
+VENDOR = load_profile(
+    "v.toml",
+    """
+name = "v"
+match = [
+  { sys_object_id = ["1.3.6.1.4.1.99"] },
+  { sys_object_id = ["1.3.6.1.4.1.8072"], sys_descr = "^Acme" },
+]
+
+[[scalars]]
+oid = "1.3.6.1.4.1.99.1.0"
+name = "jams_total"
+measurement = "printer_counter"
+tags = { counter = "jams" }
+
+[[scalars]]
+oid = "1.3.6.1.4.1.99.2.0"
+name = "level_percent"
+type = "brother_record"
+key = "6f"
+scale = 0.01
+supply = { kind = "toner", color = "black" }
+
+[[tables]]
+name = "counters"
+measurement = "printer_counter"
+index_tags = ["", "slot"]
+columns = [
+  { oid = "1.3.6.1.4.1.99.3.1", name = "value_total" },
+  { oid = "1.3.6.1.4.1.99.3.2", name = "counter", type = "label", as_tag = true },
+]
+""",
+)
+
+
+def test_match_alternatives_use_sys_object_id_and_sys_descr() -> None:
+    assert VENDOR.matches("1.3.6.1.4.1.99.5")
+    assert VENDOR.matches("1.3.6.1.4.1.8072.3.2.10", "Acme router")
+    assert not VENDOR.matches("1.3.6.1.4.1.8072.3.2.10", "Linux box")
+    assert not VENDOR.matches(None)
+
+
+def test_declared_outputs_become_samples_and_supply_figures() -> None:
+    scalars = {
+        parse_oid("1.3.6.1.4.1.99.1.0"): VarBind(parse_oid("1.3.6.1.4.1.99.1.0"), ValueKind.COUNTER32, 17),
+        parse_oid("1.3.6.1.4.1.99.2.0"): VarBind(
+            parse_oid("1.3.6.1.4.1.99.2.0"), ValueKind.OCTETS, bytes.fromhex("6f0104000019008101040000001eff")
+        ),
+    }
+    columns = dict(
+        [
+            col("1.3.6.1.4.1.99.3.1", ("1.4", ValueKind.COUNTER32, 120), ("1.5", ValueKind.COUNTER32, 7)),
+            col(
+                "1.3.6.1.4.1.99.3.2",
+                ("1.4", ValueKind.OCTETS, b"Color Copies"),
+                ("1.5", ValueKind.OCTETS, b"Color Copies"),
+            ),
+        ]
+    )
+    ex = extract([VENDOR], scalars, columns)
+    got = {(m.measurement, m.tags): m.fields for m in ex.measured}
+    assert got == {
+        ("printer_counter", (("counter", "jams"),)): {"jams_total": 17},
+        ("printer_counter", (("counter", "color_copies"), ("slot", "4"))): {"value_total": 120},
+        ("printer_counter", (("counter", "color_copies"), ("slot", "5"))): {"value_total": 7},
+    }
+    assert [(f.kind, f.color, f.value) for f in ex.supply_figures] == [("toner", "black", 64.0)]
+    assert ex.answered == {"v"}
