@@ -513,3 +513,31 @@ def test_device_truth_figure(collected: dict[str, Polled], capsys: pytest.Captur
     for category, t in totals.items():
         if t["all"]:
             assert t["agree"] / t["all"] >= GOALS[category], f"{category} below its goal: {summary}"
+
+
+# Where our model or firmware differs from LibreNMS's `hardware`/`version`, and why.
+IDENTITY_DIFFERENCES: dict[str, list[str]] = {
+    # LibreNMS finds the ERLite-3 in the lldpd arguments of hrSWRunParameters; no profile reads them.
+    "edgeos_erl": ["model None != 'EdgeRouter Lite 3-Port'"],
+    # LibreNMS prints the board type number and revision of TELDAT-MIB; we keep sysDescr's model name.
+    "teldat_teldatvdsl2": ["model 'TV BASE VDSL2/ADSL WLAN 30 10' != '608 (rev 2)'"],
+    # LibreNMS's version is the board support package (oacSysIMSysMainBSPVersion); ours is the
+    # OneOS release the router runs, from sysDescr.
+    "oneaccess_oneaccess-sdsl": ["firmware 'ONEOS5-VOIP_SIP_FT-V5.1R5E35_FT13' != '1.0/0'"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(WALKS))
+def test_identity_agrees_with_librenms(name: str, collected: dict[str, Polled]) -> None:
+    """Vendor add-ons on the recorded walks: the model and firmware LibreNMS reads, where it reads them."""
+    exp = expected(name)["os"]
+    ours = collected[name].report.identity
+    differences = [
+        f"{what} {mine!r} != {theirs!r}"
+        for what, mine, theirs in (
+            ("model", ours.model, exp.get("hardware")),
+            ("firmware", ours.firmware, exp.get("version")),
+        )
+        if theirs is not None and mine != theirs
+    ]
+    assert differences == IDENTITY_DIFFERENCES.get(name, [])
