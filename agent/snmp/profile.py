@@ -52,8 +52,9 @@ Kind = Literal["printer", "network", "firewall", "wireless", "other"]
 Family = Literal["any", "printer", "network", "modem"]
 
 OidText = Annotated[str, msgspec.Meta(pattern=r"^\.?[0-9]+(\.[0-9]+)+$")]
-Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")]
-TagName = Annotated[str, msgspec.Meta(pattern=r"^([a-z_][a-z0-9_]*)?$")]
+# Names become measurement, field and tag names on the wire (agent/protocol.py: at most 64).
+Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
+TagName = Annotated[str, msgspec.Meta(pattern=r"^([a-z_][a-z0-9_]*)?$", max_length=64)]
 
 # Scalars that name who the device is; report.py builds Identity from them.
 IDENTITY: Final = frozenset(

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from agent.protocol import Sample
+from agent import protocol
+from agent.protocol import Sample, State
 from agent.snmp.client import Client
 from agent.snmp.observations import observe
 from agent.snmp.poll import poll
@@ -372,3 +373,16 @@ def test_other_devices_are_not_walked_for_an_addon(sim: SnmpSim) -> None:
     """A Dell printer gets no Kyocera, Ricoh or HP objects asked: the add-ons are gated by sysObjectID."""
     report = poll_once(sim, "addon_kyocera")
     assert "kyocera" in report.profiles and not {"ricoh", "hp", "lexmark", "dell"} & set(report.profiles)
+
+
+def test_what_the_addons_send_is_a_valid_batch(sim: SnmpSim) -> None:
+    observations = [o for name in sorted(CASES) for o in observe(poll_once(sim, f"addon_{name}"), 3)]
+    batch = protocol.Batch(
+        v=protocol.PROTOCOL_VERSION,
+        agent_id="pc-1",
+        seq=1,
+        created_ns=3,
+        samples=[o for o in observations if isinstance(o, Sample)],
+        states=[o for o in observations if isinstance(o, State)],
+    )
+    assert protocol.decode(protocol.encode(batch), protocol.Batch) == batch

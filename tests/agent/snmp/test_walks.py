@@ -27,7 +27,7 @@ from typing import Any, Literal
 import msgspec
 import pytest
 
-from agent import probe
+from agent import probe, protocol
 from agent.protocol import Sample, State
 from agent.snmp.observations import observe
 from agent.snmp.report import DeviceReport
@@ -541,3 +541,17 @@ def test_identity_agrees_with_librenms(name: str, collected: dict[str, Polled]) 
         if theirs is not None and mine != theirs
     ]
     assert differences == IDENTITY_DIFFERENCES.get(name, [])
+
+
+def test_what_every_recorded_device_sends_is_a_valid_batch(collected: dict[str, Polled]) -> None:
+    """Declared outputs become wire names: the collector's strict decode must accept all of them."""
+    observations = [o for polled in collected.values() for o in polled.observations]
+    batch = protocol.Batch(
+        v=protocol.PROTOCOL_VERSION,
+        agent_id="pc-1",
+        seq=1,
+        created_ns=1,
+        samples=[o for o in observations if isinstance(o, Sample)],
+        states=[o for o in observations if isinstance(o, State)],
+    )
+    assert protocol.decode(protocol.encode(batch), protocol.Batch) == batch
