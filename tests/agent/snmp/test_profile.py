@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agent.protocol import Sample
 from agent.snmp.errors import ProfileError
+from agent.snmp.observations import observe
 from agent.snmp.profile import builtin_profiles, enterprise_names, extract, load_profile
 from agent.snmp.report import build_report, level_percent
 from agent.snmp.values import ValueKind, VarBind, parse_oid
@@ -208,3 +210,43 @@ def test_declared_outputs_become_samples_and_supply_figures() -> None:
     }
     assert [(f.kind, f.color, f.value) for f in ex.supply_figures] == [("toner", "black", 64.0)]
     assert ex.answered == {"v"}
+
+
+JOINED = load_profile(
+    "j.toml",
+    """
+name = "j"
+family = "printer"
+match = { sys_object_id = ["1.3.6.1.4.1.99"] }
+[[tables]]
+name = "supplies"   # a vendor table indexed like prtMarkerSuppliesTable joins its rows
+columns = [
+  { oid = "1.3.6.1.4.1.99.7.1", name = "pages_printed_total" },
+  { oid = "1.3.6.1.4.1.99.7.2", name = "part_number", type = "text", as_tag = true },
+  { oid = "1.3.6.1.4.1.99.7.3", name = "level" },
+]
+""",
+)
+
+
+def test_columns_joined_to_a_standard_table_travel_with_its_samples() -> None:
+    columns = dict(
+        [
+            col("1.3.6.1.2.1.43.11.1.1.6", ("1.1", ValueKind.OCTETS, b"Black Toner")),
+            col("1.3.6.1.2.1.43.11.1.1.8", ("1.1", ValueKind.INTEGER, 100)),
+            col("1.3.6.1.2.1.43.11.1.1.9", ("1.1", ValueKind.INTEGER, 40)),
+            col("1.3.6.1.4.1.99.7.1", ("1.1", ValueKind.COUNTER32, 2500)),
+            col("1.3.6.1.4.1.99.7.2", ("1.1", ValueKind.OCTETS, b"TN-2420")),
+            col("1.3.6.1.4.1.99.7.3", ("1.1", ValueKind.INTEGER, 99)),  # a known name: overrides, not extra
+        ]
+    )
+    ex = extract([PROFILE, JOINED], {}, columns)
+    (supply,) = build_report("10.0.0.9", ex, profiles=["t", "j"], vendor_names={}).supplies
+    assert (supply.extra, supply.extra_tags) == ({"pages_printed_total": 2500}, {"part_number": "TN-2420"})
+    assert supply.level == 99  # a later profile's value for a standard column wins, as for scalars
+    sample = next(
+        o
+        for o in observe(build_report("10.0.0.9", ex, profiles=["t", "j"], vendor_names={}), 1)
+        if isinstance(o, Sample) and o.measurement == "printer_supply"
+    )
+    assert sample.fields["pages_printed_total"] == 2500 and sample.tags["part_number"] == "TN-2420"
