@@ -132,6 +132,17 @@ def summary(report: DeviceReport) -> str:
         pages = report.counters.get("pages_total")
         if pages is not None:
             lines.append(f"  pages printed: {pages}")
+    for line in report.dsl:
+        down, up = line.downstream_rate_bps, line.upstream_rate_bps
+        lines.append(
+            f"  {line.standard} line {line.index}: {(down or 0) / 1e6:g}/{(up or 0) / 1e6:g} Mbit/s down/up, "
+            f"margin {line.downstream_snr_margin_db}/{line.upstream_snr_margin_db} dB"
+            + (f"  DEGRADED: {'; '.join(line.degraded)}" if line.degraded else "")
+        )
+    for m in report.measurements:
+        tags = ",".join(f"{k}={v}" for k, v in sorted(m.tags.items()))
+        fields = " ".join(f"{k}={v:g}" for k, v in sorted(m.fields.items()))
+        lines.append(f"  {m.measurement}{{{tags}}} {fields}"[:160])
     for n in report.interfaces:
         lines.append(
             f"  if {n.index:>4} {n.name or '?':20} {n.admin_status or '?'}/{n.oper_status or '?'}"

@@ -46,10 +46,12 @@ def _self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def netsnmp_requests(profiles: list[Profile], sys_object_id: str | None) -> tuple[list[str], list[str]]:
+def netsnmp_requests(
+    profiles: list[Profile], sys_object_id: str | None, sys_descr: str | None
+) -> tuple[list[str], list[str]]:
     """(scalar OIDs, table roots) the matching profiles read, as net-snmp arguments."""
-    selected = [p for p in profiles if p.matches(sys_object_id)]
-    scalars = [c.oid for p in selected for c in p.scalars]
+    selected = [p for p in profiles if p.matches(sys_object_id, sys_descr)]
+    scalars = list(dict.fromkeys(c.oid for p in selected for c in p.scalars))
     tables = list(
         dict.fromkeys(".".join(c.oid.split(".")[:-1]) for p in selected for t in p.tables for c in t.columns)
     )
@@ -63,12 +65,15 @@ def netsnmp_poll(port: int, community: str, scalars: list[str], tables: list[str
         subprocess.run(["snmpbulkwalk", "-Cr25", *base, table], capture_output=True, check=True)
 
 
-async def our_poll(client: Client, port: int, community: str) -> tuple[float, float, str | None]:
+async def our_poll(
+    client: Client, port: int, community: str
+) -> tuple[float, float, tuple[str | None, str | None]]:
     names = enterprise_names()
     cpu0, t0 = _self_cpu(), time.perf_counter()
     report = await poll(client, Target("127.0.0.1", port, Auth(community=community)), PROFILES, names)
     assert report.reachable, report.reason
-    return time.perf_counter() - t0, _self_cpu() - cpu0, report.identity.sys_object_id
+    identity = report.identity
+    return time.perf_counter() - t0, _self_cpu() - cpu0, (identity.sys_object_id, identity.sys_descr)
 
 
 PROFILES = builtin_profiles()
@@ -88,12 +93,12 @@ def per_device(rounds: int) -> None:
             client = Client()
             try:
                 for name in sorted(walks):
-                    ours, cpu, oid = [], [], None
+                    ours, cpu, ident = [], [], (None, None)
                     for _ in range(rounds):
-                        wall, used, oid = await our_poll(client, sim.port, name)
+                        wall, used, ident = await our_poll(client, sim.port, name)
                         ours.append(wall)
                         cpu.append(used)
-                    scalars, tables = netsnmp_requests(PROFILES, oid)
+                    scalars, tables = netsnmp_requests(PROFILES, *ident)
                     theirs, their_cpu = [], []
                     for _ in range(rounds):
                         c0, t0 = _children_cpu(), time.perf_counter()

@@ -30,6 +30,8 @@ UID = "deskwatch-network"
 SITE = 'site=~"$site"'
 DEV = 'site=~"$site", device=~"$device"'
 RATE = "$__rate_interval"
+# Every SNMP device that is not a printer: routers and modems, firewalls, wireless APs.
+NET = 'kind=~"network|firewall|wireless"'
 # Round trips on an office LAN are a few ms; beyond 100 ms users notice.
 RTT = steps(GREEN, (0.05, ORANGE), (0.2, RED))
 
@@ -63,7 +65,7 @@ def build() -> model.Dashboard:
         .with_variable(label_variable("site", "Site", "net_gateway_ok", "site"))
         .with_variable(
             label_variable(
-                "device", "Modem / router", 'snmp_device_info_value{kind="network", site=~"$site"}', "device"
+                "device", "Modem / router", f'snmp_device_info_value{{{NET}, site=~"$site"}}', "device"
             )
         )
     )
@@ -129,9 +131,7 @@ def build() -> model.Dashboard:
         table(
             "Devices",
             "none",
-            Query(
-                f'max by (device, vendor, model, address) (snmp_device_info_value{{kind="network", {DEV}}})'
-            ),
+            Query(f"max by (device, vendor, model, address) (snmp_device_info_value{{{NET}, {DEV}}})"),
             hide=("Time", "__name__", "Value", "value"),
             width=12,
             height=6,
@@ -158,7 +158,7 @@ def build() -> model.Dashboard:
         stat(
             "Reachable",
             "none",
-            Query(f'max by (device) (snmp_device_reachable{{kind="network", {DEV}}})', "{{device}}"),
+            Query(f"max by (device) (snmp_device_reachable{{{NET}, {DEV}}})", "{{device}}"),
             mappings=ok_mapping("Reachable", "Unreachable"),
             height=6,
         )

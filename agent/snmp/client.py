@@ -199,15 +199,22 @@ class Client:
     ) -> dict[Oid, list[VarBind]]:
         """Read table columns (or any subtrees) side by side; -> the varbinds under each column, in order.
 
-        A first round asks each column for one row only: most columns a profile lists are
-        absent on a given device (no DSL on a printer), and a full GETBULK for each would
-        make the device send, and us decode, screens of unrelated objects. Columns that
-        have a first row are then read in bulk, a few columns per request, in parallel.
+        A first round asks each table (the entry OID above a column) for its first object
+        only: most tables the profiles list are absent on a given device (no DSL or DOCSIS
+        on a printer), and one varbind per table tells so, where a full GETBULK for each
+        column would make the device send, and us decode, screens of unrelated objects.
+        A second round asks the columns of the tables that answered for one row each; the
+        columns that have one are then read in bulk, a few per request, in parallel.
         """
         cols = list(dict.fromkeys(columns))
         rows: dict[Oid, list[VarBind]] = {c: [] for c in cols}
-        cursor: dict[Oid, Oid] = {c: c for c in cols}
-        probes = [cols[i : i + VARBIND_BUDGET] for i in range(0, len(cols), VARBIND_BUDGET)]
+        present = await self._present_tables(target, list(dict.fromkeys(c[:-1] for c in cols)))
+        cursor: dict[Oid, Oid] = {c: c for c in cols if c[:-1] in present}
+        # Then each column of those tables for one row: a table has columns a device leaves out
+        # (no 64-bit counters on a printer's ifXTable), and a bulk request for an absent
+        # column would bring back rows of the next one.
+        asked = [c for c in cols if c in cursor]
+        probes = [asked[i : i + VARBIND_BUDGET] for i in range(0, len(asked), VARBIND_BUDGET)]
         await asyncio.gather(*(self._walk_round(target, p, rows, cursor, 1, max_rows) for p in probes))
         open_cols = [c for c in cols if c in cursor]
         chunks = [
@@ -216,6 +223,20 @@ class Client:
         ]
         await asyncio.gather(*(self._walk_chunk(target, c, rows, cursor, max_rows) for c in chunks))
         return rows
+
+    async def _present_tables(self, target: Target, entries: list[Oid]) -> set[Oid]:
+        """The entries (tables) that have any object: one GETNEXT-like step for each."""
+        present: set[Oid] = set()
+
+        async def probe(chunk: list[Oid]) -> None:
+            found: dict[Oid, list[VarBind]] = {e: [] for e in chunk}
+            cursor = {e: e for e in chunk}
+            await self._walk_round(target, chunk, found, cursor, 1, 1)
+            present.update(e for e, vbs in found.items() if vbs)
+
+        chunks = [entries[i : i + VARBIND_BUDGET] for i in range(0, len(entries), VARBIND_BUDGET)]
+        await asyncio.gather(*(probe(c) for c in chunks))
+        return present
 
     async def _walk_chunk(
         self,

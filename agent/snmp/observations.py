@@ -117,11 +117,6 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
         printing=int(report.status == "printing"),
     )
     out.append(Sample("printer", fields, _tags(device=device), now_ns))
-    for name, value in counters.items():
-        if name not in ("pages_total", "pages_since_power_on") and value is not None:
-            out.append(
-                Sample("printer_counter", {"value_total": value}, _tags(device=device, counter=name), now_ns)
-            )
     for s in report.supplies:
         fields = _fields(
             level=s.level if s.level_state == "known" else None,
@@ -129,6 +124,7 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
             level_percent=s.level_percent,
             some_remaining=1 if s.level_state == "some_remaining" else None,
         )
+        fields = {**s.extra, **fields}  # a vendor's extra column never replaces a standard field
         tags = _tags(
             device=device,
             supply_index=s.index,
@@ -137,7 +133,10 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
             color=s.color,
             unit=s.unit,
             supply_class=s.supply_class,
+            # the percentage is the vendor MIB's: the standard level said only "some left"
+            percent_source="vendor" if s.percent_from_vendor else None,
         )
+        tags = {**_tags(**s.extra_tags), **tags}
         out.append(Sample("printer_supply", fields or {"known": 0}, tags, now_ns))
     for t in report.trays:
         fields = _fields(
@@ -146,11 +145,15 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
             level_percent=t.level_percent,
             some_remaining=1 if t.level_state == "some_remaining" else None,
         )
+        fields = {**t.extra, **fields}
         out.append(
             Sample(
                 "printer_tray",
                 fields or {"known": 0},
-                _tags(device=device, tray_index=t.index, tray=t.name, media=t.media),
+                {
+                    **_tags(**t.extra_tags),
+                    **_tags(device=device, tray_index=t.index, tray=t.name, media=t.media),
+                },
                 now_ns,
             )
         )
@@ -215,7 +218,10 @@ def _printer(report: DeviceReport, device: str, info: dict[str, str], now_ns: in
 def _network(report: DeviceReport, device: str, now_ns: int) -> list[Sample | State]:
     out: list[Sample | State] = []
     for i in report.interfaces:
-        tags = _tags(device=device, if_index=i.index, if_name=i.name, if_alias=i.alias, if_type=i.type)
+        tags = {
+            **_tags(**i.extra_tags),
+            **_tags(device=device, if_index=i.index, if_name=i.name, if_alias=i.alias, if_type=i.type),
+        }
         fields = _fields(
             in_octets_total=i.in_octets,
             out_octets_total=i.out_octets,
@@ -228,6 +234,7 @@ def _network(report: DeviceReport, device: str, now_ns: int) -> list[Sample | St
             speed_bps=i.speed_bps,
             counter_bits=i.counter_bits,
         )
+        fields = {**i.extra, **fields}
         out.append(Sample("snmp_interface", fields, tags, now_ns))
         if i.admin_status == "up" and i.oper_status not in (None, "up", "dormant"):
             out.append(
@@ -242,33 +249,44 @@ def _network(report: DeviceReport, device: str, now_ns: int) -> list[Sample | St
                 )
             )
     for line in report.dsl:
+        tags = _tags(device=device, line=line.index, standard=line.standard)
         out.append(
             Sample(
                 "snmp_dsl",
                 _fields(
                     downstream_rate_bps=line.downstream_rate_bps,
                     upstream_rate_bps=line.upstream_rate_bps,
+                    downstream_previous_rate_bps=line.downstream_previous_rate_bps,
+                    upstream_previous_rate_bps=line.upstream_previous_rate_bps,
                     downstream_attainable_bps=line.downstream_attainable_bps,
+                    upstream_attainable_bps=line.upstream_attainable_bps,
                     downstream_snr_margin_db=line.downstream_snr_margin_db,
                     upstream_snr_margin_db=line.upstream_snr_margin_db,
                     downstream_attenuation_db=line.downstream_attenuation_db,
                     upstream_attenuation_db=line.upstream_attenuation_db,
                 ),
-                _tags(device=device, line=line.index),
+                tags,
                 now_ns,
             )
         )
-    for ch in report.docsis:
-        fields = _fields(frequency_hz=ch.frequency_hz, power_dbmv=ch.power_dbmv, snr_db=ch.snr_db)
-        if fields:
+        degraded = line.degraded
+        if degraded:
+            # The modem's own verdict (RFC 2662/5650 defect bits, "noise margin below its
+            # minimum") or its own earlier sync rate: no threshold of ours in it.
             out.append(
-                Sample(
-                    "snmp_docsis",
-                    fields,
-                    _tags(device=device, direction=ch.direction, channel=ch.index),
-                    now_ns,
+                State(
+                    subject=_subject(device, f"line/{line.index}"),
+                    condition="modem_line_degraded",
+                    ok=False,
+                    severity=Severity.WARNING,
+                    text="; ".join(degraded)[:1000],
+                    tags=tags,
+                    observed_ns=now_ns,
                 )
             )
+    for m in report.measurements:
+        if m.fields:
+            out.append(Sample(m.measurement, dict(m.fields), {**_tags(**m.tags), "device": device}, now_ns))
     r = report.resources
     if r is not None:
         fields = _fields(

@@ -17,11 +17,12 @@ from agent.snmp.errors import SnmpError
 from agent.snmp.profile import Profile, column_oids, extract, scalar_oids
 from agent.snmp.report import DeviceReport, build_report, unreachable_report
 from agent.snmp.target import Target
-from agent.snmp.values import Oid, VarBind, as_oid
+from agent.snmp.values import Oid, VarBind, as_oid, as_text
 
 log = logging.getLogger(__name__)
 
 _SYS_OBJECT_ID: Oid = (1, 3, 6, 1, 2, 1, 1, 2, 0)  # sysObjectID.0
+_SYS_DESCR: Oid = (1, 3, 6, 1, 2, 1, 1, 1, 0)  # sysDescr.0
 
 
 def deadline_seconds(target: Target) -> float:
@@ -56,13 +57,13 @@ async def _poll(
     vendor_names: Mapping[int, str],
     started: float,
 ) -> DeviceReport:
-    generic = [p for p in profiles if not p.match.sys_object_id]
+    generic = [p for p in profiles if p.generic]
     first = scalar_oids(generic)
-    if _SYS_OBJECT_ID not in first:
-        first.append(_SYS_OBJECT_ID)
+    first += [oid for oid in (_SYS_OBJECT_ID, _SYS_DESCR) if oid not in first]
     answered = {vb.oid: vb for vb in await client.get(target, first)}
     sys_object_id = as_oid(answered[_SYS_OBJECT_ID])
-    vendors = [p for p in profiles if p.match.sys_object_id and p.matches(sys_object_id)]
+    sys_descr = as_text(answered[_SYS_DESCR])
+    vendors = [p for p in profiles if not p.generic and p.matches(sys_object_id, sys_descr)]
     selected = [*generic, *vendors]
     more = [oid for oid in scalar_oids(vendors) if oid not in answered]
 
@@ -72,11 +73,13 @@ async def _poll(
     extra, columns = await asyncio.gather(vendor_scalars(), client.walk(target, column_oids(selected)))
     answered.update((vb.oid, vb) for vb in extra)
     extraction = extract(selected, answered, columns)
+    kinds = [p.kind for p in vendors if p.kind and p.name in extraction.answered]
     return build_report(
         target.address,
         extraction,
         profiles=[p.name for p in selected],
         vendor_names=vendor_names,
         profile_vendor=next((p.vendor for p in reversed(vendors) if p.vendor), None),
+        profile_kind=kinds[-1] if kinds else None,
         poll_seconds=round(time.perf_counter() - started, 4),
     )

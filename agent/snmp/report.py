@@ -1,8 +1,11 @@
 """The normalized view of one device (what `probe --json` prints), built from an Extraction (pure).
 
-This is where the names of profile.py get their meaning: `supplies.level` is
-prtMarkerSuppliesLevel with its RFC 3805 special values, `hr_printer.errors` is the
-hrPrinterDetectedErrorState bit string, `interfaces.in_octets64` wins over the 32-bit one.
+This is where the standard tables of profile.py get their RFC meaning: `supplies.level`
+is prtMarkerSuppliesLevel with its RFC 3805 special values, `hr_printer.errors` is the
+hrPrinterDetectedErrorState bit string, `interfaces.in_octets64` wins over the 32-bit one,
+the entity row that describes the device is the chassis. DSL lines are xdsl.py's. What a
+vendor profile adds is data: identity slots, columns joined to a standard table (carried
+as `extra` fields and tags), figures for a standard supply, and samples of its own.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from typing import Final, Literal
 
 import msgspec
 
-from agent.snmp.profile import Extraction, Row
+from agent.snmp.profile import Extraction, Kind, Row
 from agent.snmp.values import Oid, Value, format_oid, parse_oid
+from agent.snmp.xdsl import DslLine, lines
 
-Kind = Literal["printer", "network", "other"]
 LevelState = Literal["known", "other", "unknown", "some_remaining"]
 
 # RFC 3805 special values of prtMarkerSuppliesLevel / prtInputCurrentLevel / ...MaxCapacity.
@@ -55,6 +58,21 @@ _AVAILABILITY: Final = {
 _HR_DEVICE_PRINTER: Final = parse_oid("1.3.6.1.2.1.25.3.1.5")  # hrDevicePrinter
 _HR_STORAGE_RAM: Final = parse_oid("1.3.6.1.2.1.25.2.1.2")  # hrStorageRam
 _ENTERPRISES: Final = parse_oid("1.3.6.1.4.1")
+# The columns of each standard table this module gives meaning to; a vendor profile's
+# other columns in these tables travel as extra fields and tags of the table's samples.
+_KNOWN_COLUMNS: Final = {
+    "supplies": frozenset(
+        {"colorant_index", "class", "kind", "description", "unit", "capacity", "level"}
+    ),
+    "trays": frozenset({"unit", "capacity", "level", "status", "media", "name", "description"}),
+    "interfaces": frozenset(
+        {
+            "descr", "type", "speed", "mac", "admin_status", "oper_status", "in_octets32", "in_discards",
+            "in_errors", "out_octets32", "out_discards", "out_errors", "name", "in_octets64",
+            "out_octets64", "high_speed", "alias",
+        }
+    ),
+}  # fmt: skip
 
 
 class _Doc(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +105,9 @@ class Supply(_Doc, frozen=True, kw_only=True):
     capacity: int | None = None
     level_percent: float | None = None
     level_state: LevelState = "unknown"
+    percent_from_vendor: bool = False  # level_percent is the vendor MIB's, the standard one had none
+    extra: dict[str, int | float] = {}  # numeric columns a vendor profile added to this row
+    extra_tags: dict[str, str] = {}
 
 
 class Tray(_Doc, frozen=True, kw_only=True):
@@ -103,6 +124,8 @@ class Tray(_Doc, frozen=True, kw_only=True):
     status: str | None = None
     alert: Literal["none", "non_critical", "critical"] = "none"
     offline: bool = False
+    extra: dict[str, int | float] = {}
+    extra_tags: dict[str, str] = {}
 
 
 class Cover(_Doc, frozen=True, kw_only=True):
@@ -146,29 +169,17 @@ class Interface(_Doc, frozen=True, kw_only=True):
     in_discards: int | None = None
     out_discards: int | None = None
     counter_bits: int = 64
+    extra: dict[str, int | float] = {}
+    extra_tags: dict[str, str] = {}
 
 
-class DslLine(_Doc, frozen=True, kw_only=True):
-    """ADSL-LINE-MIB figures of one DSL line, in SI units."""
+class Measurement(_Doc, frozen=True, kw_only=True):
+    """A sample a profile declared (vendor counters, DOCSIS channels...): sent as it is."""
 
-    index: int
-    downstream_rate_bps: int | None = None
-    upstream_rate_bps: int | None = None
-    downstream_attainable_bps: int | None = None
-    downstream_snr_margin_db: float | None = None
-    upstream_snr_margin_db: float | None = None
-    downstream_attenuation_db: float | None = None
-    upstream_attenuation_db: float | None = None
-
-
-class DocsisChannel(_Doc, frozen=True, kw_only=True):
-    """One DOCSIS channel of a cable modem."""
-
-    direction: Literal["downstream", "upstream"]
-    index: int
-    frequency_hz: int | None = None
-    power_dbmv: float | None = None
-    snr_db: float | None = None
+    measurement: str
+    tags: dict[str, str] = {}
+    fields: dict[str, int | float] = {}
+    sources: dict[str, str] = {}  # field -> the OID instance it was read from
 
 
 class Resources(_Doc, frozen=True, kw_only=True):
@@ -196,7 +207,7 @@ class DeviceReport(_Doc, frozen=True, kw_only=True):
     counters: dict[str, int | None] = {}
     interfaces: list[Interface] = []
     dsl: list[DslLine] = []
-    docsis: list[DocsisChannel] = []
+    measurements: list[Measurement] = []
     resources: Resources | None = None
     profiles: list[str] = []
     poll_seconds: float | None = None
@@ -213,12 +224,23 @@ def _str(row: Mapping[str, Value], key: str) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
-def _first(ex: Extraction, table: str, key: str) -> str | None:
-    for _, row in ex.table(table):
-        value = _str(row, key)
-        if value:
-            return value
-    return None
+def _extras(ex: Extraction, table: str, row: Row) -> tuple[dict[str, int | float], dict[str, str]]:
+    """The columns a vendor profile added to a standard table's row: numbers as fields, as_tag as tags."""
+    declared = ex.extra_columns.get(table)
+    if not declared:
+        return {}, {}
+    known = _KNOWN_COLUMNS.get(table, frozenset())
+    fields: dict[str, int | float] = {}
+    tags: dict[str, str] = {}
+    for name, as_tag in declared.items():
+        value = row.get(name)
+        if name in known or value is None:
+            continue
+        if as_tag:
+            tags[name] = str(value)
+        elif isinstance(value, int | float):
+            fields[name] = value
+    return fields, tags
 
 
 def level_percent(level: int | None, capacity: int | None) -> tuple[float | None, LevelState]:
@@ -274,21 +296,46 @@ def _supplies(ex: Extraction) -> list[Supply]:
             continue
         percent, state = level_percent(level, capacity)
         description = _str(row, "description")
+        kind, color = _str(row, "kind"), _color(row, colorants, description)
+        from_vendor = False
+        if percent is None:
+            # RFC 3805 gave no percentage (-3 "some left", unknown capacity): a vendor's
+            # own figure for a supply of this kind and colour is the better answer.
+            figure = _supply_figure(ex, kind, color)
+            if figure is not None:
+                percent, from_vendor = round(min(max(figure, 0.0), 100.0), 1), True
+        extra, extra_tags = _extras(ex, "supplies", row)
         result.append(
             Supply(
                 index=_last(index),
                 description=description,
-                kind=_str(row, "kind"),
-                color=_color(row, colorants, description),
+                kind=kind,
+                color=color,
                 unit=_str(row, "unit"),
                 supply_class=_str(row, "class"),
                 level=level,
                 capacity=capacity,
                 level_percent=percent,
                 level_state=state,
+                percent_from_vendor=from_vendor,
+                extra=extra,
+                extra_tags=extra_tags,
             )
         )
     return result
+
+
+# prtMarkerSuppliesType values that a vendor's "toner" figure also describes.
+_SUPPLY_KINDS: Final = {"toner": ("toner", "tonerCartridge"), "ink": ("ink", "inkCartridge"), "opc": ("opc",)}
+
+
+def _supply_figure(ex: Extraction, kind: str | None, color: str | None) -> float | None:
+    for figure in ex.supply_figures:
+        if kind in _SUPPLY_KINDS.get(figure.kind, (figure.kind,)) and (
+            not figure.color or figure.color == color
+        ):
+            return float(figure.value)
+    return None
 
 
 def _trays(ex: Extraction) -> list[Tray]:
@@ -302,6 +349,7 @@ def _trays(ex: Extraction) -> list[Tray]:
             alert = "critical"
         elif status is not None and status & 8:
             alert = "non_critical"
+        extra, extra_tags = _extras(ex, "trays", row)
         result.append(
             Tray(
                 index=_last(index),
@@ -315,6 +363,8 @@ def _trays(ex: Extraction) -> list[Tray]:
                 status=_AVAILABILITY.get(status & 7) if status is not None and status >= 0 else None,
                 alert=alert,
                 offline=bool(status is not None and status >= 0 and status & 32),
+                extra=extra,
+                extra_tags=extra_tags,
             )
         )
     return result
@@ -323,20 +373,10 @@ def _trays(ex: Extraction) -> list[Tray]:
 def _counters(ex: Extraction) -> dict[str, int | None]:
     markers = ex.table("markers")
     first = markers[0][1] if markers else {}
-    counters: dict[str, int | None] = {
+    return {
         "pages_total": _int(first, "life_count"),  # prtMarkerLifeCount of the first marker
         "pages_since_power_on": _int(first, "power_on_count"),
     }
-    for name, value in ex.scalars.items():
-        if name.startswith("pages_") and isinstance(value, int):
-            counters[name] = value
-    for index, row in ex.table("vendor_counters"):
-        count, label = _int(row, "value"), _str(row, "name")
-        if count is None or not label:
-            continue
-        key = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_") or f"counter_{format_oid(index)}"
-        counters[key if key not in counters else f"{key}_{format_oid(index).replace('.', '_')}"] = count
-    return counters
 
 
 def _interfaces(ex: Extraction) -> list[Interface]:
@@ -346,6 +386,7 @@ def _interfaces(ex: Extraction) -> list[Interface]:
         speed = _int(row, "speed")
         in64, out64 = _int(row, "in_octets64"), _int(row, "out_octets64")
         use64 = in64 is not None or out64 is not None
+        extra, extra_tags = _extras(ex, "interfaces", row)
         result.append(
             Interface(
                 index=_last(index),
@@ -365,52 +406,11 @@ def _interfaces(ex: Extraction) -> list[Interface]:
                 in_discards=_int(row, "in_discards"),
                 out_discards=_int(row, "out_discards"),
                 counter_bits=64 if use64 else 32,
+                extra=extra,
+                extra_tags=extra_tags,
             )
         )
     return result
-
-
-def _tenths(value: int | None) -> float | None:
-    return value / 10 if value is not None else None
-
-
-def _dsl(ex: Extraction) -> list[DslLine]:
-    atur = dict(ex.table("dsl_atur"))
-    atuc = dict(ex.table("dsl_atuc"))
-    lines = []
-    for index in sorted(set(atur) | set(atuc)):
-        r, c = atur.get(index, {}), atuc.get(index, {})
-        lines.append(
-            DslLine(
-                index=_last(index),
-                downstream_rate_bps=_int(r, "rate"),
-                upstream_rate_bps=_int(c, "rate"),
-                downstream_attainable_bps=_int(r, "attainable_rate"),
-                downstream_snr_margin_db=_tenths(_int(r, "snr_margin_tenth_db")),
-                upstream_snr_margin_db=_tenths(_int(c, "snr_margin_tenth_db")),
-                downstream_attenuation_db=_tenths(_int(r, "attenuation_tenth_db")),
-                upstream_attenuation_db=_tenths(_int(c, "attenuation_tenth_db")),
-            )
-        )
-    return lines
-
-
-def _docsis(ex: Extraction) -> list[DocsisChannel]:
-    channels = [
-        DocsisChannel(
-            direction="downstream",
-            index=_last(i),
-            frequency_hz=_int(row, "frequency_hz"),
-            power_dbmv=_tenths(_int(row, "power_tenth_dbmv")),
-            snr_db=_tenths(_int(row, "snr_tenth_db")),
-        )
-        for i, row in ex.table("docsis_downstream")
-    ]
-    channels += [
-        DocsisChannel(direction="upstream", index=_last(i), power_dbmv=_tenths(_int(row, "power_tenth_dbmv")))
-        for i, row in ex.table("docsis_upstream")
-    ]
-    return channels
 
 
 def _resources(ex: Extraction) -> Resources | None:
@@ -441,8 +441,9 @@ def _errors(ex: Extraction) -> list[str]:
 
 
 def _vendor(ex: Extraction, vendor_names: Mapping[int, str], profile_vendor: str | None) -> str | None:
-    if profile_vendor:
-        return profile_vendor
+    manufacturer = _str(ex.scalars, "manufacturer")  # a rebadged device's own brand (UTAX, Savin...)
+    if manufacturer or profile_vendor:
+        return manufacturer or profile_vendor
     oid = ex.scalars.get("sys_object_id")
     if isinstance(oid, str):
         parts = parse_oid(oid)
@@ -451,14 +452,44 @@ def _vendor(ex: Extraction, vendor_names: Mapping[int, str], profile_vendor: str
     return None
 
 
-def _model(ex: Extraction) -> str | None:
+def _chassis(ex: Extraction) -> Row:
+    """The ENTITY-MIB row that is the device itself (RFC 6933): the chassis, else the one top row.
+
+    Other rows are its parts (modules, ports, a USB controller with a serial of its own),
+    whose serial must never become the device's.
+    """
+    rows = ex.table("entity")
+    for wanted in ("chassis", "stack"):
+        for _, row in rows:
+            if row.get("class") == wanted:
+                return row
+    tops = [row for _, row in rows if row.get("contained_in") == 0]
+    if len(tops) == 1:
+        return tops[0]
+    return rows[0][1] if len(rows) == 1 else {}
+
+
+# Serials printers and routers report when they have none: "XXXXXXXX", "0000", "Unknown".
+_NO_SERIAL: Final = re.compile(
+    r"^(x+|0+|-+|\?+|n/?a|none|unknown|not available|serial ?number)$", re.IGNORECASE
+)
+
+
+def _serial(*candidates: str | None) -> str | None:
+    for candidate in candidates:
+        if candidate and not _NO_SERIAL.match(candidate.strip()):
+            return candidate.strip()
+    return None
+
+
+def _model(ex: Extraction, chassis: Row) -> str | None:
     model = ex.scalars.get("model")
     if isinstance(model, str) and model:
         return model
     for _, row in ex.table("hr_device"):
         if row.get("type") == format_oid(_HR_DEVICE_PRINTER) and (descr := _str(row, "descr")):
             return descr
-    return _first(ex, "entity", "model")
+    return _str(chassis, "model")
 
 
 def device_key(report: DeviceReport) -> str:
@@ -478,26 +509,36 @@ def build_report(
     profiles: list[str],
     vendor_names: Mapping[int, str],
     profile_vendor: str | None = None,
+    profile_kind: Kind | None = None,
     poll_seconds: float | None = None,
 ) -> DeviceReport:
-    """Normalize what the profiles extracted from one reachable device."""
+    """Normalize what the profiles extracted from one reachable device.
+
+    `profile_kind` is what a vendor profile that answered says the device is (firewall,
+    wireless); a Printer-MIB that answers makes a printer whatever the profile says.
+    """
     supplies, trays = _supplies(ex), _trays(ex)
     interfaces = _interfaces(ex)
     hr_printer = ex.table("hr_printer")
     is_printer = bool(supplies or trays or ex.table("general") or hr_printer or ex.table("markers"))
-    kind: Kind = "printer" if is_printer else "network" if interfaces else "other"
-    serial = _first(ex, "general", "serial") or _str(ex.scalars, "serial") or _first(ex, "entity", "serial")
+    kind: Kind = "printer" if is_printer else profile_kind or ("network" if interfaces else "other")
+    chassis = _chassis(ex)
+    # prtGeneralSerialNumber is the serial on the printer's label; a vendor MIB's serial
+    # comes next (Kyocera has only that), then the ENTITY-MIB chassis (routers, firewalls).
+    serial = _serial(
+        *(_str(row, "serial") for _, row in ex.table("general")),
+        _str(ex.scalars, "serial"),
+        _str(chassis, "serial"),
+    )
     uptime = ex.scalars.get("sys_uptime")
     identity = Identity(
         sys_descr=_str(ex.scalars, "sys_descr"),
         sys_object_id=_str(ex.scalars, "sys_object_id"),
         sys_name=_str(ex.scalars, "sys_name"),
         vendor=_vendor(ex, vendor_names, profile_vendor),
-        model=_model(ex),
+        model=_model(ex, chassis),
         serial=serial,
-        firmware=_str(ex.scalars, "firmware")
-        or _first(ex, "entity", "firmware")
-        or _first(ex, "entity", "software"),
+        firmware=_str(ex.scalars, "firmware") or _str(chassis, "firmware") or _str(chassis, "software"),
         uptime_s=uptime / 100 if isinstance(uptime, int) else None,  # sysUpTime is in hundredths of a second
     )
     status = _str(hr_printer[0][1], "status") if hr_printer else None
@@ -530,8 +571,11 @@ def build_report(
         status=status if status in ("idle", "printing", "warmup", "other") else "unknown",
         counters=_counters(ex) if is_printer else {},
         interfaces=interfaces,
-        dsl=_dsl(ex),
-        docsis=_docsis(ex),
+        dsl=lines(ex),
+        measurements=[
+            Measurement(measurement=m.measurement, tags=dict(m.tags), fields=m.fields, sources=m.sources)
+            for m in ex.measured
+        ],
         resources=_resources(ex),
         profiles=profiles,
         poll_seconds=poll_seconds,

@@ -8,8 +8,10 @@ than raising: a device that sends garbage in one column must not lose the whole 
 
 from __future__ import annotations
 
+import datetime
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -113,6 +115,11 @@ def as_text(vb: VarBind) -> str | None:
     return str(value)
 
 
+def as_display_string(vb: VarBind) -> str | None:
+    """Text only from an OCTET STRING: a MIB that moved an object leaves a number there on older firmware."""
+    return as_text(vb) if vb.kind == ValueKind.OCTETS else None
+
+
 def as_oid(vb: VarBind) -> str | None:
     """An OBJECT IDENTIFIER value in dotted form."""
     return format_oid(vb.value) if vb.kind == ValueKind.OID and isinstance(vb.value, tuple) else None
@@ -143,11 +150,19 @@ def as_mac(vb: VarBind) -> str | None:
     return ":".join(f"{b:02x}" for b in octets)
 
 
+_SPACED_HEX: Final = re.compile(rb"^[0-9A-Fa-f]{2}(?: [0-9A-Fa-f]{2})+$")
+
+
 def as_bits(vb: VarBind) -> int | None:
     """A BITS / bit-string OCTET STRING as an int where bit n (MSB of byte 0 is n=0) is 1 << n."""
     if isinstance(vb.value, bytes) and vb.kind in (ValueKind.OCTETS, ValueKind.OPAQUE):
+        raw = vb.value
+        if _SPACED_HEX.match(raw):
+            # Octets spelled as "00 00 00 00", as some agents (and walks recorded through
+            # net-snmp's hex display) give them: read the octets, not the characters.
+            raw = bytes.fromhex(raw.decode("ascii"))
         result = 0
-        for byte_no, byte in enumerate(vb.value[:16]):
+        for byte_no, byte in enumerate(raw[:16]):
             for bit in range(8):
                 if byte & (0x80 >> bit):
                     result |= 1 << (byte_no * 8 + bit)
@@ -173,27 +188,108 @@ def as_device_id_model(vb: VarBind) -> str | None:
     return m.group(1).strip() or None if m else None
 
 
-Value = int | str
+_HEX_PAIRS: Final = re.compile(r"^(?:0x)?((?:[0-9A-Fa-f]{2}[ :]?)+)$")
 
 
-def decode(vb: VarBind, as_type: str) -> Value | None:
-    """Decode a value as the profile column says (one of VALUE_TYPES)."""
-    match as_type:
-        case "int":
-            return as_int(vb)
-        case "text":
-            return as_text(vb)
-        case "mac":
-            return as_mac(vb)
-        case "oid":
-            return as_oid(vb)
-        case "bits":
-            return as_bits(vb)
-        case "hex":
-            return as_hex(vb)
-        case "device_id_model":
-            return as_device_id_model(vb)
-    raise ValueError(f"unknown value type {as_type!r}")
+def as_hex_text(vb: VarBind) -> str | None:
+    """Text that some firmwares send spelled as hex pairs ("4B 4D 20 43 33" = "KM C3"); else plain text."""
+    text = as_text(vb)
+    m = _HEX_PAIRS.match(text) if text else None
+    if m and len(m.group(1).replace(" ", "").replace(":", "")) >= 4:
+        decoded = decode_text(bytes.fromhex(m.group(1).replace(" ", "").replace(":", "")))
+        if decoded and decoded.isprintable():
+            return decoded
+    return text
 
 
-VALUE_TYPES: Final = ("int", "text", "mac", "oid", "bits", "hex", "device_id_model")
+def as_label(vb: VarBind) -> str | None:
+    """A device's own name for something ("Full Color Print Count") as a tag value: full_color_print_count."""
+    text = as_text(vb)
+    if not text:
+        return None
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or None
+
+
+def as_prt_level(vb: VarBind) -> int | None:
+    """A Printer-MIB style level: a number of units, or None for the RFC 3805 special values.
+
+    -1 (other), -2 (unknown) and -3 (at least one unit left) are states, not amounts;
+    report.py keeps them apart for the standard tables, this is the same rule for a vendor's.
+    """
+    value = as_int(vb)
+    return value if value is not None and value >= 0 else None
+
+
+def as_date_and_time(vb: VarBind) -> int | None:
+    """SNMPv2-TC DateAndTime (8 or 11 octets) as Unix seconds; without a zone it is taken as UTC."""
+    raw = vb.value
+    if not isinstance(raw, bytes) or len(raw) not in (8, 11):
+        return None
+    year = int.from_bytes(raw[0:2], "big")
+    month, day, hour, minute, second = raw[2], raw[3], raw[4], raw[5], raw[6]
+    try:
+        when = datetime.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+    offset = 0
+    if len(raw) == 11 and raw[8] in (ord("+"), ord("-")) and raw[9] <= 14 and raw[10] <= 59:
+        offset = (raw[9] * 60 + raw[10]) * 60 * (1 if raw[8] == ord("+") else -1)
+    return int(when.timestamp()) - offset
+
+
+def as_brother_record(vb: VarBind, key: str) -> int | None:
+    """One record of Brother's maintenance/counter blocks (brInfoMaintenance, brInfoCounter...).
+
+    The value is a run of records: a code byte, 0x01, a length byte and that many bytes of
+    big-endian value, closed by a 0xFF checksum byte. `key` is the code in hex ("6f" is the
+    black toner left, in hundredths of a percent). A block that does not parse gives None.
+    """
+    raw = vb.value
+    if not isinstance(raw, bytes) or vb.kind not in (ValueKind.OCTETS, ValueKind.OPAQUE):
+        return None
+    try:
+        wanted = int(key, 16)
+    except ValueError:
+        return None
+    i = 0
+    while i + 3 <= len(raw):
+        code, marker, length = raw[i], raw[i + 1], raw[i + 2]
+        if marker != 0x01 or length == 0 or i + 3 + length > len(raw):
+            return None
+        if code == wanted:
+            return int.from_bytes(raw[i + 3 : i + 3 + length], "big")
+        i += 3 + length
+    return None
+
+
+Value = int | float | str
+
+_DECODERS: Final[dict[str, Callable[[VarBind], Value | None]]] = {
+    "int": as_int,
+    "text": as_text,
+    "display_string": as_display_string,
+    "mac": as_mac,
+    "oid": as_oid,
+    "bits": as_bits,
+    "hex": as_hex,
+    "device_id_model": as_device_id_model,
+    "hex_text": as_hex_text,
+    "label": as_label,
+    "prt_level": as_prt_level,
+    "date_and_time": as_date_and_time,
+}
+# Transforms that pick one entry of a structured value and need the profile's `key`.
+KEYED_TYPES: Final = ("brother_record",)
+# What a profile column's `type` may name; which of them give numbers (fields) or text (tags).
+VALUE_TYPES: Final = (*_DECODERS, *KEYED_TYPES)
+NUMERIC_TYPES: Final = frozenset({"int", "bits", "prt_level", "date_and_time", "brother_record"})
+
+
+def decode(vb: VarBind, as_type: str, key: str = "") -> Value | None:
+    """Decode a value as the profile column says (one of VALUE_TYPES); `key` for KEYED_TYPES."""
+    if as_type == "brother_record":
+        return as_brother_record(vb, key)
+    decoder = _DECODERS.get(as_type)
+    if decoder is None:
+        raise ValueError(f"unknown value type {as_type!r}")
+    return decoder(vb)

@@ -39,15 +39,18 @@ SNMP_COMMUNITY = "public"
 
 # None of the recorded walks has an ADSL-LINE-MIB or DOCS-IF-MIB table, so the modem walk
 # gets one DSL line and one cable channel each (index 4, its WAN interface); the values are
-# a typical 16 Mbit/s ADSL2+ line and a healthy DOCSIS 3.0 channel, in the MIBs' units.
+# a typical 16 Mbit/s ADSL2+ line and a healthy DOCSIS 3.0 channel, in the MIBs' units. Per
+# RFC 2662 the ATU-R (modem) reports what it receives and the ATU-C (exchange) what it
+# receives, and each end's channel rate is what it transmits (agent/snmp/xdsl.py).
 LINE_QUALITY = {
-    "1.3.6.1.2.1.10.94.1.1.3.1.4.4": "2|62",  # adslAturCurrSnrMgn, tenth dB
-    "1.3.6.1.2.1.10.94.1.1.3.1.5.4": "2|215",  # adslAturCurrAtn, tenth dB
-    "1.3.6.1.2.1.10.94.1.1.3.1.8.4": "66|18500000",  # adslAturCurrAttainableRate, bit/s
-    "1.3.6.1.2.1.10.94.1.1.5.1.2.4": "66|16000000",  # adslAturChanCurrTxRate, bit/s
-    "1.3.6.1.2.1.10.94.1.1.2.1.4.4": "2|90",  # adslAtucCurrSnrMgn, tenth dB
-    "1.3.6.1.2.1.10.94.1.1.2.1.5.4": "2|120",  # adslAtucCurrAtn, tenth dB
-    "1.3.6.1.2.1.10.94.1.1.4.1.2.4": "66|1000000",  # adslAtucChanCurrTxRate, bit/s
+    "1.3.6.1.2.1.10.94.1.1.3.1.4.4": "2|62",  # adslAturCurrSnrMgn, tenth dB: downstream
+    "1.3.6.1.2.1.10.94.1.1.3.1.5.4": "2|215",  # adslAturCurrAtn, tenth dB: downstream
+    "1.3.6.1.2.1.10.94.1.1.3.1.8.4": "66|1100000",  # adslAturCurrAttainableRate, bit/s: upstream
+    "1.3.6.1.2.1.10.94.1.1.5.1.2.4": "66|1000000",  # adslAturChanCurrTxRate, bit/s: upstream sync
+    "1.3.6.1.2.1.10.94.1.1.2.1.4.4": "2|90",  # adslAtucCurrSnrMgn, tenth dB: upstream
+    "1.3.6.1.2.1.10.94.1.1.2.1.5.4": "2|120",  # adslAtucCurrAtn, tenth dB: upstream
+    "1.3.6.1.2.1.10.94.1.1.2.1.8.4": "66|18500000",  # adslAtucCurrAttainableRate, bit/s: downstream
+    "1.3.6.1.2.1.10.94.1.1.4.1.2.4": "66|16000000",  # adslAtucChanCurrTxRate, bit/s: downstream sync
     "1.3.6.1.2.1.10.127.1.1.1.1.2.4": "2|602000000",  # docsIfDownChannelFrequency, Hz
     "1.3.6.1.2.1.10.127.1.1.1.1.6.4": "2|35",  # docsIfDownChannelPower, tenth dBmV
     "1.3.6.1.2.1.10.127.1.1.4.1.5.4": "2|385",  # docsIfSigQSignalNoise, tenth dB
