@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from collector import config as config_module
 from collector import deadletter, enroll, line_protocol, tokens
 from collector.config import CollectorConfig, broker_address
+from collector.console import users_cli
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
 from collector.rules.settings import SettingsError
@@ -203,6 +204,7 @@ COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
     "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
     "token": ("manage API tokens (token create|list|revoke)", tokens.add_arguments, tokens.command),
+    "user": ("console users (user add|list|remove|passwd)", users_cli.add_arguments, users_cli.command),
     "signing-key": (
         "print the public key agents verify commands with",
         _signing_key_arguments,
