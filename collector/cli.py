@@ -87,6 +87,25 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     service.metrics.registry.register(incidents.prometheus_collector())
+    if config.console.enabled:  # the helpdesk console (issue 19): pages at / on the same listener
+        from collector.console.live import MetricsReader
+        from collector.console.pages import ConsoleContext, mount
+        from collector.console.users import UserStore
+
+        mount(
+            service.app,
+            ConsoleContext(
+                incidents.store,
+                InventoryStore(service.engine),
+                UserStore(service.engine),
+                incidents.engine,
+                incidents.kb,
+                conditions=lambda: incidents.engine.last_conditions,
+                diagnostics=service.diagnostics,
+                metrics=MetricsReader(config.metrics.url, service.metrics_token),
+                settings=config.console,
+            ),
+        )
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:

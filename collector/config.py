@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from agent.protocol import DEFAULT_PREFIX
+from collector.console.settings import ConsoleSettings
 from collector.errors import ConfigError
 from collector.incidents.config import IncidentsConfig
 
@@ -108,6 +109,7 @@ class CollectorConfig(_Section, frozen=True, forbid_unknown_fields=True):
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
     incidents: IncidentsConfig = IncidentsConfig()
+    console: ConsoleSettings = ConsoleSettings()
 
 
 def load(path: Path | None) -> CollectorConfig:
