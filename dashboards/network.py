@@ -10,13 +10,16 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.panels import (
+    DEVICE_ROW,
     GREEN,
     ORANGE,
     RED,
     Query,
     bars,
+    console_variable,
     finish,
     label_variable,
+    link,
     new_dashboard,
     ok_mapping,
     row,
@@ -66,6 +69,7 @@ def build() -> model.Dashboard:
                 "device", "Modem / router", 'snmp_device_info_value{kind="network", site=~"$site"}', "device"
             )
         )
+        .with_variable(console_variable())
     )
 
     d = d.with_row(row("What the PCs see"))
@@ -133,6 +137,7 @@ def build() -> model.Dashboard:
                 f'max by (device, vendor, model, address) (snmp_device_info_value{{kind="network", {DEV}}})'
             ),
             hide=("Time", "__name__", "Value", "value"),
+            links=[link("The device in the helpdesk console", DEVICE_ROW)],
             width=12,
             height=6,
         )

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from tests.console.conftest import GHOSTS, PASSWORDS, PCS, SUPPLY, ConsoleOffice, collector_cli, csrf_of
+from tests.console.conftest import PASSWORDS, SUPPLY, ConsoleOffice, collector_cli, csrf_of
 from tests.incidents.office import SHARP
 
 pytestmark = pytest.mark.slow
@@ -282,13 +282,3 @@ def test_failed_logins_are_rate_limited(console_office: ConsoleOffice) -> None:
         # another user from the same address is not locked out by mallory's guesses
         ok = client.post("/login", data={"username": "vic", "password": PASSWORDS["vic"], "csrf": csrf})
         assert ok.status_code == 303
-
-
-def test_the_grafana_ids_are_what_the_dashboards_use() -> None:
-    from collector.console import pages
-    from dashboards import pc, printers
-
-    assert pages.GRAFANA_PC.startswith(f"/d/{pc.UID}/") and pages.GRAFANA_PRINTER.startswith(
-        f"/d/{printers.UID}/"
-    )
-    assert GHOSTS and PCS
