@@ -19,8 +19,9 @@ import msgspec
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
-# Only what the agent sent within this window counts as "now"; older is shown as last seen.
-NOW_WINDOW = "5m"
+# Only what the agent sent within this window counts as "now" (VictoriaMetrics' lookback).
+NOW_WINDOW_SECONDS = 300
+HOUR_STEP_SECONDS = 60
 
 
 class _Result(msgspec.Struct):
@@ -147,29 +148,16 @@ class MetricsReader:
         return msgspec.json.decode(response.content, type=_Answer).data.result
 
     def health(self, agent_id: str, now_ns: int) -> Health:
-        """CPU, memory and each disk now and over the last hour; every check the PC reports."""
+        """CPU, memory and each disk now and over the last hour; every check the PC reports.
+
+        Three queries: one range query for all the figures (the newest point within the
+        5-minute lookback is "now"), and the checks' last value and last-seen time."""
         pc = f"agent_id={label(agent_id)}"
-        wanted = [
-            ("CPU", "%", f"cpu_used_percent{{{pc}}}"),
-            ("Memory", "%", f"memory_used_percent{{{pc}}}"),
-            ("Disk {mount}", "%", f"disk_used_percent{{{pc}}}"),
-        ]
+        names = {"cpu_used_percent": "CPU", "memory_used_percent": "Memory", "disk_used_percent": "Disk"}
         try:
-            gauges = []
-            for name, unit, selector in wanted:
-                hour = self.range(selector, now_ns - 3600 * NS, now_ns, 60)
-                now = {_key(v.labels): v for v in self.instant(f"last_over_time({selector}[{NOW_WINDOW}])")}
-                for series in sorted(hour, key=lambda s: s.labels.get("mount", "")):
-                    current = now.get(_key(series.labels))
-                    gauges.append(
-                        Gauge(
-                            name.format(mount=series.labels.get("mount", "")),
-                            unit,
-                            current.value if current else None,
-                            current.time_ns if current else (series.points[-1][0] if series.points else 0),
-                            series.points,
-                        )
-                    )
+            hour = self.range(
+                f'{{__name__=~"{"|".join(names)}",{pc}}}', now_ns - 3600 * NS, now_ns, HOUR_STEP_SECONDS
+            )
             ok = self.instant(f"last_over_time(state_ok{{{pc}}}[1h])")
             seen = {
                 _key(v.labels): int(v.value * NS)
@@ -178,6 +166,19 @@ class MetricsReader:
         except (httpx.HTTPError, msgspec.MsgspecError, ValueError) as err:
             log.debug("metrics database: %s", err)
             return Health(False, [], [])
+        order = list(names)
+        hour.sort(key=lambda s: (order.index(s.labels.get("__name__", "")), s.labels.get("mount", "")))
+        recent = now_ns - NOW_WINDOW_SECONDS * NS
+        gauges = []
+        for series in hour:
+            name = names.get(series.labels.get("__name__", ""), "?")
+            if name == "Disk":
+                name = f"Disk {series.labels.get('mount', '')}"
+            last = series.points[-1] if series.points else None
+            current = last is not None and last[0] >= recent
+            gauges.append(
+                Gauge(name, "%", last[1] if current and last else None, last[0] if last else 0, series.points)
+            )
         checks = [
             Check(
                 v.labels.get("condition", ""),

@@ -8,6 +8,8 @@ forms with the session's CSRF token, answered with a redirect back (post/redirec
 and recorded under the user's name like the API records a token's.
 """
 
+import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from collector.console.render import NS, STATIC, Templates
 from collector.console.settings import ConsoleSettings
 from collector.console.users import Session, UserStore
 from collector.diagnostics import Diagnostics
+from collector.incidents.engine import AgentSummary, DeviceSummary, SupplyForecast
 from collector.incidents.silences import SilenceKind
 from collector.incidents.store import Conflict, Incident, IncidentNotFound, IncidentStore
 from collector.inventory import report as inventory_report
@@ -87,8 +90,38 @@ class ConsoleContext:
     clock: Callable[[], int] = time.time_ns
 
 
+class CachedDirectory:
+    """The fleet's agents and devices, computed at most every `seconds`.
+
+    The engine builds both lists from its whole FleetState (20 ms each at 10,000 agents),
+    and a caller's page wants both; a page a second or two behind the fleet is as good."""
+
+    def __init__(self, directory: Directory, seconds: float = 2.0) -> None:
+        self.directory = directory
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._agents: tuple[float, list[AgentSummary]] = (-1e9, [])
+        self._devices: tuple[float, list[DeviceSummary]] = (-1e9, [])
+
+    def agents(self) -> list[AgentSummary]:
+        with self._lock:
+            if time.monotonic() - self._agents[0] > self.seconds:
+                self._agents = (time.monotonic(), self.directory.agents())
+            return self._agents[1]
+
+    def devices(self) -> list[DeviceSummary]:
+        with self._lock:
+            if time.monotonic() - self._devices[0] > self.seconds:
+                self._devices = (time.monotonic(), self.directory.devices())
+            return self._devices[1]
+
+    def supplies(self, now_ns: int) -> list[SupplyForecast]:
+        return self.directory.supplies(now_ns)
+
+
 def mount(app: FastAPI, ctx: ConsoleContext) -> None:
     """Serve the console at / on `app`, with its static files at /static."""
+    ctx = dataclasses.replace(ctx, directory=CachedDirectory(ctx.directory))
     auth = Auth(ctx.users, ctx.settings, ctx.clock)
     templates = Templates()
 
