@@ -219,6 +219,10 @@ def fill_store(engine: sa.Engine, now: int) -> None:
             conn.execute(incident_events.insert(), events[start : start + 10000])
         if conn.dialect.name == "postgresql":  # ids were given: move the sequence past them
             conn.execute(sa.text("SELECT setval('incidents_id_seq', (SELECT max(id) FROM incidents))"))
+    if engine.dialect.name == "postgresql":
+        # what autovacuum does soon after a bulk load: statistics for the planner
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE"))
 
 
 def fleet(store: IncidentStore, now: int) -> IncidentEngine:

@@ -116,13 +116,18 @@ class Throttle:
                     wait = max(wait, times[0] + self.window - now)
         return wait
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, *keys: str) -> bool:
+        """Count a failure for each key; True if one of them has just reached the limit."""
         now = self.clock()
+        locked = False
         with self._lock:
             if len(self._failures) > 100_000:  # a flood of made-up names must not eat the memory
                 self._failures.clear()
             for key in keys:
-                self._failures.setdefault(key, collections.deque(maxlen=self.attempts * 2)).append(now)
+                times = self._failures.setdefault(key, collections.deque(maxlen=self.attempts * 2))
+                times.append(now)
+                locked = locked or len(times) == self.attempts
+        return locked
 
     def clear(self, key: str) -> None:
         with self._lock:

@@ -51,13 +51,18 @@ class Result:
     message: str = ""
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, key: str = "") -> str:
+    """A value of a check's result as the page shows it; `*_bytes` in GB or MB."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key.endswith("_bytes") and isinstance(value, int | float):
+        return f"{value / 1e9:.1f} GB" if value >= 1e9 else f"{value / 1e6:.1f} MB"
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, list):
         return ", ".join(_cell(v) for v in value[:8])
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in list(value.items())[:8])
+        return ", ".join(f"{k}={_cell(v, str(k))}" for k, v in list(value.items())[:8])
     return str(value)
 
 
@@ -95,11 +100,10 @@ def result_of(check: str, outcome: Answered) -> Result:
             ]
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             header = list(dict.fromkeys(k for row in value[:20] for k in row))[:8]
-            tables.append((key, header, [[_cell(row.get(h, "")) for h in header] for row in value[:20]]))
-        elif isinstance(value, str | int | float | bool) or value is None:
-            facts.append((key, _cell(value)))
+            rows = [[_cell(row.get(h, ""), h) for h in header] for row in value[:20]]
+            tables.append((key, header, rows))
         else:
-            facts.append((key, _cell(value)))
+            facts.append((key, _cell(value, key)))
     if reply.status == "ok":
         status = "ok" if body.get("ok", not problems) and not problems else "problem"
     else:

@@ -9,17 +9,18 @@ and recorded under the user's name like the API records a token's.
 """
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
 
 from collector import reports
 from collector.api import Directory
@@ -50,6 +51,7 @@ from collector.inventory.store import InventoryStore
 from collector.kb import KnowledgeBase
 from collector.rules.condition import Condition
 
+log = logging.getLogger(__name__)
 RowId = Annotated[int, Path(ge=1, le=2**62)]
 Key = Annotated[str, Path(min_length=1, max_length=256)]
 FRAGMENT = "x-console-fragment"
@@ -181,8 +183,6 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
         base = ctx.settings.grafana_url.rstrip("/")
         if not base:
             return ""
-        from urllib.parse import quote
-
         return base + path.format(**{k: quote(v, safe="") for k, v in values.items()})
 
     # -- signing in and out ---------------------------------------------------------------
@@ -224,10 +224,11 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
             return response
         user = ctx.users.verify(name, password)
         if user is None:
-            auth.throttle.failed(name.lower())
-            auth.address_throttle.failed(client)
+            if auth.throttle.failed(name.lower()) | auth.address_throttle.failed(client):
+                log.warning("console: logins as %r or from %s paused after failures", name[:64], client)
             return again("Wrong user name or password.", 401)
         auth.throttle.clear(name.lower())
+        log.info("console: %s signed in from %s", user.name, client)
         session_token, _ = ctx.users.open_session(user, ctx.clock(), ctx.settings.session_hours * 3600)
         done = back(safe_next(form.get("next", "/")))
         done.set_cookie(
@@ -246,6 +247,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
     def logout(request: Request, session: viewer, form: posted) -> Response:
         auth.check_csrf(session, form)
         ctx.users.close_session(request.cookies.get(SESSION_COOKIE, ""))
+        log.info("console: %s signed out", session.user.name)
         response = back("/login")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -275,14 +277,13 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
             offset=(page_no - 1) * 50,
         )
         found = queries.queue(store.engine, f)
-        tickets = [store.get(i) for i in found.ids]
         query = {k: v for k, v in request.query_params.items() if k != "page"}
         return page(
             request,
             "_queue_table.html" if request.headers.get(FRAGMENT) else "queue.html",
             session,
             page=found,
-            tickets=tickets,
+            tickets=found.rows,
             f=f,
             mine=mine,
             page_no=page_no,
@@ -573,8 +574,6 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
         body = html[start + 6 : end] if start >= 0 and end > start else html
         head_start, head_end = html.find("<style>"), html.find("</style>")
         style = html[head_start + 7 : head_end] if head_start >= 0 and head_end > head_start else ""
-        from markupsafe import Markup
-
         return page(
             request,
             "reports.html",
@@ -592,6 +591,12 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="deskwatch-report-{since}.csv"'},
         )
+
+    admin = Annotated[Session, Depends(auth.need(Role.ADMIN))]
+
+    @router.get("/users")
+    def users_page(request: Request, session: admin) -> HTMLResponse:
+        return page(request, "users.html", session, users=ctx.users.list())
 
     @router.get("/me")
     def me(session: viewer) -> JSONResponse:
@@ -618,4 +623,4 @@ def _login_cookie(response: Response, request: Request, token: str) -> None:
     )
 
 
-__all__ = ["ConsoleContext", "mount", "msgspec"]
+__all__ = ["CachedDirectory", "ConsoleContext", "mount"]

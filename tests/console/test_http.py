@@ -71,6 +71,7 @@ def test_every_page_needs_a_session(console_office: ConsoleOffice) -> None:
         for path in (f"/tickets/{ticket}/ack", "/silences", "/pc/pc-a/checks", "/logout"):
             assert anonymous.post(path, data={"csrf": "x"}).status_code == 303, path
         assert anonymous.get("/search/suggest?q=pc").status_code == 303
+        assert anonymous.get("/users").status_code == 303
         # a live part asked by the page's script answers 401, so the script reloads to the login
         assert anonymous.get("/", headers={"X-Console-Fragment": "1"}).status_code == 401
 
@@ -84,6 +85,13 @@ def test_every_page_renders_with_real_data_for_each_role(console_office: Console
             for text in wanted:
                 assert text in response.text, (path, text)
             assert "default-src 'self'" in response.headers["content-security-policy"]
+        users = client.get("/users")
+        assert users.status_code == (200 if name == "ada" else 403)
+        assert (
+            ("hal" in users.text and "helpdesk" in users.text)
+            if name == "ada"
+            else "admin role" in users.text
+        )
         queue = client.get("/").text
         # the actions are offered to those who may act, and only to them
         assert ('action="/tickets/' in queue) == (name != "vic")
