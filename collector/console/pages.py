@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
@@ -92,6 +92,15 @@ class ConsoleContext:
     clock: Callable[[], int] = time.time_ns
 
 
+class PageError(Exception):
+    """A page that cannot be shown (no such ticket, PC or device): an HTML answer with `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class CachedDirectory:
     """The fleet's agents and devices, computed at most every `seconds`.
 
@@ -139,7 +148,14 @@ def mount(app: FastAPI, ctx: ConsoleContext) -> None:
         body = templates.render("error.html", title="Not allowed", message=exc.message, user=None, csrf="")
         return HTMLResponse(body, status_code=403, headers=SECURITY_HEADERS)
 
+    async def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        title = {404: "Not found", 503: "Not available"}.get(exc.status, "Error")
+        body = templates.render("error.html", title=title, message=exc.message, user=None, csrf="")
+        return HTMLResponse(body, status_code=exc.status, headers=SECURITY_HEADERS)
+
     app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(Denied, denied)
     app.mount("/static", StaticFiles(directory=STATIC), name="console-static")
     app.include_router(create_router(ctx, auth, templates))
@@ -297,7 +313,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
         try:
             return store.get(incident_id)
         except IncidentNotFound as err:
-            raise HTTPException(404, str(err)) from err
+            raise PageError(404, str(err)) from err
 
     def pcs_of(incident: Incident) -> list[str]:
         """The PCs a ticket is about: its own, the affected ones, those that see its device."""
@@ -340,7 +356,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
         try:
             fn(session.user.name, ctx.clock())
         except IncidentNotFound as err:
-            raise HTTPException(404, str(err)) from err
+            raise PageError(404, str(err)) from err
         except Conflict as err:
             return ticket_view(request, session, incident_id, error=str(err), status=409)
         return back(safe_next(form.get("back")) if form.get("back") else f"/tickets/{incident_id}")
@@ -413,7 +429,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
     def picture_or_404(agent_id: str) -> Any:
         found = lookup(f"agent:{agent_id}", sources)
         if found.pc is None:
-            raise HTTPException(404, f"no PC {agent_id}")
+            raise PageError(404, f"no PC {agent_id}")
         return found.pc
 
     def live_context(agent_id: str) -> dict[str, Any]:
@@ -446,7 +462,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
     def checks(request: Request, agent_id: Key, session: helpdesk, form: posted) -> Response:
         auth.check_csrf(session, form)
         if ctx.diagnostics is None:
-            raise HTTPException(503, "diagnostics are not set up on this collector")
+            raise PageError(503, "diagnostics are not set up on this collector")
         incident_id = int(form.get("incident_id")) if form.get("incident_id").isdigit() else None
         diagnostics, actor = ctx.diagnostics, session.user.name
         only_fragments = bool(request.headers.get(FRAGMENT))
@@ -486,7 +502,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
     def device_page(request: Request, device: Key, session: viewer) -> HTMLResponse:
         found = lookup(f"device:{device}", sources)
         if found.device is None:
-            raise HTTPException(404, f"no device {device}")
+            raise PageError(404, f"no device {device}")
         figures = ctx.metrics.devices([device]) if ctx.metrics else None
         return page(
             request,
@@ -550,7 +566,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
     def remove_silence(silence_id: RowId, session: helpdesk, form: posted) -> Response:
         auth.check_csrf(session, form)
         if not store.remove_silence(silence_id):
-            raise HTTPException(404, f"no silence {silence_id}")
+            raise PageError(404, f"no silence {silence_id}")
         return back("/silences")
 
     def build_report(since: str) -> reports.Report:

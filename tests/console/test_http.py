@@ -196,7 +196,9 @@ def test_search_finds_the_caller_and_suggests_as_you_type(console_office: Consol
         assert {s["selector"] for s in suggestions} >= {"agent:pc-a", "agent:pc-b"}
         assert all(s["url"] == "/pc/" + s["selector"][6:] for s in suggestions)
         assert client.get("/search", params={"q": "nobody-here"}).status_code == 200
-        assert client.get("/pc/no-such-pc").status_code == 404
+        missing = client.get("/pc/no-such-pc")
+        assert missing.status_code == 404 and "no PC no-such-pc" in missing.text and "<html" in missing.text
+        assert client.get("/tickets/999999").status_code == 404
 
 
 def test_checks_stream_from_the_agent_and_the_triage_lands_on_the_ticket(
