@@ -132,11 +132,11 @@ def run_checks(
     results: queue.Queue[Result | None] = queue.Queue()
     stop = threading.Event()
 
-    def one(check: str, timeout: float, incident: int | None) -> bool:
+    def one(check: str, timeout: float, incident: int | None) -> None:
         outcome = diagnostics.run(Request(agent_id, check, {}, incident, timeout), actor)
         if isinstance(outcome, Answered):
             results.put(result_of(check, outcome))
-            return True
+            return
         results.put(
             Result(
                 check,
@@ -153,7 +153,6 @@ def run_checks(
         )
         if outcome.kind in _FOR_ALL:
             stop.set()
-        return False
 
     def quick_lane() -> None:
         try:
