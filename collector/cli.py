@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from collector import config as config_module
 from collector import deadletter, enroll, line_protocol, tokens
 from collector.config import CollectorConfig
+from collector.console import users_cli
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
 from collector.rules.settings import SettingsError
@@ -85,6 +86,25 @@ def compose(config: CollectorConfig) -> tuple[CollectorService, Incidents]:
         )
     )
     service.metrics.registry.register(incidents.prometheus_collector())
+    if config.console.enabled:  # the helpdesk console (issue 19): pages at / on the same listener
+        from collector.console.live import MetricsReader
+        from collector.console.pages import ConsoleContext, mount
+        from collector.console.users import UserStore
+
+        mount(
+            service.app,
+            ConsoleContext(
+                incidents.store,
+                InventoryStore(service.engine),
+                UserStore(service.engine),
+                incidents.engine,
+                incidents.kb,
+                conditions=lambda: incidents.engine.last_conditions,
+                diagnostics=service.diagnostics,
+                metrics=MetricsReader(config.metrics.url, service.metrics_token),
+                settings=config.console,
+            ),
+        )
     return service, incidents
 
 
@@ -206,6 +226,7 @@ COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
     "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
     "token": ("manage API tokens (token create|list|revoke)", tokens.add_arguments, tokens.command),
+    "user": ("console users (user add|list|remove|passwd)", users_cli.add_arguments, users_cli.command),
     "signing-key": (
         "print the public key agents verify commands with",
         _signing_key_arguments,

@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy.engine import make_url
 
 from agent.protocol import DEFAULT_PREFIX
+from collector.console.settings import ConsoleSettings
 from collector.errors import ConfigError
 from collector.incidents.config import IncidentsConfig
 from collector.limits import LimitSettings
@@ -136,6 +137,7 @@ class CollectorConfig(_Section, frozen=True, forbid_unknown_fields=True):
     log: LogSettings = LogSettings()
     incidents: IncidentsConfig = IncidentsConfig()
     limits: LimitSettings = LimitSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
 
 def load(path: Path | None) -> CollectorConfig:

@@ -8,11 +8,15 @@ from dashboards.incidents import open_incidents
 from dashboards.panels import (
     GREEN,
     ORANGE,
+    PC_PAGE,
+    PC_ROW,
     RED,
     Query,
     bars,
+    console_variable,
     finish,
     label_variable,
+    link,
     new_dashboard,
     row,
     stat,
@@ -36,6 +40,7 @@ def build() -> model.Dashboard:
         "deskwatch / Fleet overview",
         "Agents online, lost and stale per site, the busiest PCs, and the problems agents see now.",
     ).with_variable(label_variable("site", "Site", "deskwatch_agent_up", "site"))
+    d = d.with_variable(console_variable())
 
     d = d.with_row(row("Agents"))
     d = d.with_panel(
@@ -108,6 +113,7 @@ def build() -> model.Dashboard:
             ),
             description="The 20 agents heard from longest ago: seconds since their last batch or birth.",
             thresholds=steps(GREEN, (120, ORANGE), (600, RED)),
+            links=[link("The PC in the helpdesk console", PC_ROW)],
             width=24,
         )
     )
@@ -120,6 +126,7 @@ def build() -> model.Dashboard:
             Query(f"topk(10, cpu_used_percent{{{SITE}}})", "{{agent_id}}"),
             thresholds=BUSY,
             max_value=100,
+            links=[link("The PC in the helpdesk console", PC_PAGE)],
             width=8,
         )
     )
@@ -130,6 +137,7 @@ def build() -> model.Dashboard:
             Query(f"topk(10, memory_used_percent{{{SITE}}})", "{{agent_id}}"),
             thresholds=BUSY,
             max_value=100,
+            links=[link("The PC in the helpdesk console", PC_PAGE)],
             width=8,
         )
     )
@@ -140,6 +148,7 @@ def build() -> model.Dashboard:
             Query(f"topk(10, disk_used_percent{{{SITE}}})", "{{agent_id}} {{mount}}"),
             thresholds=BUSY,
             max_value=100,
+            links=[link("The PC in the helpdesk console", PC_PAGE)],
             width=8,
         )
     )

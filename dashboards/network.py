@@ -10,13 +10,16 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.panels import (
+    DEVICE_ROW,
     GREEN,
     ORANGE,
     RED,
     Query,
     bars,
+    console_variable,
     finish,
     label_variable,
+    link,
     new_dashboard,
     ok_mapping,
     row,
@@ -68,6 +71,7 @@ def build() -> model.Dashboard:
                 "device", "Modem / router", f'snmp_device_info_value{{{NET}, site=~"$site"}}', "device"
             )
         )
+        .with_variable(console_variable())
     )
 
     d = d.with_row(row("What the PCs see"))
@@ -133,6 +137,7 @@ def build() -> model.Dashboard:
             "none",
             Query(f"max by (device, vendor, model, address) (snmp_device_info_value{{{NET}, {DEV}}})"),
             hide=("Time", "__name__", "Value", "value"),
+            links=[link("The device in the helpdesk console", DEVICE_ROW)],
             width=12,
             height=6,
         )

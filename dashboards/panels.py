@@ -31,6 +31,31 @@ GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
 
 PanelBuilder = cog_builder.Builder[model.Panel]
 
+# The helpdesk console's address: data links open the caller's page (/pc/<agent_id>) and the
+# device page (/devices/<serial>) there. A text box, so each Grafana sets its own collector.
+CONSOLE_VARIABLE = "console"
+CONSOLE = "${" + CONSOLE_VARIABLE + "}"
+PC_PAGE = CONSOLE + "/pc/${__field.labels.agent_id}"
+DEVICE_PAGE = CONSOLE + "/devices/${__field.labels.device}"
+PC_ROW = CONSOLE + "/pc/${__data.fields.agent_id}"  # in a table: the row's agent_id column
+DEVICE_ROW = CONSOLE + "/devices/${__data.fields.device}"
+
+
+def console_variable() -> dashboard_builder.TextBoxVariable:
+    """Where the helpdesk console is: the [http] listen address of a collector."""
+    return (
+        dashboard_builder.TextBoxVariable(CONSOLE_VARIABLE)
+        .label("Console")
+        .description("The deskwatch helpdesk console (a collector's [http] listen address)")
+        .default_value("http://127.0.0.1:9108")
+        .hide(model.VariableHide.HIDE_VARIABLE)
+    )
+
+
+def link(title: str, url: str) -> dashboard_builder.DashboardLink:
+    """A link to `url` (which may use variables and, in data links, the clicked series' labels)."""
+    return dashboard_builder.DashboardLink(title).type(model.DashboardLinkType.LINK).url(url)
+
 
 @dataclass(frozen=True, slots=True)
 class Query:
@@ -95,6 +120,7 @@ def timeseries(
     width: int = 12,
     height: int = 8,
     stacked: bool = False,
+    links: Sequence[dashboard_builder.DashboardLink] = (),
 ) -> timeseries_builder.Panel:
     """A graph over time; thresholds, when given, are drawn as dashed lines."""
     panel = (
@@ -128,6 +154,8 @@ def timeseries(
         panel = panel.max(max_value)
     if stacked:
         panel = panel.stacking(common_builder.StackingConfig().mode(common.StackingMode.NORMAL))
+    if links:
+        panel = panel.data_links(list(links))
     return panel
 
 
@@ -176,6 +204,7 @@ def bars(
     max_value: float | None = None,
     width: int = 12,
     height: int = 8,
+    links: Sequence[dashboard_builder.DashboardLink] = (),
 ) -> bargauge_builder.Panel:
     """Horizontal bars, one per series, for rankings and levels (top PCs, toner left)."""
     panel = (
@@ -196,6 +225,8 @@ def bars(
         panel = panel.min(min_value)
     if max_value is not None:
         panel = panel.max(max_value)
+    if links:
+        panel = panel.data_links(list(links))
     return panel
 
 
@@ -210,6 +241,7 @@ def table(
     hide: Sequence[str] = ("Time", "__name__"),
     width: int = 12,
     height: int = 8,
+    links: Sequence[dashboard_builder.DashboardLink] = (),
 ) -> table_builder.Panel:
     """The series' labels as columns and the current value as the last one."""
     panel = (
@@ -235,6 +267,8 @@ def table(
         panel = panel.mappings(mappings).cell_options(
             common.TableColoredBackgroundCellOptions(mode=common.TableCellBackgroundDisplayMode.BASIC)
         )
+    if links:
+        panel = panel.data_links(list(links))
     return panel
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.panels import (
+    CONSOLE,
     GREEN,
     ORANGE,
     RED,
     Query,
     bars,
+    console_variable,
     finish,
     label_variable,
+    link,
     new_dashboard,
     ok_mapping,
     row,
@@ -40,6 +43,8 @@ def build() -> model.Dashboard:
         .with_variable(
             label_variable("agent", "PC", 'deskwatch_agent_up{site="$site"}', "agent_id", multi=False)
         )
+        .with_variable(console_variable())
+        .link(link("This PC in the helpdesk console", CONSOLE + "/pc/${agent}"))
     )
 
     d = d.with_row(row("Now"))

@@ -9,13 +9,17 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.panels import (
+    DEVICE_PAGE,
+    DEVICE_ROW,
     GREEN,
     ORANGE,
     RED,
     Query,
     bars,
+    console_variable,
     finish,
     label_variable,
+    link,
     new_dashboard,
     ok_mapping,
     row,
@@ -54,6 +58,7 @@ def build() -> model.Dashboard:
         )
         .with_variable(label_variable("site", "Site", "printer_info_value", "site"))
         .with_variable(label_variable("device", "Printer", 'printer_info_value{site=~"$site"}', "device"))
+        .with_variable(console_variable())
     )
 
     d = d.with_row(row("Now"))
@@ -102,6 +107,7 @@ def build() -> model.Dashboard:
             hide=("Time", "__name__", "Value", "value"),
             description="Every printer: the device key is its serial number, so five PCs that see it "
             "still show one row.",
+            links=[link("The printer in the helpdesk console", DEVICE_ROW)],
             width=24,
             height=6,
         )
@@ -116,6 +122,7 @@ def build() -> model.Dashboard:
             description="Toner, drums, waste boxes... as percent of their capacity. "
             "Red: empty (< 5 %), orange: low (< 15 %).",
             thresholds=LEVEL,
+            links=[link("The printer in the helpdesk console", DEVICE_PAGE)],
             max_value=100,
         )
     )

@@ -10,8 +10,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 # dbus-daemon: the agent's sleep and shutdown announcements are tested on a private bus.
 # wine64 runs the Windows agent (the official Windows CPython) in tests; msitools and wixl
 # build and inspect its MSI (deploy/windows/build.sh).
+# chromium and chromium-driver: the console's browser tests drive the system browser (no download).
 packages=(mosquitto mosquitto-clients victoria-metrics snmp curl python3-venv gcc python3-dev
-  dbus-daemon wine64 msitools wixl)
+  dbus-daemon wine64 msitools wixl chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -90,6 +90,13 @@ if [ ! -s "$state/token" ]; then
   "$venv/deskwatch-collector" token create --role admin --name quickstart --config "$state/collector.toml" \
     | tail -n 1 > "$state/token"
 fi
+# The helpdesk console's first user: an administrator with a generated password, shown once.
+console_login="admin (its password was shown when it was made; a new one: $venv/deskwatch-collector user passwd admin --config $state/collector.toml)"
+if ! "$venv/deskwatch-collector" user list --config "$state/collector.toml" | cut -f1 | grep -qx admin; then
+  admin_password=$("$venv/python" -c "import secrets; print(secrets.token_urlsafe(12))")
+  echo "$admin_password" | "$venv/deskwatch-collector" user add admin --role admin --config "$state/collector.toml" 2>/dev/null
+  console_login="admin / $admin_password   (shown only this once)"
+fi
 
 # Diagnostics: the agent accepts commands signed with the collector's key.
 command_key=$("$venv/deskwatch-collector" signing-key --config "$state/collector.toml" | tail -n 1)
@@ -141,12 +148,14 @@ cat <<INFO
 deskwatch is running (logs and data in $state).
   MQTT broker       mqtt://127.0.0.1:$BROKER_PORT     watch: mosquitto_sub -p $BROKER_PORT -t 'deskwatch/v1/#' -v
   VictoriaMetrics   http://127.0.0.1:$VM_PORT/vmui    try: printer_supply_level_percent, memory_used_percent
+  helpdesk console  http://127.0.0.1:$API_PORT/        login: $console_login
   collector API     http://127.0.0.1:$API_PORT/api/v1   (bearer token below; OpenAPI docs at http://127.0.0.1:$OPS_PORT/docs)
   API token         $token
   agent             $("$venv/deskwatch-agent" check --config "$state/agent.toml" | sed -n 2p | xargs)
   simulated office  ${devices:-none}
 
-The Sharp printer reports low toner: within a minute or two a ticket opens by itself.
+The Sharp printer reports low toner: within a minute or two a ticket opens by itself, in the
+console's queue and here:
   export DESKWATCH_API=http://127.0.0.1:$API_PORT DESKWATCH_TOKEN=$token
   $venv/deskwatch incidents list
   $venv/deskwatch whois $(hostname)

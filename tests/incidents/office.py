@@ -175,6 +175,7 @@ class Office:
         printers: tuple[str, ...] = (),
         discover_gateway: bool = False,
         extra: str = "",
+        command_key: str = "",
     ) -> AgentProcess:
         """A real agent process: gateway, DNS and internet checks on loopback, the named printers
         by --device URL, and (if asked) SNMP discovery of a gateway that never answers SNMP."""
@@ -198,6 +199,8 @@ class Office:
             extra=extra,
         )
         text = config.read_text().replace('site = "test"', f'site = "{site}"')
+        if command_key:  # the collector's public key: the agent runs the helpdesk's checks
+            text = f'command_key = "{command_key}"\n' + text
         text = text.replace("[host]\n", f"[host]\nignore_mounts = [{ignore}]\n")
         config.write_text(text)
         agent = AgentProcess(config, workdir / "agent.log").start()
