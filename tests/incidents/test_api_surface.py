@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 
 from collector.cli import compose
 from collector.config import CollectorConfig, with_overrides
+from collector.console.users import Role, UserStore
 from tests.incidents.fleet import T0, batch, serve, state
 from tests.support.services import free_port
 
@@ -58,6 +59,34 @@ REQUIRED = {
     ("GET", "/api/lookup"): VIEWER,
     ("GET", "/api/v1/reports/inventory"): VIEWER,
 }
+# The helpdesk console's pages and forms (collector/console), signed in with a session
+# cookie instead of a token: a stranger is sent to the login page, a role too low is refused.
+CONSOLE = {
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): VIEWER,
+    ("GET", "/"): VIEWER,
+    ("GET", "/me"): VIEWER,
+    ("GET", "/tickets/{incident_id}"): VIEWER,
+    ("POST", "/tickets/{incident_id}/ack"): HELPDESK,
+    ("POST", "/tickets/{incident_id}/assign"): HELPDESK,
+    ("POST", "/tickets/{incident_id}/comment"): HELPDESK,
+    ("POST", "/tickets/{incident_id}/resolve"): HELPDESK,
+    ("GET", "/search"): VIEWER,
+    ("GET", "/search/suggest"): VIEWER,
+    ("GET", "/pc/{agent_id}"): VIEWER,
+    ("POST", "/pc/{agent_id}/checks"): HELPDESK,
+    ("GET", "/devices"): VIEWER,
+    ("GET", "/devices/{device}"): VIEWER,
+    ("GET", "/agents"): VIEWER,
+    ("GET", "/silences"): VIEWER,
+    ("POST", "/silences"): HELPDESK,
+    ("POST", "/silences/{silence_id}/remove"): HELPDESK,
+    ("GET", "/reports"): VIEWER,
+    ("GET", "/reports.csv"): VIEWER,
+    ("GET", "/users"): ADMIN,
+}
+PASSWORD = "a long enough password"
 PATH_VALUES = {
     "incident_id": "1",
     "audit_id": "1",
@@ -101,6 +130,9 @@ def surface(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Fas
         )
     incidents.engine.evaluate(T0)
     tokens = {role: incidents.store.create_token(role, f"{role}-user", T0) for role in ROLES}
+    people = UserStore(service.engine)
+    for role in ROLES:
+        people.add(f"{role}-person", Role(role), PASSWORD, T0)
     with serve(service.app) as url:
         yield url, service.app, tokens
     service.engine.dispose()
@@ -117,7 +149,48 @@ def _request(
 
 def test_the_role_table_names_every_route(surface: tuple[str, FastAPI, dict[str, str]]) -> None:
     _, app, _ = surface
-    assert route_table(app) == set(REQUIRED)
+    assert route_table(app) == set(REQUIRED) | set(CONSOLE)
+
+
+def test_every_console_page_and_form_refuses_every_role_below_its_own(
+    surface: tuple[str, FastAPI, dict[str, str]],
+) -> None:
+    url, _, _ = surface
+    refused = accepted = 0
+    for name, rank in [("none", PUBLIC), *ROLES.items()]:
+        with httpx.Client(base_url=url, timeout=20) as client:
+            if name != "none":
+                form = client.get("/login")
+                signed = client.post(
+                    "/login",
+                    data={"username": f"{name}-person", "password": PASSWORD, "csrf": _csrf(form.text)},
+                )
+                assert signed.status_code == 303, signed.text
+            csrf = _csrf(client.get("/").text) if name != "none" else "x"
+            # logging out last (the session it ends is the one walking the rest); logging in is
+            # walked by tests/console (a form without its login CSRF token is refused there)
+            routes = [r for r in CONSOLE.items() if r[0] != ("POST", "/login")]
+            for (method, path), required in sorted(routes, key=lambda r: r[0] == ("POST", "/logout")):
+                target = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
+                data = {"csrf": csrf, "text": "x", "assignee": "x", "minutes": "5", "device": "SN1"}
+                answer = client.request(method, target, data=data if method == "POST" else None)
+                where = f"{method} {path} as {name}: {answer.status_code} {answer.text[:200]}"
+                if rank < required:
+                    wanted = (303,) if rank == PUBLIC else (403,)
+                    assert answer.status_code in wanted, where
+                    if rank == PUBLIC:
+                        assert answer.headers["location"].startswith("/login"), where
+                    refused += 1
+                else:
+                    assert answer.status_code not in (401, 403) and answer.status_code < 500, where
+                    accepted += 1
+    print(f"\nconsole routes x roles: {len(CONSOLE)} routes, {refused} refused, {accepted} let through")
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page[-500:]
+    return found.group(1)
 
 
 def test_every_route_refuses_every_role_below_its_own(surface: tuple[str, FastAPI, dict[str, str]]) -> None:
