@@ -4,7 +4,9 @@ deploy/windows/build.sh stages exactly what the MSI installs; these helpers run 
 python.exe with Debian's wine64 in a private prefix. CPython's console streams fail
 under Wine when its standard handles are Unix files (GetFileInformationByHandle says
 "invalid handle"), so every run goes through Wine's cmd.exe, whose own redirections
-give python.exe real Windows file handles.
+give python.exe real Windows file handles. Wine passes cmd.exe its command line with any
+inner quotes escaped, so arguments given this way must not need quotes (a script path,
+not `-c "..."`).
 """
 
 from __future__ import annotations
@@ -90,6 +92,22 @@ class Wine:
         line = f"{exe} {args} > {windows_path(out)} 2> {windows_path(err)} < NUL"
         return subprocess.Popen(
             [WINE, "cmd", "/c", line],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def keep_running(self, runtime: Path, seconds: int = 900) -> subprocess.Popen[bytes]:
+        """A program that keeps this prefix's Wine (and so its services) running; `kill()` ends it.
+
+        Wine runs services only while a program of the prefix runs: when the last one ends,
+        services.exe terminates every service process (no stop control, no shutdown wait).
+        pythonw.exe needs no console, so it runs without cmd.exe, whose command line would
+        mangle the quotes of a `-c` argument (cmd then cannot find the program at all).
+        """
+        return subprocess.Popen(
+            [WINE, windows_path(runtime / "pythonw.exe"), "-c", f"import time; time.sleep({seconds})"],
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
