@@ -15,10 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agent import protocol
 from agent.inventory import system
+from agent.protocol import Presence
 from tests.support.agent_process import write_config
 from tests.support.collector_process import CollectorProcess
-from tests.support.services import Mosquitto, VictoriaMetrics
+from tests.support.mqtt import Received, Subscriber
+from tests.support.services import REPO, Mosquitto, VictoriaMetrics
 from tests.support.stored import FAULT_REPORT, spool_contents, stored_batches, tally
 from tests.support.wine import Wine, windows_path
 from tests.windows.conftest import WindowsBuild
@@ -120,4 +123,54 @@ def test_windows_agent_batches_reach_victoria_metrics_across_a_broker_restart(
     assert made > before + 5 and waiting == result.waiting
     assert not result.missing, f"batches lost: {sorted(result.missing)[:20]}"
     assert result.stored_samples == len(result.stored), "a batch was stored twice"
+    assert "Traceback" not in err.read_text(errors="replace")
+
+
+def test_windows_cpython_relays_sleep_resume_and_shutdown_to_the_broker(
+    tmp_path: Path, wine: Wine, windows_build: WindowsBuild, mosquitto: Mosquitto
+) -> None:
+    """PowerRelay and the runner on the Windows CPython: what the service does with a power event.
+
+    Wine cannot send the service SERVICE_CONTROL_POWEREVENT (its ControlService refuses it,
+    as Windows' does, and nothing in Wine broadcasts power events), so a thread of
+    tests/support/relayed_agent.py delivers the events where AgentService.SvcOtherEx would.
+    """
+    agent_id = "wine-laptop"
+    config = _config(tmp_path, agent_id, mosquitto.url)
+    events = tmp_path / "events"
+    helper = REPO / "tests" / "support" / "relayed_agent.py"
+    out, err = tmp_path / "relayed.out", tmp_path / "relayed.err"
+    args = f"{windows_path(helper)} {windows_path(config)} {windows_path(events)}"
+
+    def presences(messages: list[Received]) -> list[tuple[str, str]]:
+        return [(p.status, p.reason) for p in (protocol.decode(m.payload, Presence) for m in messages)]
+
+    def step(sub: Subscriber, event: str, expected: tuple[str, str], count: int = 1) -> None:
+        if event:
+            with events.open("a") as feed:
+                feed.write(event + "\n")
+        try:
+            sub.wait_for(lambda messages: presences(messages).count(expected) >= count, 60)
+        except TimeoutError:
+            raise AssertionError(err.read_text(errors="replace")[-3000:]) from None
+
+    with Subscriber(mosquitto.port, f"deskwatch/v1/{agent_id}/state") as sub:
+        proc = wine.start_python(windows_build.runtime, args, out, err)
+        try:
+            step(sub, "", ("online", ""))
+            step(sub, "sleep", ("offline", "sleep"))
+            step(sub, "resume", ("online", ""), count=2)
+            step(sub, "shutdown", ("offline", "shutdown"))
+            assert proc.wait(60) == 0, err.read_text(errors="replace")[-3000:]
+            time.sleep(1.0)  # the connection is closed: a Last Will would have come by now
+        finally:
+            if proc.poll() is None:
+                wine.kill()
+                proc.wait(30)
+        assert presences(sub.snapshot()) == [
+            ("online", ""),
+            ("offline", "sleep"),
+            ("online", ""),
+            ("offline", "shutdown"),
+        ]
     assert "Traceback" not in err.read_text(errors="replace")
