@@ -183,6 +183,8 @@ def test_msiexec_installs_starts_stops_upgrades_and_uninstalls(
             _wait(lambda: any(p.status == "online" for p in presences()), 90, "the installed service's birth")
             birth = next(p for p in presences() if p.status == "online")
             assert birth.site == "HQ" and birth.facts is not None and birth.facts.version == "0.1.0"
+            # platform.platform() without _wmi.pyd: sys.getwindowsversion() and `ver` (Wine says 10)
+            assert birth.facts.os.startswith("Windows-10-10.0."), birth.facts.os
             log = data / "agent.log"
             assert "service deskwatch-agent starting" in log.read_text(errors="replace")
             _wait(lambda: len(_seqs(sub.snapshot())) >= 3, 60, "batches from the service")
