@@ -147,7 +147,9 @@ class Publisher:
         """Graceful stop: retained `offline` with reason `shutdown`, then disconnect (no Last Will)."""
         if self._asleep:
             return  # already said goodbye and disconnected (the PC announced its shutdown)
-        if self.connected:
+        # paho may have connected (and sent the birth) before the loop heard of it: a stop
+        # right after a start must still replace that retained `online`.
+        if self.connected or self._client.is_connected():
             info = self._client.publish(
                 self._topic(Kind.STATE), self._presence("offline", "shutdown"), qos=1, retain=True
             )

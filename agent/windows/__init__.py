@@ -3,7 +3,10 @@
     power.py     service power and shutdown controls -> "sleep" | "resume" | "shutdown" (pure)
     service.py   the `deskwatch-agent` Windows service (pywin32's service framework)
     paths.py     where config, spool and log live (C:\\ProgramData\\deskwatch)
-    registry.py  installed programs (Uninstall keys, both views), Windows version, MSI settings
+    registry.py  installed programs (Uninstall keys, both views), Windows version, last update,
+                 MSI settings
+    smbios.py    maker, model and serial number (the firmware's SMBIOS table)
+    disks.py     physical disks: model and size (the storage driver's IOCTLs)
     iphlp.py     default gateway (the IPv4 route table) and DNS servers (IP Helper API)
     spooler.py   printers and their network address (EnumPrinters, TCP/IP ports), print jobs
     sessions.py  who is logged on (terminal services sessions)

@@ -1,9 +1,12 @@
-"""What the Windows registry says: installed programs, the Windows version, the MSI's settings.
+"""What the Windows registry says: programs, the Windows version and its last update, the MSI's settings.
 
 Installed programs are the Uninstall keys that Programs and Features lists: the machine's
 64-bit and 32-bit views (a 64-bit agent sees 32-bit programs only through
-KEY_WOW64_32KEY) and the current user's. The parsers take the values of one key as a
-mapping, so the tests feed them recorded values; `read_key` is the only reader.
+KEY_WOW64_32KEY) and the current user's. The last update is the newest install time among
+the update packages Component Based Servicing keeps (Package_for_KB..., the monthly
+Package_for_RollupFix...), where Windows records every update it installed. The parsers
+take the values of one key as a mapping, so the tests feed them recorded values;
+`read_key` is the only reader.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 from agent.protocol import OsInfo, Package
@@ -21,6 +24,12 @@ NS = 1_000_000_000
 
 UNINSTALL: Final = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
 CURRENT_VERSION: Final = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+CBS_PACKAGES: Final = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages"
+# Updates among the servicing packages (the rest are features and language packs).
+UPDATE_PACKAGES: Final = ("package_for_kb", "package_for_rollupfix", "package_for_servicingstack")
+# CBS CurrentState of a package that is on the PC: 0x70 installed, 0x80 permanent.
+CBS_INSTALLED: Final = frozenset({0x70, 0x80})
+FILETIME_UNIX_EPOCH: Final = 116_444_736_000_000_000  # 1970-01-01 in 100 ns steps since 1601
 # Where the MSI keeps its properties (deploy/windows/msi.py writes the same names).
 DEPLOYMENT: Final = r"SOFTWARE\deskwatch\Agent"
 # registry value -> the command-line flag it stands for (agent.cli)
@@ -82,6 +91,25 @@ def os_of(values: Values, kernel: str = "") -> OsInfo:
     full_build = f"{build}.{ubr}" if build and isinstance(ubr, int) else build
     version = str(values.get("DisplayVersion", values.get("ReleaseId", values.get("CurrentVersion", ""))))
     return OsInfo(name=name[:256], version=version.strip()[:256], build=full_build[:256], kernel=kernel[:256])
+
+
+def last_update_ns(packages: Iterable[tuple[str, Values]]) -> int:
+    """The newest install time of an installed update package, in ns; 0 without one.
+
+    `packages` are (key name, values) of Component Based Servicing's Packages keys; the time
+    is the FILETIME in InstallTimeHigh and InstallTimeLow (UTC).
+    """
+    newest = 0
+    for name, values in packages:
+        if not name.lower().startswith(UPDATE_PACKAGES) or values.get("CurrentState") not in CBS_INSTALLED:
+            continue
+        high, low = values.get("InstallTimeHigh"), values.get("InstallTimeLow")
+        if not isinstance(high, int) or not isinstance(low, int):
+            continue
+        filetime = ((high & 0xFFFFFFFF) << 32) | (low & 0xFFFFFFFF)
+        if filetime > FILETIME_UNIX_EPOCH:
+            newest = max(newest, (filetime - FILETIME_UNIX_EPOCH) * 100)
+    return newest
 
 
 def deployment_of(values: Values) -> dict[str, str]:
@@ -169,6 +197,20 @@ def windows_version() -> OsInfo:
         version = sys.getwindowsversion()
         kernel = f"{version.major}.{version.minor}.{version.build}"
     return os_of(values, kernel)
+
+
+def _update_packages() -> Iterator[tuple[str, Values]]:
+    # Thousands of packages on a PC that has seen years of updates: only updates' are read.
+    for name in subkeys(CBS_PACKAGES):
+        if name.lower().startswith(UPDATE_PACKAGES):
+            values = read_key(rf"{CBS_PACKAGES}\{name}")
+            if values is not None:
+                yield name, values
+
+
+def last_update() -> int:
+    """When Windows last installed an update (ns since the epoch), 0 where it keeps no record."""
+    return last_update_ns(_update_packages())
 
 
 def deployment_settings() -> dict[str, str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,8 +56,12 @@ class AgentService(win32serviceutil.ServiceFramework):
     def __init__(self, args: Any) -> None:
         super().__init__(args)
         self.relay = power.PowerRelay()
+        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        # A stop may come while the configuration is still loading, before the loop runs
+        # (Wine's `sc stop` right after a start showed it): it must not be lost.
+        self._stopping = False
 
     def GetAcceptedControls(self) -> int:
         accepted: int = super().GetAcceptedControls()  # type: ignore[no-untyped-call]
@@ -74,9 +79,14 @@ class AgentService(win32serviceutil.ServiceFramework):
         """The agent until a stop; called by the CLI once the configuration is loaded."""
         from agent import runner
 
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        await runner.run(config, stop=self._stop, power_source=self.relay)
+        stop = asyncio.Event()
+        with self._lock:
+            self._loop, self._stop = asyncio.get_running_loop(), stop
+            stopping = self._stopping
+        if stopping:
+            log.info("stopped before the agent started")
+            return
+        await runner.run(config, stop=stop, power_source=self.relay)
 
     def SvcStop(self) -> None:
         self.ReportServiceStatus(win32service.SERVICE_STOP_PENDING, waitHint=STOP_WAIT_MS)
@@ -100,8 +110,11 @@ class AgentService(win32serviceutil.ServiceFramework):
             self._request_stop()  # nobody subscribed yet: stop all the same
 
     def _request_stop(self) -> None:
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stop.set)
+        with self._lock:
+            self._stopping = True
+            loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,8 @@
 #   win_amd64 wheels of the agent's dependencies (deploy/windows/requirements.txt),
 #   the agent package of this checkout,
 # with wixl (Debian's msitools), then adds the service's restart-on-failure table with msibuild.
+# The runtime leaves out CPython's _wmi.pyd (deploy/windows/msi.py, EMBED_SKIP): the agent never
+# needs WMI, and Wine, which the tests run it under, crashes in it.
 # Downloads are checked against their hashes and cached in $DESKWATCH_WINDOWS_CACHE
 # (default ~/.cache/deskwatch/windows), so a second build needs no network.
 # Usage: deploy/windows/build.sh [--version X.Y.Z] [--out DIR]

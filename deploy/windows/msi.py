@@ -43,10 +43,12 @@ PROPERTIES = {
 # The embeddable distribution's ._pth replaces sys.path: the stdlib zip, the folder itself,
 # site-packages; `import site` runs pywin32's .pth (which puts its DLL folder on the path).
 PTH = "python313.zip\n.\nLib\\site-packages\nimport site\n"
-# Python 3.13's platform module asks WMI for the Windows version through _wmi.pyd; without
-# it, it reads the same from sys.getwindowsversion(). The agent reads the version from the
-# registry and never needs WMI, and Wine (the CI's Windows) crashes in _wmi's propsys call
-# (VariantToString is not implemented), which paho triggers at import.
+# CPython's _wmi.pyd is left out. The agent never needs WMI: its only user is the stdlib's
+# `platform` (the birth's OS string; paho calls platform.system() at import), which without
+# _wmi falls back to sys.getwindowsversion(), `ver` and the registry for the same version
+# numbers (Lib/platform.py, _win32_ver), and the inventory reads the Windows version from
+# the registry itself. Under Wine 8 (the CI's Windows) _wmi's query crashes the process:
+# propsys.VariantToString is not implemented.
 EMBED_SKIP = {"_wmi.pyd"}
 # Parts of pywin32 the agent never imports (COM, Pythonwin, ISAPI, ADO, demos, tests, headers).
 PYWIN32_SKIP = (

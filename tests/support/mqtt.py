@@ -82,6 +82,11 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        # Its callbacks refer back to this subscriber: without them the client goes as soon as
+        # the subscriber does, and paho closes its wake-up socket pair then, instead of at a
+        # later garbage collection that may finalize the sockets first (a ResourceWarning).
+        self.client.on_message = None
+        self.client.on_subscribe = None
 
     def __enter__(self) -> Subscriber:
         return self

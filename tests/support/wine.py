@@ -4,7 +4,9 @@ deploy/windows/build.sh stages exactly what the MSI installs; these helpers run 
 python.exe with Debian's wine64 in a private prefix. CPython's console streams fail
 under Wine when its standard handles are Unix files (GetFileInformationByHandle says
 "invalid handle"), so every run goes through Wine's cmd.exe, whose own redirections
-give python.exe real Windows file handles.
+give python.exe real Windows file handles. Wine passes cmd.exe its command line with any
+inner quotes escaped, so arguments given this way must not need quotes (a script path,
+not `-c "..."`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,21 +53,33 @@ class Wine:
         }
 
     def boot(self) -> None:
-        """Create the prefix (about 10 s the first time)."""
+        """Create the prefix (about 10 s the first time) and wait until its Wine has ended again.
+
+        The next program then starts a wineserver of its own instead of joining one that is
+        about to go away (it lingers a few seconds after its last program).
+        """
         self.run_tool(["wineboot", "--init"], timeout=180)
+        subprocess.run([WINESERVER, "-w"], env=self.env, timeout=60, check=False, capture_output=True)
 
     def run_tool(self, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """A Wine program (reg, msiexec, sc, ...) to completion, its exit status and output."""
-        return subprocess.run(
-            [WINE, *argv],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        """A Wine program (reg, msiexec, sc, ...) to completion, its exit status and output.
+
+        The output goes through files, not pipes: a program that starts the prefix's
+        wineserver or services.exe hands them its standard handles, and they outlive it
+        (a service keeps them up), so reading a pipe to its end would wait for them too.
+        """
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            done = subprocess.run(
+                [WINE, *argv], env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout
+            )
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(
+                done.args,
+                done.returncode,
+                out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"),
+            )
 
     def cmd(self, line: str, timeout: float = 120) -> int:
         """`cmd /c LINE`, which may redirect with > and 2> to Windows paths; its exit status."""
@@ -95,6 +110,49 @@ class Wine:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    def keep_running(self, runtime: Path, seconds: int = 900) -> subprocess.Popen[bytes]:
+        """A program that keeps this prefix's Wine (and so its services) running; `kill()` ends it.
+
+        Wine runs services only while a program of the prefix runs: when the last one ends,
+        services.exe terminates every service process (no stop control, no shutdown wait).
+        pythonw.exe needs no console, so it runs without cmd.exe, whose command line would
+        mangle the quotes of a `-c` argument (cmd then cannot find the program at all).
+        """
+        code = f"import time; time.sleep({seconds})"
+        keeper = subprocess.Popen(
+            [WINE, windows_path(runtime / "pythonw.exe"), "-c", code],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not self._runs("pythonw.exe", code):  # Wine is up once the Windows program is
+            if keeper.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the keeper did not start (exit status {keeper.poll()})")
+            time.sleep(0.1)
+        return keeper
+
+    def _runs(self, program: str, marker: str) -> bool:
+        """Whether `program` of this prefix runs with `marker` on its command line.
+
+        Wine's launcher turns into the Windows process: its command line becomes the Windows
+        one (`C:\\...\\program.exe args`) once Wine runs it.
+        """
+        prefix = f"WINEPREFIX={self.prefix}".encode()
+        for entry in Path("/proc").iterdir():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+                if (
+                    args[0].lower().endswith(program.encode())
+                    and marker.encode() in b" ".join(args)
+                    and prefix in (entry / "environ").read_bytes().split(b"\0")
+                ):
+                    return True
+            except OSError:
+                continue
+        return False
 
     def reg_add(self, key: str, name: str, value: str, kind: str = "REG_SZ") -> None:
         done = self.run_tool(["reg", "add", key, "/v", name, "/t", kind, "/d", value, "/f"])

@@ -7,12 +7,13 @@ Windows is exercised for real under Wine in tests/windows/.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import struct
 
 import pytest
 
 from agent.protocol import Package, Printer
-from agent.windows import icmp, iphlp, power, registry, sessions, spooler
+from agent.windows import disks, icmp, iphlp, power, registry, sessions, smbios, spooler
 
 # GetIpForwardTable under Wine 8 on the CI machine (default via 192.0.2.1 dev eth0, two links).
 WINE_ROUTES = bytes.fromhex(
@@ -198,3 +199,200 @@ def test_power_relay_hands_each_change_to_the_loop_once() -> None:
 
     asyncio.run(scenario())
     assert seen == ["resume", "sleep", "resume", "shutdown"]
+
+
+# GetSystemFirmwareTable('RSMB') under Wine 8 on the CI machine (no /sys/class/dmi there):
+# types 0, 1, 3, 2, 32 and 127, every string field empty.
+WINE_SMBIOS = bytes.fromhex(
+    "000204007b0000000018000000000000000004000000000000000000ffffffff0000011b0100000000003d1219c7"
+    "c4c5404aaa1f6d2a48adfda402000000000315020000020000000202020200000000000000030000020f030000"
+    "00000000050002000a000000201404000000000000000000000000000000000000007f0405000000"
+)
+
+
+def _structure(kind: int, handle: int, body: bytes, *strings: str) -> bytes:
+    """One SMBIOS structure as DSP0134 6.1.2 lays it out: header, formatted area, strings, NUL."""
+    area = b"".join(s.encode() + b"\0" for s in strings) + b"\0" if strings else b"\0\0"
+    return struct.pack("<BBH", kind, 4 + len(body), handle) + body + area
+
+
+def _raw_smbios(*structures: bytes) -> bytes:
+    table = b"".join(structures) + _structure(127, 0xFEFF, b"")
+    return struct.pack("<BBBBI", 0, 3, 3, 0, len(table)) + table
+
+
+# Built by the SMBIOS 3.3 specification (DSP0134) for a Dell Latitude 5420, not recorded from one.
+LAPTOP_SMBIOS = _raw_smbios(
+    # BIOS (type 0): vendor, version, segment F000, release date, ROM size, characteristics
+    _structure(
+        0,
+        0,
+        bytes([1, 2]) + b"\x00\xf0" + bytes([3, 0xFF]) + bytes(8) + b"\x03\x0d\x01\x11\xff\xff",
+        "Dell Inc.",
+        "1.17.0",
+        "03/14/2023",
+    ),
+    # System (type 1): manufacturer, product, no version, serial, UUID, wake-up, SKU, family
+    _structure(
+        1,
+        1,
+        bytes([1, 2, 0, 3]) + bytes(range(16)) + bytes([6, 4, 5]),
+        "Dell Inc.",
+        "Latitude 5420",
+        "8XK4T53",
+        "0A1B",
+        "Latitude",
+    ),
+    # Baseboard (type 2): manufacturer, product, version, serial, no asset tag, flags, chassis 0300h
+    _structure(
+        2,
+        2,
+        bytes([1, 2, 3, 4, 0, 1, 0]) + b"\x00\x03" + bytes([0x0A, 0]),
+        "Dell Inc.",
+        "0D7XN2",
+        "A00",
+        "/8XK4T53/CNCMK0012K00B3/",
+    ),
+    # Chassis (type 3): manufacturer, notebook, no version, serial, states, OEM, height, cords
+    _structure(
+        3, 3, bytes([1, 0x0A, 0, 2, 0, 3, 3, 3, 2]) + bytes(4) + bytes([0, 1, 0, 0]), "Dell Inc.", "8XK4T53"
+    ),
+)
+# A self-built PC: the board maker filled in only the board's own serial number.
+WHITEBOX_SMBIOS = _raw_smbios(
+    _structure(
+        1,
+        1,
+        bytes([1, 2, 3, 4]) + bytes(16) + bytes([6, 5, 5]),
+        "System manufacturer",
+        "System Product Name",
+        "System Version",
+        "System Serial Number",
+        "To Be Filled By O.E.M.",
+    ),
+    _structure(
+        3,
+        3,
+        bytes([1, 0x03, 0, 2, 0, 3, 3, 3, 2]) + bytes(4) + bytes([0, 1, 0, 0]),
+        "Default string",
+        "Default string",
+    ),
+    _structure(
+        2,
+        2,
+        bytes([1, 2, 3, 4, 0, 1, 0]) + b"\x03\x00" + bytes([0x0A, 0]),
+        "ASUSTeK COMPUTER INC.",
+        "PRIME B550M-A",
+        "Rev X.0x",
+        "210486589100123",
+    ),
+)
+
+
+def test_smbios_identity_of_a_laptop() -> None:
+    structures = smbios.parse_raw(LAPTOP_SMBIOS)
+    assert [s.type for s in structures] == [0, 1, 2, 3, 127]
+    assert structures[0].string(0x08) == "03/14/2023"  # BIOS release date
+    assert smbios.identity_of(structures) == smbios.Identity("Dell Inc.", "Latitude 5420", "8XK4T53")
+
+
+def test_smbios_placeholders_give_way_to_the_board_serial() -> None:
+    found = smbios.identity_of(smbios.parse_raw(WHITEBOX_SMBIOS))
+    assert found == smbios.Identity("", "", "210486589100123")
+
+
+def test_smbios_recorded_under_wine_has_no_strings() -> None:
+    structures = smbios.parse_raw(WINE_SMBIOS)
+    assert [s.type for s in structures] == [0, 1, 3, 2, 32, 127]
+    assert smbios.identity_of(structures) == smbios.Identity()
+
+
+def test_smbios_broken_tables_keep_what_is_whole() -> None:
+    whole = smbios.parse_raw(LAPTOP_SMBIOS)
+    cut = smbios.parse_raw(LAPTOP_SMBIOS[:-30])  # the chassis and the end marker cut off
+    assert [s.type for s in cut] == [0, 1, 2] and cut == whole[:3]
+    assert smbios.identity_of(cut).serial == "8XK4T53"
+    assert smbios.parse_raw(b"") == [] and smbios.parse_raw(LAPTOP_SMBIOS[:6]) == []
+    zero_length = _raw_smbios(struct.pack("<BBH", 1, 0, 0) + b"\0\0")
+    assert smbios.parse_raw(zero_length) == []
+
+
+# IOCTL_STORAGE_QUERY_PROPERTY and IOCTL_DISK_GET_DRIVE_GEOMETRY_EX on \\.\PHYSICALDRIVE0
+# under Wine 8: a SCSI disk with no vendor or product, and Wine's made-up geometry.
+WINE_DESCRIPTOR = bytes.fromhex(
+    "28000000280000000700000000000000000000000000000000000000010000000000000000000000"
+)
+WINE_GEOMETRY = bytes.fromhex(
+    "10270000000000000c000000ff0000003f000000000200000020a626130000000000000000000000"
+)
+
+
+def _descriptor(vendor: str, product: str, revision: str, removable: bool, bus: int) -> bytes:
+    """A STORAGE_DEVICE_DESCRIPTOR laid out as winioctl.h declares it (built, not recorded)."""
+    strings, offsets = b"", []
+    fixed = 36 + 1  # the fixed part, then RawDeviceProperties[1]
+    for text in (vendor, product, revision, "0025_3852_1140_2D0F."):
+        offsets.append(fixed + len(strings) if text else 0)
+        strings += text.encode() + b"\0" if text else b""
+    head = struct.pack("<IIBBBBIIIIII", 40, fixed + len(strings), 0, 0, removable, 1, *offsets, bus, 0)
+    return head + b"\0" + strings
+
+
+@pytest.mark.parametrize(
+    ("vendor", "product", "removable", "bus", "model"),
+    [
+        ("NVMe", "Samsung SSD 980 PRO 1TB", False, 0x11, "Samsung SSD 980 PRO 1TB"),
+        ("", "ST1000DM010-2EP102", False, 0x0B, "ST1000DM010-2EP102"),
+        ("KINGSTON", "KINGSTON SA400S37240G", False, 0x0B, "KINGSTON SA400S37240G"),
+        ("SanDisk", "Ultra", True, 0x07, "SanDisk Ultra"),
+    ],
+)
+def test_disk_descriptor_to_model(vendor: str, product: str, removable: bool, bus: int, model: str) -> None:
+    descriptor = disks.parse_descriptor(_descriptor(vendor, product, "5B2QGXA7", removable, bus))
+    assert descriptor is not None
+    assert (descriptor.product, descriptor.removable, descriptor.bus_type) == (product, removable, bus)
+    assert disks.model_of(descriptor) == model
+
+
+def test_disk_recorded_under_wine() -> None:
+    descriptor = disks.parse_descriptor(WINE_DESCRIPTOR)
+    assert descriptor == disks.Descriptor("", "", "", removable=False, bus_type=1)
+    assert disks.model_of(descriptor) == ""
+    assert disks.parse_size(WINE_GEOMETRY) == 10_000 * 255 * 63 * 512  # Wine's geometry, whole
+    assert disks.parse_descriptor(WINE_DESCRIPTOR[:20]) is None and disks.parse_size(b"") == 0
+    # a terabyte NVMe disk: 1,000,204,886,016 bytes
+    geometry = struct.pack("<qIIIIq", 121_601, 12, 255, 63, 512, 1_000_204_886_016)
+    assert disks.parse_size(geometry) == 1_000_204_886_016
+
+
+def _installed_at(when: str, state: int = 0x70) -> dict[str, object]:
+    seconds = int(dt.datetime.fromisoformat(when).timestamp())
+    filetime = seconds * 10_000_000 + registry.FILETIME_UNIX_EPOCH
+    return {"CurrentState": state, "InstallTimeHigh": filetime >> 32, "InstallTimeLow": filetime & 0xFFFFFFFF}
+
+
+def test_last_update_is_the_newest_installed_update_package() -> None:
+    july = "2024-07-10T03:14:00+00:00"
+    packages = [
+        (
+            "Package_for_KB5039212~31bf3856ad364e35~amd64~~22621.3737.1.7",
+            _installed_at("2024-06-12T02:00:00+00:00"),
+        ),
+        ("Package_for_RollupFix~31bf3856ad364e35~amd64~~22621.3880.1.6", _installed_at(july)),
+        (
+            "Package_for_ServicingStack_3870~31bf3856ad364e35~amd64~~22621.3870.1.1",
+            _installed_at("2024-07-10T03:00:00+00:00", state=0x80),
+        ),
+        # superseded, a language pack installed later, a key without times: none counts
+        (
+            "Package_for_KB5040442~31bf3856ad364e35~amd64~~22621.3880.1.6",
+            _installed_at("2024-08-01T00:00:00+00:00", state=0x50),
+        ),
+        (
+            "Microsoft-Windows-Client-LanguagePack-Package~31bf3856ad364e35~amd64~de-DE~10.0.22621.1",
+            _installed_at("2024-09-01T00:00:00+00:00"),
+        ),
+        ("Package_for_KB5012170~31bf3856ad364e35~amd64~~22621.382.1.1", {"CurrentState": 0x70}),
+    ]
+    assert registry.last_update_ns(packages) == int(dt.datetime.fromisoformat(july).timestamp()) * 10**9
+    assert registry.last_update_ns([]) == 0
