@@ -86,7 +86,7 @@ class Series:
     latest_by: dict[str, tuple[int, float]] = dataclasses.field(default_factory=dict)
 
     def tag(self, name: str) -> str:
-        return dict(self.tags).get(name, "")
+        return _tag(self.tags, name)
 
     @property
     def latest(self) -> tuple[int, float]:
@@ -109,7 +109,7 @@ class StateEntry:
     since_ns: int  # first observation with the current `ok`
 
     def tag(self, name: str) -> str:
-        return dict(self.tags).get(name, "")
+        return _tag(self.tags, name)
 
 
 @dataclass(slots=True)
@@ -148,6 +148,13 @@ class DeviceEntry:
     reported_ns: int = 0  # last report about it, answered or not
 
 
+def _tag(tags: TagKey, name: str) -> str:
+    for key, value in tags:  # a handful of pairs: a scan beats building a dict
+        if key == name:
+            return value
+    return ""
+
+
 def tag_key(tags: Mapping[str, str]) -> TagKey:
     """Tags without the sender tags, as a hashable key."""
     return tuple(sorted((k, v) for k, v in tags.items() if k not in SENDER_TAGS))
@@ -176,8 +183,10 @@ class FleetState:
     _serial_at: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
     # device -> agent -> (answered, when): each PC's latest word on whether the device answers
     _reach: dict[str, dict[str, tuple[bool, int]]] = field(default_factory=dict, init=False)
+    _stale_ns: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
+        self._stale_ns = int(self.limits.stale_seconds * NS)
         for track in self.tracks:
             self._tracked.setdefault(track.measurement, []).append(track)
         for measurement, tracks in self._tracked.items():
@@ -185,7 +194,7 @@ class FleetState:
 
     @property
     def stale_ns(self) -> int:
-        return int(self.limits.stale_seconds * NS)
+        return self._stale_ns
 
     def apply_batch(self, batch: Batch, received_ns: int) -> None:
         """Take in one accepted batch: tracked samples, every state, and the agent as seen."""
@@ -454,9 +463,9 @@ class FleetState:
         cannot renew anything, so its last word stands until it is back (it is shown as
         "last seen", and correlation keeps it from opening anything new).
         """
-        if scope is Scope.AGENT and not self.online(agent_id):
+        if time_ns >= self.as_of - self._stale_ns:
             return True
-        return time_ns >= self.as_of - self.stale_ns
+        return scope is Scope.AGENT and not self.online(agent_id)
 
     def device_of(self, entry: StateEntry) -> tuple[str, str]:
         """The device key and the part of the subject below it ("SN1/cover/2" -> ("SN1", "cover/2")).
@@ -492,10 +501,12 @@ class FleetState:
         """
         seen: set[tuple[Scope, str]] = {(Scope.AGENT, a) for a in self.agents}
         seen.update((Scope.SITE, a.site) for a in self.agents.values())
-        recent = self.as_of - self.stale_ns
-        seen.update(
-            (Scope.DEVICE, self.device_of(s)[0]) for s in self.states.values() if s.observed_ns >= recent
-        )
+        recent = self.as_of - self._stale_ns
+        serial_at = self._serial_at
+        for entry in self.states.values():
+            if entry.observed_ns >= recent:
+                device = _tag(entry.tags, DEVICE_TAG) or entry.subject
+                seen.add((Scope.DEVICE, serial_at.get((entry.site, device), device)))
         for by_owner in self.series.values():
             seen.update(
                 (Scope.DEVICE, s.owner)

@@ -30,6 +30,8 @@ from collector.state import FleetState, Monitoring, Scope, Track
 
 log = logging.getLogger(__name__)
 
+FORGET_EVERY_NS = 3600 * NS  # what goes unrenewed for a month need not be looked for every cycle
+
 
 class IncidentEngine:
     """Observer of ingest that turns the fleet's state into incidents in `store`."""
@@ -47,6 +49,7 @@ class IncidentEngine:
         self.last_conditions: list[Condition] = []
         self.after_cycle: Callable[[int], None] | None = None  # e.g. ship incident metrics
         self._over_limit: set[str] = set()  # agents already logged as over their limits
+        self._forgot_ns = 0  # when FleetState last dropped what nobody renewed
 
     @classmethod
     def from_files(cls, store: IncidentStore, rules_path: Path | None = None) -> IncidentEngine:
@@ -111,7 +114,11 @@ class IncidentEngine:
             self.state.active = frozenset(c.key for c in conditions) | {
                 v.key for v in open_views if v.key not in {ch.key for ch in changes if ch.action == "resolve"}
             }
-            self.state.forget(now_ns)
+            if not self._forgot_ns:
+                self._forgot_ns = now_ns  # nothing is a month old in a collector that just started
+            elif now_ns - self._forgot_ns >= FORGET_EVERY_NS:
+                self.state.forget(now_ns)
+                self._forgot_ns = now_ns
             over = {a.agent_id: a.refused for a in self.state.agents.values() if a.refused}
         for agent_id in over.keys() - self._over_limit:
             log.warning(

@@ -46,7 +46,10 @@ class Condition:
     observed_ns: int = 0
 
     def tag(self, name: str) -> str:
-        return dict(self.tags).get(name, "")
+        for key, value in self.tags:
+            if key == name:
+                return value
+        return ""
 
 
 def agent_key(agent_id: str, condition: str, *parts: str) -> str:
