@@ -48,6 +48,8 @@ clear_cycles = 2
 site_min_agents = 2
 hold_down_seconds = 4
 [agent_lost]
+# these offices are at work at any hour, so a test run at night sees lost agents too
+working_hours = "always"
 grace_seconds = 1
 hold_down_seconds = 0
 [trust]

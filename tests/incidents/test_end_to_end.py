@@ -32,6 +32,8 @@ RULES = """
 cycle_seconds = 0.2
 clear_cycles = 2
 [agent_lost]
+# these offices are at work at any hour, so a test run at night sees lost agents too
+working_hours = "always"
 grace_seconds = 1
 hold_down_seconds = 0
 """
