@@ -73,7 +73,8 @@ def command(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     name = f" for {args.name}" if args.name else ""
-    print(f"created a {args.role} token{name}; it is shown only once:", file=sys.stderr)
+    article = "an" if args.role[:1] in "aeiou" else "a"
+    print(f"created {article} {args.role} token{name}; it is shown only once:", file=sys.stderr)
     print(token)
     return 0
 
