@@ -46,13 +46,16 @@ from agent.protocol import (
     State,
 )
 from bench.report import record
-from collector.api.auth import Role
-from collector.config import MqttSettings
+from collector.auth import Role
+from collector.auth.tokens import TokenStore
+from collector.auth.users import UserStore
+from collector.broker import MqttSettings
+from collector.console.context import ConsoleContext
 from collector.console.live import MetricsReader
-from collector.console.pages import ConsoleContext, mount
-from collector.console.users import UserStore
+from collector.console.pages import mount
 from collector.db import make_engine, migrate
 from collector.diagnostics import Diagnostics, public_key_text, signing_key
+from collector.http import provide
 from collector.incidents.engine import IncidentEngine
 from collector.incidents.schema import incident_events, incidents
 from collector.incidents.store import IncidentStore
@@ -376,14 +379,19 @@ def stack(url: str, workdir: Path) -> Iterator[tuple[str, IncidentStore]]:
                 metrics=metrics,
             ),
         )
-        from collector.api import ApiContext, create_router
-        from collector.api.lookup import create_lookup_router
+        from collector import api
+        from collector.api import ApiContext
+        from collector.api import lookup as lookup_api
         from collector.inventory.lookup import Sources
 
-        app.include_router(create_router(ApiContext(store, directory=directory)))
-        app.include_router(
-            create_lookup_router(Sources(InventoryStore(engine), store, devices=directory.devices))
+        provide(
+            app,
+            TokenStore(engine),
+            ApiContext(store, directory=directory),
+            Sources(InventoryStore(engine), store, devices=directory.devices),
         )
+        app.include_router(api.router)
+        app.include_router(lookup_api.router)
         base = stack.enter_context(serve(app))
         deadline = time.monotonic() + 30
         while not diagnostics.connected and time.monotonic() < deadline:
@@ -411,7 +419,7 @@ def run(backend: str, url: str, calls: int, workdir: Path) -> None:
     print(f"== {backend}", flush=True)
     with stack(url, workdir) as (base, store):
         client, csrf = login(base)
-        token = store.create_token("viewer", "bench", time.time_ns())
+        token = TokenStore(store.engine).create("viewer", "bench", time.time_ns())
         api = httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"})
         rng = random.Random(1)
         pcs = [agent_id(rng.randrange(AGENTS)) for _ in range(calls)]

@@ -33,10 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.report import record
+from collector.auth.tokens import TokenStore
 from collector.config import CollectorConfig, StoreSettings, signing_key_path
 from collector.db import make_engine, migrate
 from collector.diagnostics import signing_key
-from collector.incidents.store import IncidentStore
 from tests.diagnostics.conftest import agent_config, wait_ready
 from tests.support.agent_process import AgentProcess
 from tests.support.collector_process import CollectorProcess
@@ -162,7 +162,7 @@ def main() -> None:
 
     # where the collector started below looks for it: beside its SQLite store
     collector_key = signing_key(engine, signing_key_path(CollectorConfig(store=StoreSettings(db_url))))
-    token = IncidentStore(engine).create_token("helpdesk", "bench", time.time_ns())
+    token = TokenStore(engine).create("helpdesk", "bench", time.time_ns())
     engine.dispose()
     direct_key = Ed25519PrivateKey.generate()
     with contextlib.ExitStack() as stack:

@@ -28,7 +28,9 @@ from agent.protocol import Batch, Sample, Severity, State
 from bench.report import record
 from collector.db import make_engine, migrate
 from collector.incidents.engine import IncidentEngine
-from collector.incidents.store import IncidentFilter, IncidentStore
+from collector.incidents.model import IncidentFilter
+from collector.incidents.outbox import Outbox
+from collector.incidents.store import IncidentStore
 from collector.notify.notifier import Notifier
 from collector.notify.webhook import Webhook, WebhookSettings
 from collector.rules import load_settings
@@ -100,9 +102,9 @@ def main() -> None:
     db = make_engine(f"sqlite:///{workdir / 'incidents.db'}")
     migrate(db)
     receiver = Receiver()
-    store = IncidentStore(db, lambda _: ["hook"])
+    store = IncidentStore(db, Outbox(db, lambda _: ["hook"]))
     engine = IncidentEngine(store, load_settings())
-    notifier = Notifier(store, {"hook": Webhook(WebhookSettings(url=receiver.url), b"k")})
+    notifier = Notifier(store.outbox, {"hook": Webhook(WebhookSettings(url=receiver.url), b"k")})
 
     # 1. intake against the decode baseline
     payloads = [protocol.encode(agent_batch(i, T0, 0)) for i in range(args.agents)]

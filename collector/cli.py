@@ -16,19 +16,14 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from collector import config as config_module
-from collector import deadletter, enroll, line_protocol, tokens
+from collector import deadletter, enroll, line_protocol, token_cli, user_cli
 from collector.config import CollectorConfig
-from collector.console import users_cli
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
+from collector.logs import setup_logging
 from collector.rules.settings import SettingsError
-
-if TYPE_CHECKING:  # imported when `run` needs them: the other commands start faster without
-    from collector.incidents.service import Incidents
-    from collector.service import CollectorService
 
 log = logging.getLogger(__name__)
 
@@ -56,65 +51,13 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
 
 
-def compose(config: CollectorConfig) -> tuple[CollectorService, Incidents]:
-    """Every subsystem of `collector run` built from `config` and wired together, not started."""
-    from collector.api.lookup import create_lookup_router
-    from collector.incidents.history import warm_start
-    from collector.incidents.service import Incidents
-    from collector.inventory.lookup import Sources
-    from collector.inventory.store import InventoryStore
-    from collector.service import CollectorService
-
-    service = CollectorService(config)
-    incidents = Incidents(
-        config.incidents,
-        service.engine,
-        ship=service.write_samples,
-        history=lambda engine: warm_start(engine, config.metrics.url, service.metrics_token),
-    )
-    service.add_observer(incidents.engine)
-    service.app.include_router(incidents.api_router())
-    service.app.include_router(
-        create_lookup_router(
-            Sources(
-                InventoryStore(service.engine),
-                incidents.store,
-                incidents.kb,
-                conditions=lambda: incidents.engine.last_conditions,
-                devices=incidents.engine.devices,
-            )
-        )
-    )
-    service.metrics.registry.register(incidents.prometheus_collector())
-    if config.console.enabled:  # the helpdesk console (issue 19): pages at / on the same listener
-        from collector.console.live import MetricsReader
-        from collector.console.pages import ConsoleContext, mount
-        from collector.console.users import UserStore
-
-        mount(
-            service.app,
-            ConsoleContext(
-                incidents.store,
-                InventoryStore(service.engine),
-                UserStore(service.engine),
-                incidents.engine,
-                incidents.kb,
-                conditions=lambda: incidents.engine.last_conditions,
-                diagnostics=service.diagnostics,
-                metrics=MetricsReader(config.metrics.url, service.metrics_token),
-                settings=config.console,
-            ),
-        )
-    return service, incidents
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the collector until SIGTERM or SIGINT."""
-    from collector.__main__ import setup_logging
+    from collector.app import build
 
     config = load_config(args)
     setup_logging(config.log.level)
-    service, incidents = compose(config)
+    collector = build(config)
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -122,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    service.start()
-    incidents.start()
+    collector.start()
     _tune_gc()
     if not line_protocol.native():
         log.warning(
@@ -131,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
             "three times the CPU; install gcc and the Python headers and reinstall deskwatch to build it"
         )
     stop.wait()
-    incidents.stop()
-    service.stop()
+    collector.stop()
     return 0
 
 
@@ -225,8 +166,8 @@ COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "run": ("run the collector service", _run_arguments, run),
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
     "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
-    "token": ("manage API tokens (token create|list|revoke)", tokens.add_arguments, tokens.command),
-    "user": ("console users (user add|list|remove|passwd)", users_cli.add_arguments, users_cli.command),
+    "token": ("manage API tokens (token create|list|revoke)", token_cli.add_arguments, token_cli.command),
+    "user": ("console users (user add|list|remove|passwd)", user_cli.add_arguments, user_cli.command),
     "signing-key": (
         "print the public key agents verify commands with",
         _signing_key_arguments,

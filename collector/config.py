@@ -17,11 +17,14 @@ from urllib.parse import urlsplit
 import msgspec
 from sqlalchemy.engine import make_url
 
-from agent.protocol import DEFAULT_PREFIX
+from collector.broker import MqttSettings
 from collector.console.settings import ConsoleSettings
 from collector.errors import ConfigError
-from collector.incidents.config import IncidentsConfig
 from collector.limits import LimitSettings
+from collector.notify.email import EmailSettings
+from collector.notify.notifier import RetryPolicy
+from collector.notify.routing import Route
+from collector.notify.webhook import WebhookSettings
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
@@ -32,23 +35,19 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class MqttSettings(_Section, frozen=True, forbid_unknown_fields=True):
-    """The broker and how ingest subscribes to it."""
+class IncidentsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The `[incidents]` table of collector.toml."""
 
-    broker: str = "mqtt://127.0.0.1:1883"
-    client_id: str = "deskwatch-collector"
-    # "" (one collector): a plain subscription. A name: `$share/<group>/...`, so several
-    # collectors split the batches. Mosquitto 2.0 does not keep shared subscriptions across
-    # its own restart, so batches published before the collector reconnects would be lost;
-    # a single collector therefore subscribes plainly (see docs/collector.md).
-    group: str = ""
-    prefix: str = DEFAULT_PREFIX
-    username: str = ""
-    password_env: str = ""
-    ca_file: str = ""
-    keepalive_seconds: PositiveInt = 30
-    session_expiry_seconds: NonNegativeInt = 7 * 24 * 3600
-    max_inflight: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1000
+    rules_file: str = ""  # merged over collector/rules/defaults.toml
+    kb_dirs: list[str] = []  # extra article directories; a file named like a shipped one replaces it
+    webhooks: dict[str, WebhookSettings] = {}  # connector name -> settings
+    email: dict[str, EmailSettings] = {}
+    routes: list[Route] = []  # empty: every connector hears of every incident
+    retry: RetryPolicy = RetryPolicy()
+    notify_interval_seconds: float = 1.0
+    # At start, rebuild the rules' histories (disk filling, supply forecasts) from the
+    # metrics database's PromQL API, instead of waiting 30 min / a day for new data.
+    warm_start: bool = True
 
 
 class MetricsSettings(_Section, frozen=True, forbid_unknown_fields=True):
@@ -271,10 +270,3 @@ def signing_key_path(config: CollectorConfig) -> Path:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database + ".signing-key")
     return Path("var/deskwatch/signing-key")
-
-
-def broker_address(config: MqttSettings) -> tuple[str, int, bool]:
-    """Host, port and whether to use TLS, from `mqtt.broker`."""
-    url = urlsplit(config.broker)
-    tls = url.scheme == "mqtts"
-    return url.hostname or "127.0.0.1", url.port or (8883 if tls else 1883), tls

@@ -47,9 +47,10 @@ from sqlalchemy.exc import IntegrityError
 
 from agent import protocol
 from agent.protocol import Command, CommandResult, Kind, ParamValue, ProtocolError, single_line
-from collector.config import MqttSettings, broker_address
+from collector.broker import MqttSettings, broker_address
 from collector.errors import ConfigError
-from collector.incidents.store import IncidentNotFound, IncidentStore
+from collector.incidents.model import IncidentNotFound
+from collector.incidents.store import IncidentStore
 from collector.presence import agent as agent_table
 
 log = logging.getLogger(__name__)

@@ -24,10 +24,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -36,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 log = logging.getLogger(__name__)
 
 TITLE = "deskwatch collector"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,29 @@ def token_required(authorize: Callable[[str], bool]) -> Callable[..., None]:
             )
 
     return check
+
+
+def provide(app: FastAPI, *parts: object) -> None:
+    """Hand `parts` (a store, a part's context) to the routes of `app` that ask for their type.
+
+    Routers are module-level; a route takes what it works with as a dependency,
+    `Annotated[IncidentStore, Depends(part(IncidentStore))]`, and the composition root
+    (collector.app) provides one object of each type when it builds the app.
+    """
+    if not hasattr(app.state, "parts"):
+        app.state.parts = {}
+    for p in parts:
+        app.state.parts[type(p)] = p
+
+
+def part(kind: type[T]) -> Callable[[Request], T]:
+    """The dependency that gives a route the `kind` object provided to its app."""
+
+    def provided(request: Request) -> T:
+        return cast(T, request.app.state.parts[kind])
+
+    provided.__name__ = f"provided_{kind.__name__}"
+    return provided
 
 
 def create_app(

@@ -35,7 +35,8 @@ from sqlalchemy import Connection, Engine
 
 from agent.protocol import Batch, Kind, Presence, ProtocolError, decode, parse_topic
 from collector import deadletter, fastlane, lean_paho, presence, sequence
-from collector.config import CollectorConfig, broker_address
+from collector.broker import broker_address
+from collector.config import CollectorConfig
 from collector.db import begin_write
 from collector.deadletter import DeadLetter
 from collector.errors import CollectorError

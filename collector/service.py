@@ -1,8 +1,8 @@
-"""One collector process: ingest, writer, presence checks and the HTTP app, wired together.
+"""The data path of one collector process: ingest, writer, presence checks and the HTTP listeners.
 
 service = CollectorService(config)
 service.add_observer(incidents_engine)    # before start(): sees every batch and presence change
-service.app.include_router(api_router)     # the FastAPI app behind --listen
+service.app                                # the FastAPI app behind --listen; routers: collector.app
 service.start(); ...; service.stop()
 """
 
@@ -18,7 +18,8 @@ from fastapi import FastAPI
 
 from agent.protocol import PROTOCOL_VERSION, Batch, Sample
 from collector import presence, sequence
-from collector.config import CollectorConfig, listen_address, signing_key_path
+from collector.auth.tokens import TokenStore
+from collector.config import CollectorConfig, listen_address
 from collector.db import begin_write, make_engine, migrate
 from collector.http import Health, Server, create_app, create_internal_app
 from collector.ingest import Ingest
@@ -45,6 +46,7 @@ class CollectorService:
         token = os.environ.get(config.metrics.token_env, "") if config.metrics.token_env else ""
         self.metrics_token = token  # for readers of the metrics database (incident warm start)
         password = os.environ.get(config.mqtt.password_env, "") if config.mqtt.password_env else ""
+        self.mqtt_password = password
         buffer_dir = Path(config.metrics.buffer_dir)
         self._buffer = DiskBuffer(buffer_dir, config.metrics.buffer_max_bytes, self.metrics)
         self._sink = Sink(MetricsWriter(config.metrics, self.metrics, token), self._buffer, config.metrics)
@@ -56,24 +58,15 @@ class CollectorService:
             self.limits, lambda: series_per_agent(config.metrics.url, token), time.time_ns
         )
         self.ingest.add_presence_writer(inventory_store.record)  # inventories arrive in births
-        # Diagnostics (issue 8): signed commands to agents, POST /api/v1/agents/{id}/diagnostics.
-        from collector.api.diagnostics import mount as mount_diagnostics
-        from collector.diagnostics import Diagnostics
-        from collector.incidents.store import IncidentStore
-
-        store = IncidentStore(self.engine)
+        tokens = TokenStore(self.engine)  # /metrics and /openapi.json: any valid API token
         http = config.http
         self.app: FastAPI = create_app(
             self.metrics.registry,
             self.health,
-            authorize=lambda token: store.token_identity(token) is not None,
+            authorize=lambda token: tokens.identity(token) is not None,
             operations=not http.internal_listen,
             max_body_bytes=http.max_body_bytes,
         )
-        self.diagnostics = Diagnostics(
-            config.mqtt, self.engine, store, key_file=signing_key_path(config), password=password
-        )
-        mount_diagnostics(self.app, self.diagnostics)
         tls = (http.tls_cert_file, http.tls_key_file)
         self._servers = [Server(self.app, *listen_address(http.listen), *tls)]
         if http.internal_listen:
@@ -118,7 +111,6 @@ class CollectorService:
     def start(self) -> None:
         self._sink.start()
         self.ingest.start()
-        self.diagnostics.start()
         self._series_watch.start()
         self._presence_thread.start()
         for server in self._servers:
@@ -137,7 +129,6 @@ class CollectorService:
         self._stop.set()
         self.ingest.stop(timeout)
         self._series_watch.stop()
-        self.diagnostics.stop()
         self._sink.close(timeout=2.0)
         for server in self._servers:
             server.stop()

@@ -7,15 +7,17 @@
 
 Running a check needs the helpdesk role; so does reading the log (results can name users'
 processes). The same routes answer under /api/ too, the form issue 8 names.
+The composition root provides the `Diagnostics` service to the app (collector.http.provide).
 """
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Principal, Role, requirer
+from collector.api.auth import Helpdesk
 from collector.diagnostics import Answered, AuditEntry, Diagnostics, Refusal, Request
+from collector.http import part
 
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 ParamName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
@@ -96,55 +98,52 @@ def _audit_out(e: AuditEntry) -> AuditOut:
     )
 
 
-def create_router(diagnostics: Diagnostics) -> APIRouter:
-    """The diagnostics routes, without a prefix (see `mount`)."""
-    require = requirer(diagnostics.store)
-    helpdesk = Annotated[Principal, Depends(require(Role.HELPDESK))]
-    router = APIRouter(tags=["diagnostics"])
-
-    # A plain `def`: FastAPI runs it in its thread pool, where waiting for the agent blocks no one else.
-    @router.post("/agents/{agent_id}/diagnostics", response_model=DiagnosticOut)
-    def run_diagnostic(agent_id: AgentId, body: DiagnosticIn, who: helpdesk) -> DiagnosticOut:
-        request = Request(agent_id, body.check, body.params, body.incident_id, body.timeout_seconds)
-        outcome = diagnostics.run(request, who.name)
-        if not isinstance(outcome, Answered):
-            raise HTTPException(_REFUSAL_STATUS[outcome.kind], outcome.reason)
-        reply = outcome.reply
-        if reply is None:
-            reason = f"agent {agent_id} did not answer within {body.timeout_seconds:g} s"
-            raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, f"{reason} (audit #{outcome.audit_id})")
-        return DiagnosticOut(
-            audit_id=outcome.audit_id,
-            command_id=outcome.command_id,
-            agent_id=agent_id,
-            check=reply.check or body.check,
-            status=reply.status,
-            error=reply.error,
-            duration_seconds=reply.duration_seconds,
-            incident_id=body.incident_id,
-            result=reply.result,
-        )
-
-    @router.get("/diagnostics", response_model=list[AuditOut])
-    def audit_log(
-        _: helpdesk,
-        agent_id: Annotated[str, Query(max_length=64)] = "",
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> list[AuditOut]:
-        return [_audit_out(e) for e in diagnostics.history(agent_id, limit)]
-
-    @router.get("/diagnostics/{audit_id}", response_model=AuditOut)
-    def audit_entry(audit_id: Annotated[int, Path(ge=1, le=2**62)], _: helpdesk) -> AuditOut:
-        entry = diagnostics.entry(audit_id)
-        if entry is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no diagnostic {audit_id}")
-        return _audit_out(entry)
-
-    return router
+Service = Annotated[Diagnostics, Depends(part(Diagnostics))]
+# Served under /api/v1 with the rest of the API, and under /api (the composition root mounts both).
+router = APIRouter(tags=["diagnostics"])
 
 
-def mount(app: FastAPI, diagnostics: Diagnostics) -> None:
-    """Serve the diagnostics routes under /api/v1 (with the rest of the API) and /api."""
-    router = create_router(diagnostics)
-    app.include_router(router, prefix="/api/v1")
-    app.include_router(router, prefix="/api", include_in_schema=False)
+# A plain `def`: FastAPI runs it in its thread pool, where waiting for the agent blocks no one else.
+@router.post("/agents/{agent_id}/diagnostics", response_model=DiagnosticOut)
+def run_diagnostic(
+    agent_id: AgentId, body: DiagnosticIn, who: Helpdesk, diagnostics: Service
+) -> DiagnosticOut:
+    request = Request(agent_id, body.check, body.params, body.incident_id, body.timeout_seconds)
+    outcome = diagnostics.run(request, who.name)
+    if not isinstance(outcome, Answered):
+        raise HTTPException(_REFUSAL_STATUS[outcome.kind], outcome.reason)
+    reply = outcome.reply
+    if reply is None:
+        reason = f"agent {agent_id} did not answer within {body.timeout_seconds:g} s"
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, f"{reason} (audit #{outcome.audit_id})")
+    return DiagnosticOut(
+        audit_id=outcome.audit_id,
+        command_id=outcome.command_id,
+        agent_id=agent_id,
+        check=reply.check or body.check,
+        status=reply.status,
+        error=reply.error,
+        duration_seconds=reply.duration_seconds,
+        incident_id=body.incident_id,
+        result=reply.result,
+    )
+
+
+@router.get("/diagnostics", response_model=list[AuditOut])
+def audit_log(
+    _: Helpdesk,
+    diagnostics: Service,
+    agent_id: Annotated[str, Query(max_length=64)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[AuditOut]:
+    return [_audit_out(e) for e in diagnostics.history(agent_id, limit)]
+
+
+@router.get("/diagnostics/{audit_id}", response_model=AuditOut)
+def audit_entry(
+    audit_id: Annotated[int, Path(ge=1, le=2**62)], _: Helpdesk, diagnostics: Service
+) -> AuditOut:
+    entry = diagnostics.entry(audit_id)
+    if entry is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no diagnostic {audit_id}")
+    return _audit_out(entry)

@@ -1,11 +1,18 @@
-"""Request and response bodies of the REST API (pydantic: FastAPI validates with them -> 422)."""
+"""Request and response bodies of the REST API (pydantic: FastAPI validates with them -> 422).
+
+An incident is answered as the model itself (collector.incidents.model.Incident): FastAPI
+serialises the dataclass, so a field added there is in the API without an edit here.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from collector.incidents.model import Incident
 
 Text = Annotated[str, Field(max_length=4000)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
@@ -59,36 +66,6 @@ class SilenceIn(_In):
         return self
 
 
-class IncidentOut(BaseModel):
-    id: int
-    key: str
-    rule: str
-    condition: str
-    category: str
-    severity: str
-    scope: str
-    subject: str
-    site: str
-    agent_id: str
-    device: str
-    summary: str
-    status: str
-    opened_ns: int
-    since_ns: int
-    updated_ns: int
-    acknowledged_ns: int | None
-    acknowledged_by: str
-    assignee: str
-    resolved_ns: int | None
-    resolved_by: str
-    flapping: bool
-    suppressed_by: str
-    silenced: bool
-    affected: list[str]
-    reopen_count: int
-    version: int
-
-
 class ArticleRef(BaseModel):
     slug: str
     title: str
@@ -96,7 +73,10 @@ class ArticleRef(BaseModel):
     stale: bool
 
 
-class IncidentDetail(IncidentOut):
+@dataclass(frozen=True, slots=True)
+class IncidentDetail(Incident):
+    """An incident with the knowledge-base articles for its condition."""
+
     articles: list[ArticleRef]
 
 
@@ -104,7 +84,7 @@ class IncidentPage(BaseModel):
     total: int
     limit: int
     offset: int
-    items: list[IncidentOut]
+    items: list[Incident]
 
 
 class EventOut(BaseModel):
@@ -137,7 +117,7 @@ class AgentOut(BaseModel):
     host: str
     version: str
     away: str = ""  # why its absence is no problem: "laptop away", "asleep", "away outside working hours"
-    open_incidents: list[IncidentOut] = []
+    open_incidents: list[Incident] = []
 
 
 class DeviceOut(BaseModel):
@@ -148,7 +128,7 @@ class DeviceOut(BaseModel):
     last_seen_ns: int
     monitoring: str = "answers"  # answers, unreachable, or "not monitored by SNMP" (never answered)
     address: str = ""
-    open_incidents: list[IncidentOut] = []
+    open_incidents: list[Incident] = []
 
 
 class ArticleOut(BaseModel):

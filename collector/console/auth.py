@@ -23,15 +23,14 @@ from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request
 
-from collector.api.auth import Role
+from collector.auth import Role, allows
+from collector.auth.users import Session, UserStore
 from collector.console.settings import ConsoleSettings
-from collector.console.users import Session, UserStore
 
 SESSION_COOKIE = "dw_session"
 LOGIN_COOKIE = "dw_login"
 MAX_FORM_BYTES = 64 * 1024
 ADDRESS_FACTOR = 10  # failed logins allowed per client address, in multiples of those per user
-_RANK = {Role.VIEWER: 0, Role.HELPDESK: 1, Role.ADMIN: 2}
 
 
 class LoginRequired(Exception):
@@ -158,7 +157,7 @@ class Auth:
             if session is None:
                 path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 raise LoginRequired(path)
-            if _RANK[session.user.role] < _RANK[role]:
+            if not allows(session.user.role, role):
                 raise Denied(f"this needs the {role} role; {session.user.name} is {session.user.role}")
             return session
 

@@ -10,10 +10,7 @@ and recorded under the user's name like the API records a token's.
 
 import dataclasses
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -23,8 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from collector import reports
-from collector.api import Directory
-from collector.api.auth import Role
+from collector.auth import Role
+from collector.auth.users import Session
 from collector.console import queries
 from collector.console.auth import (
     LOGIN_COOKIE,
@@ -37,19 +34,12 @@ from collector.console.auth import (
     safe_next,
 )
 from collector.console.checks import LABELS, QUICK, TRIAGE, run_checks
-from collector.console.live import MetricsReader
+from collector.console.context import CachedDirectory, ConsoleContext, PageError
 from collector.console.render import NS, STATIC, Templates
-from collector.console.settings import ConsoleSettings
-from collector.console.users import Session, UserStore
-from collector.diagnostics import Diagnostics
-from collector.incidents.engine import AgentSummary, DeviceSummary, SupplyForecast
+from collector.incidents.model import Conflict, Incident, IncidentNotFound
 from collector.incidents.silences import SilenceKind
-from collector.incidents.store import Conflict, Incident, IncidentNotFound, IncidentStore
 from collector.inventory import report as inventory_report
 from collector.inventory.lookup import Sources, lookup
-from collector.inventory.store import InventoryStore
-from collector.kb import KnowledgeBase
-from collector.rules.condition import Condition
 
 log = logging.getLogger(__name__)
 RowId = Annotated[int, Path(ge=1, le=2**62)]
@@ -70,64 +60,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-
-def _no_conditions() -> Sequence[Condition]:
-    return ()
-
-
-@dataclass
-class ConsoleContext:
-    """What the console reads and acts through: the same objects the API uses, in the same process."""
-
-    store: IncidentStore
-    inventories: InventoryStore
-    users: UserStore
-    directory: Directory
-    kb: KnowledgeBase = field(default_factory=KnowledgeBase.load)
-    conditions: Callable[[], Sequence[Condition]] = _no_conditions  # engine.last_conditions
-    diagnostics: Diagnostics | None = None
-    metrics: MetricsReader | None = None
-    settings: ConsoleSettings = field(default_factory=ConsoleSettings)
-    clock: Callable[[], int] = time.time_ns
-
-
-class PageError(Exception):
-    """A page that cannot be shown (no such ticket, PC or device): an HTML answer with `status`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class CachedDirectory:
-    """The fleet's agents and devices, computed at most every `seconds`.
-
-    The engine builds both lists from its whole FleetState (20 ms each at 10,000 agents),
-    and a caller's page wants both; a page a second or two behind the fleet is as good."""
-
-    def __init__(self, directory: Directory, seconds: float = 2.0) -> None:
-        self.directory = directory
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._agents: tuple[float, list[AgentSummary]] = (-1e9, [])
-        self._devices: tuple[float, list[DeviceSummary]] = (-1e9, [])
-
-    def agents(self) -> list[AgentSummary]:
-        with self._lock:
-            if time.monotonic() - self._agents[0] > self.seconds:
-                self._agents = (time.monotonic(), self.directory.agents())
-            return self._agents[1]
-
-    def devices(self) -> list[DeviceSummary]:
-        with self._lock:
-            if time.monotonic() - self._devices[0] > self.seconds:
-                self._devices = (time.monotonic(), self.directory.devices())
-            return self._devices[1]
-
-    def supplies(self, now_ns: int) -> list[SupplyForecast]:
-        return self.directory.supplies(now_ns)
 
 
 def mount(app: FastAPI, ctx: ConsoleContext) -> None:
@@ -525,7 +457,8 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
 
     @router.get("/silences")
     def silences_page(request: Request, session: viewer, error: str = "") -> HTMLResponse:
-        return page(request, "silences.html", session, silences=store.list_silences(ctx.clock()), error=error)
+        silences = ctx.silences.current(ctx.clock())
+        return page(request, "silences.html", session, silences=silences, error=error)
 
     @router.post("/silences")
     def add_silence(request: Request, session: helpdesk, form: posted) -> Response:
@@ -546,12 +479,12 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
                 "silences.html",
                 session,
                 status=422,
-                silences=store.list_silences(ctx.clock()),
+                silences=ctx.silences.current(ctx.clock()),
                 error=problem,
             )
         kind = SilenceKind.MAINTENANCE if form.get("kind") == "maintenance" else SilenceKind.SILENCE
         now = ctx.clock()
-        store.add_silence(
+        ctx.silences.add(
             kind,
             now,
             now + int(minutes) * 60 * NS,
@@ -565,7 +498,7 @@ def create_router(ctx: ConsoleContext, auth: Auth, templates: Templates) -> APIR
     @router.post("/silences/{silence_id}/remove")
     def remove_silence(silence_id: RowId, session: helpdesk, form: posted) -> Response:
         auth.check_csrf(session, form)
-        if not store.remove_silence(silence_id):
+        if not ctx.silences.remove(silence_id):
             raise PageError(404, f"no silence {silence_id}")
         return back("/silences")
 

@@ -19,8 +19,10 @@ from pathlib import Path
 from agent.protocol import DEVICE_TAG, NS, Batch, single_line
 from collector import rules
 from collector.incidents.correlate import correlate
+from collector.incidents.model import Incident
 from collector.incidents.reconcile import Action, Change, Inputs, reconcile
-from collector.incidents.store import Incident, IncidentStore
+from collector.incidents.silence_store import SilenceStore
+from collector.incidents.store import IncidentStore
 from collector.observers import AgentStatus, PresenceChange
 from collector.rules.condition import Condition
 from collector.rules.presence import away_reason
@@ -37,9 +39,14 @@ class IncidentEngine:
     """Observer of ingest that turns the fleet's state into incidents in `store`."""
 
     def __init__(
-        self, store: IncidentStore, settings: Settings | None = None, clock: Callable[[], int] = time.time_ns
+        self,
+        store: IncidentStore,
+        settings: Settings | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        silences: SilenceStore | None = None,
     ) -> None:
         self.store = store
+        self.silences = silences if silences is not None else SilenceStore(store.engine)
         self.settings = settings or load_settings()
         self.state = FleetState(tracks=self.settings.tracks(), limits=self.settings.trust.limits())
         self.clock = clock
@@ -103,7 +110,7 @@ class IncidentEngine:
         inputs = Inputs(
             open=open_views,
             recently_resolved=self.store.resolved_since(now_ns - int(policy.reopen_window_seconds * NS)),
-            silences=self.store.active_silences(now_ns),
+            silences=self.silences.active(now_ns),
             coverage=coverage,
         )
         changes = reconcile(conditions, inputs, now_ns, policy)

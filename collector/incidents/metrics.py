@@ -12,14 +12,71 @@ deduplication keeps one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from agent.protocol import Sample
-from collector.incidents.store import IncidentStore, Stats, stats
+from collector.incidents.reconcile import EventKind, IncidentStatus
+from collector.incidents.schema import incident_events, incidents
+from collector.incidents.store import IncidentStore
 
 MEASUREMENT = "incidents"
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Aggregates for incident metrics: open counts by (category, severity, site), totals by category."""
+
+    open: dict[tuple[str, str, str], int]
+    opened_total: dict[str, int]
+    resolved_total: dict[str, int]
+    resolve_seconds_sum: dict[str, float]
+
+
+def stats(store: IncidentStore) -> Stats:
+    """Read the aggregates behind the incident metrics in three grouped queries."""
+    c = incidents.c
+    with store.engine.connect() as conn:
+        open_rows = conn.execute(
+            sa.select(c.category, c.severity, c.site, sa.func.count())
+            .where(c.status != IncidentStatus.RESOLVED)
+            .group_by(c.category, c.severity, c.site)
+        )
+        # Totals count timeline events, not rows, so they only ever grow: a reopened
+        # incident adds an opening and later a resolution instead of moving a row between
+        # states (a falling "total" would read as a counter reset to PromQL's increase()).
+        e, start = incident_events.c, incident_events.alias("start")
+        opening = (EventKind.OPENED.value, EventKind.REOPENED.value)
+        opened = conn.execute(
+            sa.select(c.category, sa.func.count())
+            .select_from(incident_events.join(incidents, c.id == e.incident_id))
+            .where(e.kind.in_(opening))
+            .group_by(c.category)
+        )
+        began = (
+            sa.select(sa.func.max(start.c.time_ns))
+            .where(
+                start.c.incident_id == e.incident_id, start.c.kind.in_(opening), start.c.time_ns <= e.time_ns
+            )
+            .scalar_subquery()
+        )
+        resolved = conn.execute(
+            sa.select(c.category, sa.func.count(), sa.func.sum(e.time_ns - began))
+            .select_from(incident_events.join(incidents, c.id == e.incident_id))
+            .where(e.kind == EventKind.RESOLVED.value)
+            .group_by(c.category)
+        )
+        opened_rows = list(opened)
+        resolved_rows = list(resolved)
+        return Stats(
+            open={(r[0], r[1], r[2]): int(r[3]) for r in open_rows},
+            opened_total={r[0]: int(r[1]) for r in opened_rows},
+            resolved_total={r[0]: int(r[1]) for r in resolved_rows},
+            resolve_seconds_sum={r[0]: float(r[2] or 0) / 1e9 for r in resolved_rows},
+        )
 
 
 def incident_samples(s: Stats, now_ns: int) -> list[Sample]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from collector.incidents.reconcile import EventKind
+
 metadata = sa.MetaData()
 
 NOT_RESOLVED = sa.text("status != 'resolved'")
@@ -129,3 +131,14 @@ external_tickets = sa.Table(
     sa.Column("connector", sa.String(64), primary_key=True),
     sa.Column("external_id", sa.String(256), nullable=False),
 )
+
+
+def append_event(
+    conn: sa.Connection, incident_id: int, time_ns: int, kind: EventKind, actor: str, text: str
+) -> None:
+    """Add a line to an incident's timeline, inside the caller's transaction."""
+    conn.execute(
+        incident_events.insert().values(
+            incident_id=incident_id, time_ns=time_ns, kind=kind, actor=actor, text=text[:4000]
+        )
+    )

@@ -25,8 +25,9 @@ import sqlalchemy as sa
 
 from agent.protocol import Hardware, Network, OsInfo, Severity
 from collector.incidents.engine import DeviceSummary
+from collector.incidents.model import Incident, IncidentFilter
 from collector.incidents.reconcile import IncidentStatus
-from collector.incidents.store import Incident, IncidentFilter, IncidentStore
+from collector.incidents.store import IncidentStore
 from collector.inventory.store import IndexKey, InventoryStore, Match
 from collector.kb import KnowledgeBase
 from collector.presence import agent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from collector.incidents.store import Outgoing
+from collector.incidents.outbox import Outgoing
 
 
 class DeliveryError(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from agent.protocol import single_line
-from collector.incidents.store import Outgoing
+from collector.incidents.outbox import Outgoing
 from collector.notify.delivery import DeliveryError
 
 NS = 1_000_000_000

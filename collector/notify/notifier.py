@@ -1,8 +1,8 @@
-"""Delivers the store's outbox to connectors, retrying with exponential backoff until a bound.
+"""Delivers the outbox to connectors, retrying with exponential backoff until a bound.
 
 Each connector has a thread of its own, so a receiver that hangs or is down costs only
 its own notices time, never another connector's. Within a connector, tickets wait only
-for their own earlier notices (`IncidentStore.due_notices`), never for other tickets.
+for their own earlier notices (`Outbox.due_notices`), never for other tickets.
 A notice fails for good, with its reason kept in the outbox and on the incident's
 timeline, when the receiver refuses it (a DeliveryError that says so), when it failed
 `max_attempts` times, or at once when the connector raises anything but a DeliveryError
@@ -19,12 +19,11 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from agent.protocol import single_line
-from collector.incidents.store import IncidentStore, Outgoing
+from agent.protocol import NS, single_line
+from collector.incidents.outbox import Outbox, Outgoing
 from collector.notify.delivery import Connector, DeliveryError
 
 log = logging.getLogger(__name__)
-NS = 1_000_000_000
 ERROR_CHARS = 1_000  # what the outbox keeps of a failure's reason
 
 
@@ -42,12 +41,12 @@ class Notifier:
 
     def __init__(
         self,
-        store: IncidentStore,
+        outbox: Outbox,
         connectors: Mapping[str, Connector],
         retry: RetryPolicy | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        self.store = store
+        self.outbox = outbox
         self.connectors = dict(connectors)
         self.retry = retry or RetryPolicy()
         self.clock = clock
@@ -60,7 +59,7 @@ class Notifier:
         """Try every due notice (of one connector, or of all) once; return how many were delivered."""
         now = self.clock() if now_ns is None else now_ns
         delivered = 0
-        for notice in self.store.due_notices(now, connector=connector):
+        for notice in self.outbox.due_notices(now, connector=connector):
             if self._deliver(notice, now, now_ns is None):
                 delivered += 1
         return delivered
@@ -68,11 +67,11 @@ class Notifier:
     def _deliver(self, notice: Outgoing, now: int, live_clock: bool) -> bool:
         connector = self.connectors.get(notice.connector)
         if connector is None:
-            self.store.failed(notice, now, f"no connector {notice.connector!r} configured", None)
+            self.outbox.failed(notice, now, f"no connector {notice.connector!r} configured", None)
             return False
         try:
             external_id = connector.deliver(
-                notice, self.store.external_id(notice.incident_id, notice.connector)
+                notice, self.outbox.external_id(notice.incident_id, notice.connector)
             )
         except DeliveryError as err:
             attempts = notice.attempts + 1
@@ -90,12 +89,12 @@ class Notifier:
             self._down.discard(notice.connector)
         if back:
             log.info("%s reachable again", notice.connector)
-        self.store.delivered(notice, self.clock() if live_clock else now, external_id)
+        self.outbox.delivered(notice, self.clock() if live_clock else now, external_id)
         return True
 
     def _failed(self, notice: Outgoing, now: int, error: str, give_up: bool, attempts: int) -> None:
         reason = single_line(error, ERROR_CHARS)
-        self.store.failed(notice, now, reason, None if give_up else now + self.retry.delay_ns(attempts))
+        self.outbox.failed(notice, now, reason, None if give_up else now + self.retry.delay_ns(attempts))
         if give_up:
             log.error(
                 "gave up delivering %s of incident %s to %s after %d attempts: %s",
@@ -125,7 +124,7 @@ class Notifier:
         failed = 0
         while True:
             orphans = [
-                n for n in self.store.due_notices(now, limit=1000) if n.connector not in self.connectors
+                n for n in self.outbox.due_notices(now, limit=1000) if n.connector not in self.connectors
             ]
             if not orphans:
                 return failed

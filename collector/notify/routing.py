@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import msgspec
 
 from agent.protocol import Severity
-from collector.incidents.store import Incident
+from collector.incidents.model import Incident
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 

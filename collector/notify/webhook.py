@@ -20,7 +20,7 @@ import httpx
 import msgspec
 
 from collector.errors import ConfigError
-from collector.incidents.store import Outgoing
+from collector.incidents.outbox import Outgoing
 from collector.notify.delivery import DeliveryError
 
 # 408 and 429 say "later"; any other 4xx will not change by retrying

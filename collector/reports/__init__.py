@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from collector.incidents.store import Incident
+from collector.incidents.model import Incident
 from collector.inventory.report import InventoryReport
 from collector.kb import KnowledgeBase
 

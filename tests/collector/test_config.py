@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector import config
+from collector.broker import broker_address
 from collector.cli import main
 from collector.config import CollectorConfig
 from collector.errors import ConfigError
@@ -99,7 +100,7 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         "127.0.0.1:2",
         "sqlite://",
     )
-    assert config.broker_address(loaded.mqtt) == ("b", 8883, True)
+    assert broker_address(loaded.mqtt) == ("b", 8883, True)
 
 
 def test_cli_reports_a_bad_config_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

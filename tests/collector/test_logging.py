@@ -8,7 +8,7 @@ import pytest
 
 from agent.cli import OneLineFormatter as AgentFormatter
 from agent.protocol import single_line
-from collector.__main__ import MESSAGE_CHARS, OneLineFormatter
+from collector.logs import MESSAGE_CHARS, OneLineFormatter
 
 
 @pytest.mark.parametrize(

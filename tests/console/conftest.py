@@ -19,7 +19,8 @@ import pytest
 
 from agent.protocol import Severity
 from collector.db import make_engine
-from collector.incidents.store import IncidentFilter, IncidentStore
+from collector.incidents.model import IncidentFilter
+from collector.incidents.store import IncidentStore
 from tests.incidents.fleet import batch, engine_for, state
 from tests.incidents.office import (
     BLACK,

@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from collector.auth.users import UserStore
 from collector.console import pages
-from collector.console.pages import ConsoleContext, mount
-from collector.console.users import UserStore
+from collector.console.context import ConsoleContext
+from collector.console.pages import mount
 from collector.db import make_engine, migrate
 from collector.incidents.engine import IncidentEngine
 from collector.incidents.store import IncidentStore

@@ -8,11 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from agent.protocol import AgentFacts, Hardware, Interface, Inventory, Network, Presence, Severity
-from collector.api.auth import Role
+from collector.auth import Role
+from collector.auth.users import NS, UserError, UserStore
 from collector.console import queries
-from collector.console.users import NS, UserError, UserStore
 from collector.db import begin_write
-from collector.incidents.store import IncidentFilter, IncidentStore
+from collector.incidents.model import IncidentFilter
+from collector.incidents.silence_store import SilenceStore
+from collector.incidents.store import IncidentStore
 from collector.inventory import store as inventory_store
 from tests.incidents.fleet import batch, engine_for, state
 
@@ -83,7 +85,7 @@ def test_the_queue_is_most_severe_first_then_longest_waiting_with_counts(store: 
         opened[device] = incidents.list_incidents(IncidentFilter(device=device))[0][0].id
     incidents.acknowledge(opened["P2"], "maria", t + 5 * NS)
     incidents.assign(opened["P2"], "maria", "maria", t + 5 * NS)
-    incidents.add_silence(
+    SilenceStore(store).add(
         __import__("collector.incidents.silences", fromlist=["SilenceKind"]).SilenceKind.SILENCE,
         t,
         t + 3600 * NS,

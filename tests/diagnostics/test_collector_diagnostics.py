@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from agent.protocol import PROTOCOL_VERSION, AgentFacts, Presence
+from collector.auth.tokens import TokenStore
 from collector.db import make_engine, migrate
-from collector.incidents.store import IncidentFilter, IncidentStore
+from collector.incidents.model import IncidentFilter
+from collector.incidents.store import IncidentStore
 from tests.diagnostics.conftest import agent_config
 from tests.incidents.fleet import batch, engine_for, state
 from tests.support.agent_process import AgentProcess
@@ -81,8 +83,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     migrate(engine)
     store = IncidentStore(engine)
     now = time.time_ns()
-    helpdesk = store.create_token("helpdesk", "alice", now)
-    viewer = store.create_token("viewer", "bob", now)
+    helpdesk = TokenStore(engine).create("helpdesk", "alice", now)
+    viewer = TokenStore(engine).create("viewer", "bob", now)
     incident_id = _incident(store)
     engine.dispose()
     with Mosquitto(tmp / "broker") as broker:

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.api.lookup import create_lookup_router
+from collector.api import lookup as lookup_api
+from collector.auth.tokens import TokenStore
 from collector.db import make_engine
-from collector.incidents.store import IncidentStore
+from collector.http import provide
 from collector.inventory.lookup import Sources
 from collector.inventory.store import InventoryStore
 from tests.incidents.fleet import serve
@@ -52,7 +53,8 @@ INJECTIONS = [
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, str]]:
     app, store, roles = build_app(tmp_path)
-    app.include_router(create_lookup_router(Sources(InventoryStore(store.engine), store)))
+    provide(app, Sources(InventoryStore(store.engine), store))
+    app.include_router(lookup_api.router)
     with serve(app) as url, httpx.Client(base_url=url) as client:
         yield client, f"Bearer {roles['admin']}"
 
@@ -259,7 +261,7 @@ def test_a_100_mib_unauthenticated_body_is_refused_before_it_is_read(collector: 
 def _token(collector: CollectorProcess, role: str = "viewer") -> str:
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
     try:
-        return IncidentStore(engine).create_token(role, f"{role}-test", 0)
+        return TokenStore(engine).create(role, f"{role}-test", 0)
     finally:
         engine.dispose()
 

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from agent.protocol import Batch, Sample, Severity, State
 from collector.db import make_engine, migrate
 from collector.incidents.engine import IncidentEngine
+from collector.incidents.model import Router
+from collector.incidents.outbox import Outbox
 from collector.incidents.schema import notifications
-from collector.incidents.store import IncidentStore, Router
+from collector.incidents.store import IncidentStore
 from collector.observers import AgentStatus, PresenceChange
 from collector.rules.settings import Settings, load_settings
 
@@ -61,7 +63,12 @@ def hook_router(_: object) -> Sequence[str]:
 def sqlite_store(tmp_path: Path, router: Router = hook_router) -> IncidentStore:
     engine = make_engine(f"sqlite:///{tmp_path / 'incidents.db'}")
     migrate(engine)
-    return IncidentStore(engine, router)
+    return routed_store(engine, router)
+
+
+def routed_store(engine: sa.Engine, router: Router = hook_router) -> IncidentStore:
+    """An incident store whose notices go to `router`'s connectors (every notice to "hook")."""
+    return IncidentStore(engine, Outbox(engine, router))
 
 
 def engine_for(store: IncidentStore, settings: Settings | None = None) -> IncidentEngine:

@@ -13,8 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from collector import tokens
-from collector.api import ApiContext, create_router
+from collector import api as helpdesk_api
+from collector import token_cli
+from collector.api import ApiContext
+from collector.auth.tokens import TokenStore
+from collector.http import provide
 from collector.incidents.store import IncidentStore
 from tests.incidents.fleet import T0, S, batch, engine_for, serve, sqlite_store, state
 
@@ -30,8 +33,10 @@ def build_app(tmp_path: Path) -> tuple[FastAPI, IncidentStore, dict[str, str]]:
         )
     engine.evaluate(T0)
     app = FastAPI(title="deskwatch")
-    app.include_router(create_router(ApiContext(store, directory=engine, clock=lambda: NOW)))
-    roles = {role: store.create_token(role, f"{role}-user", T0) for role in ("viewer", "helpdesk", "admin")}
+    tokens = TokenStore(store.engine)
+    provide(app, tokens, ApiContext(store, directory=engine, clock=lambda: NOW))
+    app.include_router(helpdesk_api.router)
+    roles = {role: tokens.create(role, f"{role}-user", T0) for role in ("viewer", "helpdesk", "admin")}
     return app, store, roles
 
 
@@ -114,21 +119,21 @@ def test_token_command_prints_a_working_token_last(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'tokens.db'}"
-    assert tokens.main(["create", "--role", "helpdesk", "--db", url, "--name", "maria"]) == 0
+    assert token_cli.main(["create", "--role", "helpdesk", "--db", url, "--name", "maria"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     from collector.db import make_engine
 
-    assert IncidentStore(make_engine(url)).token_identity(token) == ("helpdesk", "maria")
+    assert TokenStore(make_engine(url)).identity(token) == ("helpdesk", "maria")
     with pytest.raises(SystemExit):
-        tokens.main(["create", "--role", "root", "--db", url])
+        token_cli.main(["create", "--role", "root", "--db", url])
 
 
 def test_a_revoked_token_is_refused_by_the_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     app, store, roles = build_app(tmp_path)
     url = str(store.engine.url)
-    assert tokens.main(["create", "--role", "helpdesk", "--db", url, "--name", "left-the-company"]) == 0
+    assert token_cli.main(["create", "--role", "helpdesk", "--db", url, "--name", "left-the-company"]) == 0
     leaked = capsys.readouterr().out.strip().splitlines()[-1]
-    assert tokens.main(["list", "--db", url]) == 0
+    assert token_cli.main(["list", "--db", url]) == 0
     listed = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [(row[1], row[2], row[4]) for row in listed] == [
         ("viewer-user", "viewer", "active"),
@@ -140,10 +145,10 @@ def test_a_revoked_token_is_refused_by_the_api(tmp_path: Path, capsys: pytest.Ca
     with serve(app) as base, httpx.Client(base_url=base) as client:
         headers = {"Authorization": f"Bearer {leaked}"}
         assert client.get("/api/v1/incidents", headers=headers).status_code == 200
-        assert tokens.main(["revoke", listed[3][0], "--db", url]) == 0
+        assert token_cli.main(["revoke", listed[3][0], "--db", url]) == 0
         assert client.get("/api/v1/incidents", headers=headers).status_code == 401
         others = {"Authorization": f"Bearer {roles['helpdesk']}"}
         assert client.get("/api/v1/incidents", headers=others).status_code == 200
-    assert tokens.main(["revoke", listed[3][0], "--db", url]) == 1  # already revoked: said so
-    assert tokens.main(["list", "--db", url]) == 0
+    assert token_cli.main(["revoke", listed[3][0], "--db", url]) == 1  # already revoked: said so
+    assert token_cli.main(["list", "--db", url]) == 0
     assert capsys.readouterr().out.splitlines()[3].endswith("\trevoked")

@@ -1,4 +1,4 @@
-"""The collector's whole HTTP surface as `collector run` builds it (collector.cli.compose):
+"""The collector's whole HTTP surface as `collector run` builds it (collector.app.build):
 the helpdesk API, diagnostics, lookup, /metrics and /openapi.json, walked route by route.
 
 The role table below must name exactly the routes the app has: a new route without a
@@ -19,9 +19,11 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from hypothesis import HealthCheck, given, settings
 
-from collector.cli import compose
+from collector.app import build
+from collector.auth import Role
+from collector.auth.tokens import TokenStore
+from collector.auth.users import UserStore
 from collector.config import CollectorConfig, with_overrides
-from collector.console.users import Role, UserStore
 from tests.incidents.fleet import T0, batch, serve, state
 from tests.support.services import free_port
 
@@ -123,13 +125,14 @@ def surface(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Fas
     config = msgspec.structs.replace(
         config, metrics=msgspec.structs.replace(config.metrics, buffer_dir=str(tmp / "buffer"))
     )
-    service, incidents = compose(config)
+    collector = build(config)
+    service, incidents = collector.service, collector.incidents
     for pc in ("pc-1", "pc-2"):
         incidents.engine.observe_batch(
             batch(pc, T0, states=[state("SN1", "printer_paper_jam", False, T0, text="jammed")]), T0
         )
     incidents.engine.evaluate(T0)
-    tokens = {role: incidents.store.create_token(role, f"{role}-user", T0) for role in ROLES}
+    tokens = {role: TokenStore(service.engine).create(role, f"{role}-user", T0) for role in ROLES}
     people = UserStore(service.engine)
     for role in ROLES:
         people.add(f"{role}-person", Role(role), PASSWORD, T0)

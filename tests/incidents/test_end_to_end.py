@@ -16,9 +16,12 @@ import msgspec
 import pytest
 
 from agent.protocol import PROTOCOL_VERSION, Batch, Presence, Sample, Severity, State
-from collector.config import CollectorConfig, with_overrides
-from collector.incidents.config import IncidentsConfig
-from collector.incidents.service import Incidents
+from collector import api
+from collector.api import ApiContext
+from collector.app import Incidents
+from collector.auth.tokens import TokenStore
+from collector.config import CollectorConfig, IncidentsConfig, with_overrides
+from collector.http import provide
 from collector.line_protocol import batch_lines
 from collector.service import CollectorService
 from tests.support import fake_agents
@@ -70,8 +73,11 @@ def running(
     incidents = Incidents(IncidentsConfig(rules_file=str(tmp_path / "rules.toml")), service.engine, ship=ship)
     service.add_observer(incidents.engine)
     service.metrics.registry.register(incidents.prometheus_collector())
-    service.app.include_router(incidents.api_router())
-    token = incidents.store.create_token("helpdesk", "e2e", time.time_ns())
+    provide(
+        service.app, TokenStore(service.engine), ApiContext(incidents.store, incidents.kb, incidents.engine)
+    )
+    service.app.include_router(api.router)
+    token = TokenStore(service.engine).create("helpdesk", "e2e", time.time_ns())
     service.start()
     incidents.start()
     try:

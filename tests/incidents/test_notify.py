@@ -92,7 +92,7 @@ def test_webhook_delivers_signed_events_keeps_ticket_id_and_survives_receiver_ou
     hook = Webhook(
         WebhookSettings(url=f"http://127.0.0.1:{receiver.port}/tickets", timeout_seconds=2), SECRET
     )
-    notifier = Notifier(store, {"hook": hook}, RetryPolicy(first_delay_seconds=5), clock=lambda: 0)
+    notifier = Notifier(store.outbox, {"hook": hook}, RetryPolicy(first_delay_seconds=5), clock=lambda: 0)
 
     def observe(t: int, ok: bool, severity: Severity = Severity.WARNING) -> None:
         engine.observe_batch(batch("pc-1", t, states=[state("SN1", "printer_paper_jam", ok, t, severity)]), t)
@@ -192,7 +192,7 @@ def test_email_goes_through_starttls_and_auth_with_a_link(tmp_path: Path) -> Non
             ca_file=str(cert),
             incident_url="https://deskwatch.example.org/incidents/{id}",
         )
-        notifier = Notifier(store, {"mail": Email(settings, password="pw")}, clock=lambda: T0)
+        notifier = Notifier(store.outbox, {"mail": Email(settings, password="pw")}, clock=lambda: T0)
         assert notifier.deliver_due(T0) == 1
         engine.store.resolve(1, "maria", "fixed", T0 + S)
         assert notifier.deliver_due(T0 + S) == 1
@@ -257,7 +257,7 @@ def test_a_poison_summary_stops_no_notice_of_any_connector(tmp_path: Path, recei
         )
     )
     hook = Webhook(WebhookSettings(url=f"http://127.0.0.1:{receiver.port}/t", timeout_seconds=5), SECRET)
-    notifier = Notifier(store, {"mail": mail, "hook": hook}, clock=lambda: T0)
+    notifier = Notifier(store.outbox, {"mail": mail, "hook": hook}, clock=lambda: T0)
     notifier.start(interval_seconds=0.05)
     try:
         _wait(lambda: len(receiver.received) == 6 and len(inbox.messages) == 5, 20, "every notice")
@@ -310,7 +310,7 @@ def test_a_hanging_webhook_does_not_hold_up_the_mail(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{hole.getsockname()[1]}/t"
     hook = Webhook(WebhookSettings(url=url, timeout_seconds=1), SECRET)
-    notifier = Notifier(store, {"hook": hook, "mail": mail}, clock=lambda: T0)
+    notifier = Notifier(store.outbox, {"hook": hook, "mail": mail}, clock=lambda: T0)
     notifier.start(interval_seconds=0.05)
     try:
         took = _wait(lambda: len(inbox.messages) == 6, 20, "six e-mails")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from agent.protocol import Severity
+from collector.incidents.model import IncidentFilter
 from collector.incidents.reconcile import EventKind, IncidentStatus
 from collector.incidents.silences import SilenceKind
-from collector.incidents.store import IncidentFilter
 from collector.observers import AgentStatus
 from collector.rules.settings import load_settings
 from tests.incidents.fleet import T0, S, batch, engine_for, notices, presence, sample, sqlite_store, state
@@ -146,7 +146,7 @@ def test_toggling_condition_is_one_flapping_incident_with_limited_notices(tmp_pa
 
 def test_maintenance_window_opens_nothing_and_still_bad_after_opens(tmp_path: Path) -> None:
     engine = engine_for(sqlite_store(tmp_path))
-    engine.store.add_silence(SilenceKind.MAINTENANCE, T0, T0 + 600 * S, device="SN7", reason="toner swap")
+    engine.silences.add(SilenceKind.MAINTENANCE, T0, T0 + 600 * S, device="SN7", reason="toner swap")
     for minute in range(0, 12):
         t = T0 + minute * 60 * S
         engine.observe_batch(batch("pc-1", t, states=[state("SN7", "printer_cover_open", False, t)]), t)
@@ -156,7 +156,7 @@ def test_maintenance_window_opens_nothing_and_still_bad_after_opens(tmp_path: Pa
 
 def test_silence_opens_quietly_and_resolution_is_still_delivered(tmp_path: Path) -> None:
     engine = engine_for(sqlite_store(tmp_path))
-    engine.store.add_silence(SilenceKind.SILENCE, T0, T0 + 60 * S, condition="printer_paper_jam")
+    engine.silences.add(SilenceKind.SILENCE, T0, T0 + 60 * S, condition="printer_paper_jam")
     engine.observe_batch(batch("pc-1", T0, states=[state("SN1", "printer_paper_jam", False, T0)]), T0)
     engine.evaluate(T0)
     (incident,) = open_incidents(engine)

@@ -1,4 +1,5 @@
-"""The incidents bundle builds from its collector.toml table and runs its threads."""
+"""The incidents part builds from its collector.toml table and runs its threads (the HTTP wiring:
+test_api_surface.py, through collector.app.build)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from fastapi import FastAPI
 
+from collector.app import Incidents
+from collector.config import IncidentsConfig
 from collector.db import make_engine, migrate
-from collector.incidents.config import IncidentsConfig
-from collector.incidents.service import Incidents
 from tests.incidents.fleet import batch, state
 
 CONFIG = """
@@ -31,7 +31,7 @@ categories = ["printer"]
 """
 
 
-def test_incidents_bundle_builds_mounts_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_incidents_part_builds_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DESKWATCH_WEBHOOK_SECRET", "s3cret")
     rules = tmp_path / "rules.toml"
     rules.write_text("[incidents]\ncycle_seconds = 0.05\n")
@@ -40,9 +40,7 @@ def test_incidents_bundle_builds_mounts_and_runs(tmp_path: Path, monkeypatch: py
     db = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
     migrate(db)
     incidents = Incidents(config, db)
-    app = FastAPI()
-    app.include_router(incidents.api_router())
-    assert "/api/v1/incidents" in app.openapi()["paths"]
+    assert set(incidents.notifier.connectors) == {"helpdesk", "it"}
     now = time.time_ns()
     incidents.engine.observe_batch(
         batch("pc-1", now, states=[state("SN1", "printer_paper_jam", False, now)]), now

@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 
 from collector.db import make_engine, migrate
-from collector.incidents.store import IncidentFilter, IncidentStore
-from tests.incidents.fleet import T0, S, batch, engine_for, hook_router, notices, state
+from collector.incidents.model import IncidentFilter
+from tests.incidents.fleet import T0, S, batch, engine_for, notices, routed_store, state
 
 
 def test_two_workers_racing_open_one_incident_and_queue_one_notice_per_change(store_url: str) -> None:
     engine = make_engine(store_url)
     migrate(engine)
-    workers = [engine_for(IncidentStore(make_engine(store_url), hook_router)) for _ in range(2)]
+    workers = [engine_for(routed_store(make_engine(store_url))) for _ in range(2)]
     rounds = 8
     barrier = threading.Barrier(len(workers))
 

@@ -22,9 +22,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import protocol
 from collector import helpdesk_cli
-from collector.api.lookup import create_lookup_router
+from collector.api import lookup as lookup_api
+from collector.auth.tokens import TokenStore
 from collector.db import make_engine
-from collector.http import Server
+from collector.http import Server, provide
 from collector.incidents.store import IncidentStore
 from collector.inventory.diff import ChangeKind
 from collector.inventory.lookup import Sources
@@ -102,9 +103,11 @@ def test_inventory_reaches_the_collector_history_and_lookup(
 
     # One lookup API over the collector's store, as the helpdesk calls it.
     incidents = IncidentStore(engine)
-    viewer = incidents.create_token("viewer", "viewer-user", 1)
+    tokens = TokenStore(engine)
+    viewer = tokens.create("viewer", "viewer-user", 1)
     app = FastAPI()
-    app.include_router(create_lookup_router(Sources(inventories, incidents)))
+    provide(app, tokens, Sources(inventories, incidents))
+    app.include_router(lookup_api.router)
     port = free_port()
     server = Server(app, "127.0.0.1", port)  # a real uvicorn, as the collector serves the API
     server.start()

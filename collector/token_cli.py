@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from collector.api.auth import Role
+from collector.auth import Role
+from collector.auth.tokens import TokenStore
 from collector.db import make_engine, migrate
-from collector.incidents.store import IncidentStore
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,9 +54,9 @@ def command(args: argparse.Namespace) -> int:
     engine = make_engine(url)
     try:
         migrate(engine)
-        store = IncidentStore(engine)
+        store = TokenStore(engine)
         if args.action == "list":
-            for info in store.tokens():
+            for info in store.all():
                 created = datetime.datetime.fromtimestamp(info.created_ns / 1e9, datetime.UTC)
                 state = "revoked" if info.revoked else "active"
                 print(
@@ -64,12 +64,12 @@ def command(args: argparse.Namespace) -> int:
                 )
             return 0
         if args.action == "revoke":
-            if not store.revoke_token(args.id):
+            if not store.revoke(args.id):
                 print(f"no active token with id {args.id} (see `token list`)", file=sys.stderr)
                 return 1
             print(f"revoked token {args.id}", file=sys.stderr)
             return 0
-        token = store.create_token(args.role, args.name or args.role, time.time_ns())
+        token = store.create(args.role, args.name or args.role, time.time_ns())
     finally:
         engine.dispose()
     name = f" for {args.name}" if args.name else ""

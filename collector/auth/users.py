@@ -27,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from collector.api.auth import Role
+from collector.auth import Role
 
 NS = 1_000_000_000
 MIN_PASSWORD_CHARS = 10

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from collector.api.auth import Role
-from collector.console.users import UserError, UserStore
+from collector.auth import Role
+from collector.auth.users import UserError, UserStore
 from collector.db import make_engine, migrate
 
 
