@@ -94,7 +94,8 @@ def service_config(argv: list[str]) -> AgentConfig:
     A bad configuration is logged there (the service has no console) and raised, so the
     service stops with an error and the service manager's restart-on-failure applies.
     """
-    from agent.windows import paths, service
+    from agent import winservice as service
+    from agent.windows import paths
 
     args = _parser().parse_args(["service", *argv])
     service.configure_logging(paths.log_path(), args.log_level)
@@ -129,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         if sys.platform != "win32":
             print("deskwatch-agent: `service` is the Windows service; elsewhere use `run`", file=sys.stderr)
             return 1
-        from agent.windows import service
+        from agent import winservice as service
 
-        return service.main(argv[1:])
+        return service.main(argv[1:], service_config)
     handler = logging.StreamHandler()
     handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=args.log_level, handlers=[handler])
@@ -171,7 +172,7 @@ async def _run(config: AgentConfig) -> None:
 
 
 def _check(config: AgentConfig, path: Path | None) -> int:
-    from agent.sources import enabled_sources
+    from agent.runner import enabled_sources
 
     sources = ", ".join(f"{name} every {interval:g} s" for name, _, _, interval in enabled_sources(config))
     print(f"{path or 'built-in defaults'}: OK")

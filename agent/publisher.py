@@ -29,7 +29,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import protocol
-from agent.config import MqttSettings
+from agent.broker import MqttSettings
 from agent.errors import SpoolError
 from agent.protocol import AgentFacts, CommandResult, Inventory, Kind, Presence
 from agent.spool import Spool

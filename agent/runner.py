@@ -12,6 +12,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
 import psutil
 
 from agent import inventory, power, protocol
@@ -19,7 +20,7 @@ from agent.config import AgentConfig
 from agent.protocol import AgentFacts, Batch, CommandResult, Sample, State
 from agent.publisher import Publisher
 from agent.scheduler import Scheduler, SourceRun, split
-from agent.sources import close_sources, enabled_sources
+from agent.sources import close_sources
 from agent.spool import Spool
 
 if TYPE_CHECKING:
@@ -249,3 +250,22 @@ async def collect_once(config: AgentConfig) -> Batch:
 
 
 __all__ = ["collect_once", "facts", "run"]
+
+
+def enabled_sources(config: AgentConfig) -> list[tuple[str, Any, msgspec.Struct, float]]:
+    """(name, collect, settings, interval) of every source agent.toml enables."""
+    from agent.sources import host, network
+
+    table: list[tuple[str, Any, Any]] = [
+        ("host", host.collect, config.host),
+        ("network", network.collect, config.network),
+    ]
+    if config.snmp.enabled:
+        from agent.sources import snmp  # pysnmp loads only where SNMP is switched on
+
+        table.append(("snmp", snmp.collect, config.snmp))
+    return [
+        (name, collect, settings, settings.interval_seconds or config.interval_seconds)
+        for name, collect, settings in table
+        if settings.enabled
+    ]

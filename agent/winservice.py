@@ -20,6 +20,7 @@ import asyncio
 import logging
 import logging.handlers
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,6 +46,10 @@ def configure_logging(path: Path, level: str = "INFO") -> None:
     root.setLevel(level)
 
 
+# How the service loads its configuration: agent.cli.service_config, handed over by `main`.
+_configure: list[Callable[[list[str]], Any]] = []
+
+
 class AgentService(win32serviceutil.ServiceFramework):
     """What the service control manager starts, stops and tells about power and shutdown."""
 
@@ -68,9 +73,7 @@ class AgentService(win32serviceutil.ServiceFramework):
         return accepted | power.SERVICE_ACCEPT_POWEREVENT | power.SERVICE_ACCEPT_PRESHUTDOWN
 
     def SvcDoRun(self) -> None:
-        from agent import cli
-
-        config = cli.service_config(self.argv)
+        config = _configure[0](self.argv)
         log.info("service %s starting (agent id %s)", NAME, config.resolved_agent_id)
         asyncio.run(self.run(config))
         log.info("service %s stopped", NAME)
@@ -117,9 +120,13 @@ class AgentService(win32serviceutil.ServiceFramework):
             loop.call_soon_threadsafe(stop.set)
 
 
-def main(argv: list[str]) -> int:
-    """Run as the service; started by the service control manager, not by a person."""
+def main(argv: list[str], configure: Callable[[list[str]], Any]) -> int:
+    """Run as the service; started by the service control manager, not by a person.
+
+    `configure(argv)` loads the agent's configuration (agent.cli.service_config), once the
+    service runs and its log file is the place to report a bad one."""
     AgentService.argv = argv
+    _configure[:] = [configure]
     servicemanager.Initialize()
     servicemanager.PrepareToHostSingle(AgentService)
     servicemanager.StartServiceCtrlDispatcher()  # type: ignore[no-untyped-call]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything (Debian packages, .venv) and runs the whole test suite:
-# lint (ruff), types (mypy --strict) and pytest against real services.
+# lint (ruff), types (mypy --strict), import contracts (lint-imports) and pytest against real services.
 # Extra arguments go to pytest: deploy/test.sh -k spool -x
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -10,6 +10,7 @@ venv="$repo/.venv/bin"
 echo "== ruff"; "$venv/ruff" check agent collector dashboards tests bench
 echo "== mypy"; "$venv/mypy"
 echo "== mypy (Windows)"; "$venv/mypy" --platform win32
+echo "== import contracts"; "$venv/lint-imports"
 echo "== pytest"
 set +e
 "$venv/pytest" "$@"

@@ -7,14 +7,11 @@ sources never repeat them. A source that fails loses only its own round.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 import msgspec
 
 from agent.protocol import Sample, State
-
-if TYPE_CHECKING:
-    from agent.config import AgentConfig
 
 
 class Source(Protocol):
@@ -26,25 +23,6 @@ class Source(Protocol):
 
 
 Observation = Sample | State
-
-
-def enabled_sources(config: AgentConfig) -> list[tuple[str, Any, msgspec.Struct, float]]:
-    """(name, collect, settings, interval) of every source agent.toml enables."""
-    from agent.sources import host, network
-
-    table: list[tuple[str, Any, Any]] = [
-        ("host", host.collect, config.host),
-        ("network", network.collect, config.network),
-    ]
-    if config.snmp.enabled:
-        from agent.sources import snmp  # pysnmp loads only where SNMP is switched on
-
-        table.append(("snmp", snmp.collect, config.snmp))
-    return [
-        (name, collect, settings, settings.interval_seconds or config.interval_seconds)
-        for name, collect, settings in table
-        if settings.enabled
-    ]
 
 
 def close_sources() -> None:

@@ -77,7 +77,7 @@ def test_msi_tables(windows_build: WindowsBuild) -> None:
         "python.exe",
         "pythonw.exe",
         "python313.dll",
-        "Lib/site-packages/agent/windows/service.py",
+        "Lib/site-packages/agent/winservice.py",
     ):
         assert expected in files, expected
     assert "_wmi.pyd" not in files and not any(f.startswith("Lib/site-packages/win32com") for f in files)
