@@ -19,3 +19,6 @@ class Connector(Protocol):
     """Sends one notice; returns the receiver's ticket id if it gave one ("" otherwise)."""
 
     def deliver(self, notice: Outgoing, external_id: str) -> str: ...
+
+    def close(self) -> None:
+        """Release what the connector holds between deliveries (a pooled connection)."""

@@ -88,6 +88,9 @@ class Email:
         self.settings = settings
         self.password = password if password is not None else os.environ.get(settings.password_env, "")
 
+    def close(self) -> None:
+        """Nothing to release: each delivery opens and closes its own SMTP session."""
+
     def deliver(self, notice: Outgoing, external_id: str) -> str:
         s = self.settings
         message = compose(s, notice, external_id)

@@ -146,6 +146,9 @@ class Notifier:
             self._threads.append(thread)
 
     def stop(self) -> None:
+        """Stop the delivery threads and close the connectors."""
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        for connector in self.connectors.values():
+            connector.close()

@@ -57,7 +57,13 @@ class Webhook:
                 f"webhook {settings.url}: ${settings.secret_env} (secret_env) is not set or empty; "
                 "refusing to sign notices with an empty key"
             )
+        self._owns_client = client is None
         self.client = client or httpx.Client(timeout=settings.timeout_seconds)
+
+    def close(self) -> None:
+        """Close the pooled connection to the receiver (a client handed in stays its owner's)."""
+        if self._owns_client:
+            self.client.close()
 
     def deliver(self, notice: Outgoing, external_id: str) -> str:
         document = json.loads(notice.payload)

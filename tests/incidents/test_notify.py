@@ -116,6 +116,7 @@ def test_webhook_delivers_signed_events_keeps_ticket_id_and_survives_receiver_ou
     assert len(set(keys)) == 3
     timeline = [e.kind for e in store.timeline(1)]
     assert timeline.count("notified") == 3 and "notify_failed" in timeline
+    notifier.stop()  # closes the webhook's pooled connection
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
