@@ -19,12 +19,14 @@ from sqlalchemy.engine import make_url
 
 from collector.broker import MqttSettings
 from collector.console.settings import ConsoleSettings
+from collector.deadletter import DeadLetterSettings
 from collector.errors import ConfigError
 from collector.limits import LimitSettings
 from collector.notify.email import EmailSettings
 from collector.notify.notifier import RetryPolicy
 from collector.notify.routing import Route
 from collector.notify.webhook import WebhookSettings
+from collector.writer import MetricsSettings
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
@@ -50,41 +52,10 @@ class IncidentsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     warm_start: bool = True
 
 
-class MetricsSettings(_Section, frozen=True, forbid_unknown_fields=True):
-    """The metrics database (VictoriaMetrics or InfluxDB 2) and the writer's buffer."""
-
-    url: str = "http://127.0.0.1:8428"
-    bucket: str = "deskwatch"
-    org: str = "deskwatch"
-    token_env: str = ""
-    gzip: bool = False
-    batch_lines: PositiveInt = 20_000
-    flush_interval_seconds: Positive = 0.2
-    timeout_seconds: Positive = 10.0
-    retries: NonNegativeInt = 2
-    retry_backoff_seconds: Positive = 0.2
-    max_backoff_seconds: Positive = 10.0
-    buffer_dir: str = "var/deskwatch/write-buffer"
-    buffer_max_bytes: PositiveInt = 2 * 1024**3
-    shutdown_timeout_seconds: Positive = 10.0
-
-
 class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True):
     """The collector's relational store (agents, sequence state, dead letters, incidents)."""
 
     url: str = "sqlite:///var/deskwatch/collector.db"
-
-
-class DeadLetterSettings(_Section, frozen=True, forbid_unknown_fields=True):
-    """The dead-letter store: bounded per letter, in count and in bytes."""
-
-    max_entries: PositiveInt = 100_000
-    # Of each rejected payload this much is kept (with its size and SHA-256); the default
-    # keeps whole every payload that could be a valid message (256 KiB, the protocol's bound),
-    # so any such letter can be replayed.
-    max_payload_bytes: PositiveInt = 256 * 1024
-    # Kept payload bytes of all letters together; beyond it the oldest are dropped and counted.
-    max_total_bytes: PositiveInt = 256 * 1024**2
 
 
 class PresenceSettings(_Section, frozen=True, forbid_unknown_fields=True):

@@ -17,7 +17,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
+import msgspec
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -35,7 +37,6 @@ from sqlalchemy import (
     update,
 )
 
-from collector.config import DeadLetterSettings
 from collector.errors import DeadLetterNotFound
 
 metadata = MetaData()
@@ -62,6 +63,21 @@ dead_letter_total = Table(
 # Topics come from the broker and reasons quote what was sent: both kept bounded too.
 MAX_TOPIC_CHARS = 1_024
 MAX_REASON_CHARS = 2_000
+
+
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class DeadLetterSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The dead-letter store: bounded per letter, in count and in bytes."""
+
+    max_entries: PositiveInt = 100_000
+    # Of each rejected payload this much is kept (with its size and SHA-256); the default
+    # keeps whole every payload that could be a valid message (256 KiB, the protocol's bound),
+    # so any such letter can be replayed.
+    max_payload_bytes: PositiveInt = 256 * 1024
+    # Kept payload bytes of all letters together; beyond it the oldest are dropped and counted.
+    max_total_bytes: PositiveInt = 256 * 1024**2
 
 
 @dataclass(frozen=True, slots=True)

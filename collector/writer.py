@@ -16,14 +16,14 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Annotated, Final, Protocol
 
+import msgspec
 import urllib3
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from collector.config import MetricsSettings
 from collector.errors import BufferUnusable, WriteError, WriteRejected
 from collector.selfmetrics import SelfMetrics
 
@@ -34,6 +34,30 @@ _SUFFIX: Final = ".lp"
 # collector's settings are wrong (token, URL), which an operator fixes while the bodies
 # wait in the buffer. Any other 4xx is about the data itself and would fail again.
 _RETRYABLE_4XX: Final = frozenset({401, 403, 404, 408, 429})
+
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class MetricsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The metrics database (VictoriaMetrics or InfluxDB 2) and the writer's buffer."""
+
+    url: str = "http://127.0.0.1:8428"
+    bucket: str = "deskwatch"
+    org: str = "deskwatch"
+    token_env: str = ""
+    gzip: bool = False
+    batch_lines: PositiveInt = 20_000
+    flush_interval_seconds: Positive = 0.2
+    timeout_seconds: Positive = 10.0
+    retries: NonNegativeInt = 2
+    retry_backoff_seconds: Positive = 0.2
+    max_backoff_seconds: Positive = 10.0
+    buffer_dir: str = "var/deskwatch/write-buffer"
+    buffer_max_bytes: PositiveInt = 2 * 1024**3
+    shutdown_timeout_seconds: Positive = 10.0
 
 
 class MetricsWriter:

@@ -149,19 +149,15 @@ class Auth:
     def session(self, request: Request) -> Session | None:
         return self.users.session(request.cookies.get(SESSION_COOKIE, ""), self.clock())
 
-    def need(self, role: Role) -> Callable[[Request], Session]:
-        """A dependency: the signed-in user's session, with at least `role`."""
-
-        def check(request: Request) -> Session:
-            session = self.session(request)
-            if session is None:
-                path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                raise LoginRequired(path)
-            if not allows(session.user.role, role):
-                raise Denied(f"this needs the {role} role; {session.user.name} is {session.user.role}")
-            return session
-
-        return check
+    def require(self, request: Request, role: Role) -> Session:
+        """The signed-in user's session, with at least `role` (LoginRequired or Denied otherwise)."""
+        session = self.session(request)
+        if session is None:
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(path)
+        if not allows(session.user.role, role):
+            raise Denied(f"this needs the {role} role; {session.user.name} is {session.user.role}")
+        return session
 
     @staticmethod
     def check_csrf(session: Session, form: Form) -> None:

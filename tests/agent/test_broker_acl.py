@@ -19,9 +19,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent import protocol
 from agent.protocol import Kind, encode
 from collector import deadletter
-from collector.config import DeadLetterSettings
 from collector.db import begin_write, make_engine
-from collector.deadletter import DeadLetter
+from collector.deadletter import DeadLetter, DeadLetterSettings
 from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, agent_env, write_config
 from tests.support.collector_process import CollectorProcess

@@ -12,9 +12,8 @@ from sqlalchemy import Engine
 from agent.protocol import encode
 from collector import deadletter
 from collector.cli import COMMANDS, main
-from collector.config import DeadLetterSettings
 from collector.db import begin_write, make_engine, migrate
-from collector.deadletter import DeadLetter
+from collector.deadletter import DeadLetter, DeadLetterSettings
 from tests.support import fake_agents
 from tests.support.services import VictoriaMetrics, free_port
 

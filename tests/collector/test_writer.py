@@ -12,9 +12,8 @@ from typing import Any, ClassVar
 
 import urllib3
 
-from collector.config import MetricsSettings
 from collector.selfmetrics import SelfMetrics
-from collector.writer import DiskBuffer, MetricsWriter, Sink
+from collector.writer import DiskBuffer, MetricsSettings, MetricsWriter, Sink
 from tests.support import fake_agents
 from tests.support.services import VictoriaMetrics
 

@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from collector.auth.users import UserStore
-from collector.console import pages
+from collector.console import web
 from collector.console.context import ConsoleContext
 from collector.console.pages import mount
 from collector.db import make_engine, migrate
@@ -61,6 +61,6 @@ def test_dashboards_link_to_the_console_pc_and_device_pages(tmp_path: Path) -> N
 
 
 def test_console_links_name_the_dashboards_uids() -> None:
-    assert pages.GRAFANA_PC.startswith(f"/d/{pc.UID}/?var-agent=")
-    assert pages.GRAFANA_PRINTER.startswith(f"/d/{printers.UID}/?var-device=")
-    assert pages.GRAFANA_NETWORK.startswith(f"/d/{network.UID}/?var-device=")
+    assert web.GRAFANA_PC.startswith(f"/d/{pc.UID}/?var-agent=")
+    assert web.GRAFANA_PRINTER.startswith(f"/d/{printers.UID}/?var-device=")
+    assert web.GRAFANA_NETWORK.startswith(f"/d/{network.UID}/?var-device=")
