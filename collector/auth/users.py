@@ -27,9 +27,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from agent.protocol import NS
 from collector.auth import Role
+from collector.errors import CollectorError
 
-NS = 1_000_000_000
 MIN_PASSWORD_CHARS = 10
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
@@ -65,7 +66,7 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-class UserError(ValueError):
+class UserError(CollectorError, ValueError):
     """A user cannot be made or changed as asked (the message says why)."""
 
 

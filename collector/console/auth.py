@@ -26,6 +26,7 @@ from fastapi import HTTPException, Request
 from collector.auth import Role, allows
 from collector.auth.users import Session, UserStore
 from collector.console.settings import ConsoleSettings
+from collector.errors import CollectorError
 
 SESSION_COOKIE = "dw_session"
 LOGIN_COOKIE = "dw_login"
@@ -33,7 +34,7 @@ MAX_FORM_BYTES = 64 * 1024
 ADDRESS_FACTOR = 10  # failed logins allowed per client address, in multiples of those per user
 
 
-class LoginRequired(Exception):
+class LoginRequired(CollectorError):
     """No valid session: the browser goes to /login and comes back to `next_path`."""
 
     def __init__(self, next_path: str) -> None:
@@ -41,7 +42,7 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-class Denied(Exception):
+class Denied(CollectorError):
     """Signed in, but the role is too low, or the form's CSRF token is wrong."""
 
     def __init__(self, message: str) -> None:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import httpx
 import msgspec
 
+from agent.protocol import NS
+
 log = logging.getLogger(__name__)
-NS = 1_000_000_000
 # Only what the agent sent within this window counts as "now" (VictoriaMetrics' lookback).
 NOW_WINDOW_SECONDS = 300
 HOUR_STEP_SECONDS = 60

@@ -9,7 +9,8 @@ from typing import Any
 
 import jinja2
 
-NS = 1_000_000_000
+from agent.protocol import NS
+
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 

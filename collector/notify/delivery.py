@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from collector.errors import CollectorError
 from collector.incidents.outbox import Outgoing
 
 
-class DeliveryError(Exception):
+class DeliveryError(CollectorError):
     """A notice was not delivered; `retry` says whether trying again later can help."""
 
     def __init__(self, message: str, retry: bool = True) -> None:

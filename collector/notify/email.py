@@ -12,11 +12,10 @@ from typing import Any
 
 import msgspec
 
-from agent.protocol import single_line
+from agent.protocol import NS, single_line
 from collector.incidents.outbox import Outgoing
 from collector.notify.delivery import DeliveryError
 
-NS = 1_000_000_000
 SUBJECT_CHARS = 200
 # A value in the body's "Key: value" lines: one line, so a text cannot forge another line.
 VALUE_CHARS = 1_000

@@ -7,9 +7,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from agent.protocol import AgentFacts, Hardware, Interface, Inventory, Network, Presence, Severity
+from agent.protocol import NS, AgentFacts, Hardware, Interface, Inventory, Network, Presence, Severity
 from collector.auth import Role
-from collector.auth.users import NS, UserError, UserStore
+from collector.auth.users import UserError, UserStore
 from collector.console import queries
 from collector.db import begin_write
 from collector.incidents.model import IncidentFilter
