@@ -9,6 +9,7 @@ documents every option.
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -241,3 +242,18 @@ def signing_key_path(config: CollectorConfig) -> Path:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database + ".signing-key")
     return Path("var/deskwatch/signing-key")
+
+
+def store_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--db` and `--config`, for the commands that work on the store (token, user)."""
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("DESKWATCH_DB"),
+        help="store URL (default: $DESKWATCH_DB, else the store of --config)",
+    )
+    parser.add_argument("--config", type=Path, help="collector.toml whose [store] url to use")
+
+
+def store_url(args: argparse.Namespace) -> str:
+    """The store named by `store_arguments`: --db, $DESKWATCH_DB, else [store] url of --config."""
+    return str(args.db) if args.db else load(args.config).store.url

@@ -13,23 +13,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 import time
-from pathlib import Path
 
+from collector import config
 from collector.auth import Role
 from collector.auth.tokens import TokenStore
 from collector.db import make_engine, migrate
-
-
-def _store_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("DESKWATCH_DB"),
-        help="store URL (default: $DESKWATCH_DB, else the store of --config)",
-    )
-    parser.add_argument("--config", type=Path, help="collector.toml whose [store] url to use")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,21 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create = commands.add_parser("create", help="create a token and print it")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", default="", help="who or what uses it; shown as the actor on timelines")
-    _store_arguments(create)
+    config.store_arguments(create)
     listing = commands.add_parser("list", help="every token: id, name, role, created, revoked")
-    _store_arguments(listing)
+    config.store_arguments(listing)
     revoke = commands.add_parser("revoke", help="refuse a token from now on")
     revoke.add_argument("id", type=int, help="the token's id, as `token list` shows it")
-    _store_arguments(revoke)
+    config.store_arguments(revoke)
 
 
 def command(args: argparse.Namespace) -> int:
-    url = args.db
-    if not url:
-        from collector import config
-
-        url = config.load(args.config).store.url
-    engine = make_engine(url)
+    engine = make_engine(config.store_url(args))
     try:
         migrate(engine)
         store = TokenStore(engine)

@@ -10,23 +10,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import getpass
-import os
 import sys
 import time
-from pathlib import Path
 
+from collector import config
 from collector.auth import Role
 from collector.auth.users import UserError, UserStore
 from collector.db import make_engine, migrate
-
-
-def _store_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("DESKWATCH_DB"),
-        help="store URL (default: $DESKWATCH_DB, else the store of --config)",
-    )
-    parser.add_argument("--config", type=Path, help="collector.toml whose [store] url to use")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,15 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = actions.add_parser("add", help="a console user; the password comes from stdin or a prompt")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    _store_arguments(add)
+    config.store_arguments(add)
     listing = actions.add_parser("list", help="every user: name, role, created")
-    _store_arguments(listing)
+    config.store_arguments(listing)
     remove = actions.add_parser("remove", help="delete a user and end their sessions")
     remove.add_argument("name")
-    _store_arguments(remove)
+    config.store_arguments(remove)
     passwd = actions.add_parser("passwd", help="a new password (ends the user's sessions)")
     passwd.add_argument("name")
-    _store_arguments(passwd)
+    config.store_arguments(passwd)
 
 
 def read_password(prompt: str = "password: ") -> str:
@@ -56,12 +46,7 @@ def read_password(prompt: str = "password: ") -> str:
 
 
 def command(args: argparse.Namespace) -> int:
-    url = args.db
-    if not url:
-        from collector import config
-
-        url = config.load(args.config).store.url
-    engine = make_engine(url)
+    engine = make_engine(config.store_url(args))
     try:
         migrate(engine)
         users = UserStore(engine)

@@ -64,40 +64,6 @@ class DiagnosticOut(BaseModel):
     result: dict[str, Any]
 
 
-class AuditOut(BaseModel):
-    id: int
-    command_id: str
-    agent_id: str
-    check: str
-    params: dict[str, Any]
-    actor: str
-    incident_id: int | None
-    requested_ns: int
-    finished_ns: int | None
-    status: str
-    error: str
-    duration_seconds: float | None
-    result: dict[str, Any]
-
-
-def _audit_out(e: AuditEntry) -> AuditOut:
-    return AuditOut(
-        id=e.id,
-        command_id=e.command_id,
-        agent_id=e.agent_id,
-        check=e.check,
-        params=dict(e.params),
-        actor=e.actor,
-        incident_id=e.incident_id,
-        requested_ns=e.requested_ns,
-        finished_ns=e.finished_ns,
-        status=e.status,
-        error=e.error,
-        duration_seconds=e.duration_seconds,
-        result=e.result,
-    )
-
-
 Service = Annotated[Diagnostics, Depends(part(Diagnostics))]
 # Served under /api/v1 with the rest of the API, and under /api (the composition root mounts both).
 router = APIRouter(tags=["diagnostics"])
@@ -129,21 +95,21 @@ def run_diagnostic(
     )
 
 
-@router.get("/diagnostics", response_model=list[AuditOut])
+@router.get("/diagnostics", response_model=list[AuditEntry])
 def audit_log(
     _: Helpdesk,
     diagnostics: Service,
     agent_id: Annotated[str, Query(max_length=64)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[AuditOut]:
-    return [_audit_out(e) for e in diagnostics.history(agent_id, limit)]
+) -> list[AuditEntry]:
+    return diagnostics.history(agent_id, limit)
 
 
-@router.get("/diagnostics/{audit_id}", response_model=AuditOut)
+@router.get("/diagnostics/{audit_id}", response_model=AuditEntry)
 def audit_entry(
     audit_id: Annotated[int, Path(ge=1, le=2**62)], _: Helpdesk, diagnostics: Service
-) -> AuditOut:
+) -> AuditEntry:
     entry = diagnostics.entry(audit_id)
     if entry is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no diagnostic {audit_id}")
-    return _audit_out(entry)
+    return entry
