@@ -30,7 +30,6 @@ from collector.api.schemas import (
     IncidentPage,
     ResolveIn,
     SilenceIn,
-    SilenceOut,
 )
 from collector.http import part
 from collector.incidents.engine import AgentSummary, DeviceSummary, SupplyForecast
@@ -239,28 +238,13 @@ def get_device(device: Key, _: Viewer, ctx: Context) -> DeviceOut:
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device}")
 
 
-def _silence_out(s: Silence) -> SilenceOut:
-    return SilenceOut(
-        id=s.id,
-        kind=s.kind,
-        site=s.site,
-        device=s.device,
-        agent_id=s.agent_id,
-        condition=s.condition,
-        starts_ns=s.starts_ns,
-        ends_ns=s.ends_ns,
-        reason=s.reason,
-        created_by=s.created_by,
-    )
+@router.get("/silences", response_model=list[Silence], tags=["silences"])
+def list_silences(_: Viewer, ctx: Context) -> list[Silence]:
+    return ctx.silences.current(ctx.clock())
 
 
-@router.get("/silences", response_model=list[SilenceOut], tags=["silences"])
-def list_silences(_: Viewer, ctx: Context) -> list[SilenceOut]:
-    return [_silence_out(s) for s in ctx.silences.current(ctx.clock())]
-
-
-@router.post("/silences", response_model=SilenceOut, status_code=201, tags=["silences"])
-def add_silence(body: SilenceIn, who: Helpdesk, ctx: Context) -> SilenceOut:
+@router.post("/silences", response_model=Silence, status_code=201, tags=["silences"])
+def add_silence(body: SilenceIn, who: Helpdesk, ctx: Context) -> Silence:
     now = ctx.clock()
     starts = int(body.starts.timestamp() * NS) if body.starts else now
     if body.ends is not None:
@@ -269,19 +253,17 @@ def add_silence(body: SilenceIn, who: Helpdesk, ctx: Context) -> SilenceOut:
         ends = starts + (body.duration_minutes or 0) * 60 * NS
     if ends <= starts:
         raise HTTPException(422, "ends must be after starts")
-    return _silence_out(
-        ctx.silences.add(
-            SilenceKind(body.kind),
-            starts,
-            ends,
-            site=body.site,
-            device=body.device,
-            agent_id=body.agent_id,
-            condition=body.condition,
-            reason=body.reason,
-            created_by=who.name,
-            now_ns=now,
-        )
+    return ctx.silences.add(
+        SilenceKind(body.kind),
+        starts,
+        ends,
+        site=body.site,
+        device=body.device,
+        agent_id=body.agent_id,
+        condition=body.condition,
+        reason=body.reason,
+        created_by=who.name,
+        now_ns=now,
     )
 
 

@@ -95,19 +95,6 @@ class EventOut(BaseModel):
     text: str
 
 
-class SilenceOut(BaseModel):
-    id: int
-    kind: str
-    site: str
-    device: str
-    agent_id: str
-    condition: str
-    starts_ns: int
-    ends_ns: int
-    reason: str
-    created_by: str
-
-
 class AgentOut(BaseModel):
     agent_id: str
     site: str
