@@ -10,8 +10,9 @@ from sqlalchemy import Engine
 from agent.protocol import Severity
 from collector import presence
 from collector.db import begin_write, make_engine, migrate
+from collector.helpdesk import whois
 from collector.incidents.store import IncidentStore
-from collector.inventory import report, store, whois
+from collector.inventory import report, store
 from collector.inventory.lookup import Sources, lookup
 from collector.inventory.store import InventoryStore
 from collector.rules.condition import Category, Condition

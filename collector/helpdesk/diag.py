@@ -11,25 +11,24 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import Any, Protocol
+from typing import Any
+
+import msgspec
+
+from collector.helpdesk.answers import Diagnostic
+from collector.helpdesk.client import Client
 
 GiB = 2**30
 SCREEN_LINES = 24
 EXIT_FINE, EXIT_PROBLEM, EXIT_FAILED = 0, 1, 2
+# A check's result is its own document (each check reports its own keys); the screens below
+# read the parts they show and skip what is missing.
+Result = dict[str, Any]
 
 
-class _Client(Protocol):
-    def json(self, method: str, path: str, **kw: Any) -> Any: ...
-
-
-def add_arguments(top: Any, json_flag: argparse.ArgumentParser) -> None:
-    """Add the `diag` subcommand to the `deskwatch` parser's subparsers."""
-    diag = top.add_parser(
-        "diag",
-        parents=[json_flag],
-        help="run a diagnostic check on an agent's PC now",
-        epilog="exit status: 0 all fine, 1 a problem found, 2 refused or failed",
-    )
+def add_arguments(diag: argparse.ArgumentParser) -> None:
+    """The arguments of `deskwatch diag`."""
+    diag.epilog = "exit status: 0 all fine, 1 a problem found, 2 refused or failed"
     diag.add_argument("agent", help="the agent id")
     diag.add_argument("check", nargs="?", help="ping, dns, tcp, http, route, printer, disk, ... or triage")
     diag.add_argument("--triage", action="store_true", help="the standard set at once, what is wrong first")
@@ -65,7 +64,7 @@ def parse_params(items: list[str]) -> dict[str, str | int | float | bool]:
     return out
 
 
-def run(args: argparse.Namespace, client: _Client) -> tuple[str, int]:
+def run(args: argparse.Namespace, client: Client) -> tuple[str, int]:
     """Run the check; return what to print and the exit status."""
     check = "triage" if args.triage else args.check
     if not check:
@@ -77,42 +76,43 @@ def run(args: argparse.Namespace, client: _Client) -> tuple[str, int]:
     }
     if args.incident is not None:
         body["incident_id"] = args.incident
-    answer = client.json("POST", f"/agents/{args.agent}/diagnostics", json=body, timeout=args.timeout + 5)
+    answer = client.fetch(
+        f"/agents/{args.agent}/diagnostics", Diagnostic, method="POST", json=body, timeout=args.timeout + 5
+    )
     code = exit_status(answer)
     if args.json:
-        return json.dumps(answer, indent=2), code
+        return json.dumps(msgspec.to_builtins(answer), indent=2), code
     return (render_triage(answer) if check == "triage" else render(answer)), code
 
 
-def exit_status(answer: dict[str, Any]) -> int:
+def exit_status(answer: Diagnostic) -> int:
     """0 all fine, 1 a problem found, 2 refused or failed."""
-    if answer.get("status") in ("rejected", "timeout") or (
-        answer.get("status") == "error" and not answer.get("result", {}).get("problems")
-    ):
+    problems = answer.result.get("problems")
+    if answer.status in ("rejected", "timeout") or (answer.status == "error" and not problems):
         return EXIT_FAILED
-    return EXIT_PROBLEM if answer.get("result", {}).get("problems") else EXIT_FINE
+    return EXIT_PROBLEM if problems else EXIT_FINE
 
 
-def _head(answer: dict[str, Any]) -> str:
-    result = answer.get("result", {})
+def _head(answer: Diagnostic) -> str:
+    result: Result = answer.result
     count = len(result.get("problems", []))
     verdict = f"{count} problem{'s' if count != 1 else ''}" if count else "no problems found"
-    if answer["status"] == "rejected":
+    if answer.status == "rejected":
         verdict = "REJECTED by the agent"
-    extra = f" [{answer['status']}]" if answer["status"] not in ("ok", "rejected") else ""
-    attached = f", added to incident {answer['incident_id']}" if answer.get("incident_id") else ""
+    extra = f" [{answer.status}]" if answer.status not in ("ok", "rejected") else ""
+    attached = f", added to incident {answer.incident_id}" if answer.incident_id else ""
     return (
-        f"{answer['check']} on {answer['agent_id']}: {verdict}{extra} "
-        f"({answer['duration_seconds']:.2f} s, audit #{answer['audit_id']}{attached})"
+        f"{answer.check} on {answer.agent_id}: {verdict}{extra} "
+        f"({answer.duration_seconds:.2f} s, audit #{answer.audit_id}{attached})"
     )
 
 
-def render(answer: dict[str, Any]) -> str:
+def render(answer: Diagnostic) -> str:
     """One check: the verdict, the problems, then each part of the result on a line of its own."""
-    result = answer.get("result", {})
+    result: Result = answer.result
     lines = [_head(answer)]
-    if answer["status"] == "rejected":
-        return "\n".join([*lines, f"  reason: {answer['error']}"])
+    if answer.status == "rejected":
+        return "\n".join([*lines, f"  reason: {answer.error}"])
     lines += [f"  x {p}" for p in result.get("problems", [])]
     for key, value in result.items():
         if key in ("ok", "problems"):
@@ -129,12 +129,12 @@ def _short(value: Any, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def render_triage(answer: dict[str, Any]) -> str:
+def render_triage(answer: Diagnostic) -> str:
     """Triage on one screen: verdict, every problem, the areas that are fine, then one line per area."""
-    result = answer.get("result", {})
+    result: Result = answer.result
     lines = [_head(answer)]
-    if answer["status"] == "rejected":
-        return "\n".join([*lines, f"  reason: {answer['error']}"])
+    if answer.status == "rejected":
+        return "\n".join([*lines, f"  reason: {answer.error}"])
     problems = result.get("problems", [])
     shown = problems[:10]
     lines += [f"  x {_short(p, 110)}" for p in shown]
@@ -154,7 +154,7 @@ def render_triage(answer: dict[str, Any]) -> str:
     return "\n".join(lines[:SCREEN_LINES])
 
 
-def _network(result: dict[str, Any]) -> str:
+def _network(result: Result) -> str:
     config = result.get("network_config")
     if not isinstance(config, dict):
         return ""
@@ -171,7 +171,7 @@ def _network(result: dict[str, Any]) -> str:
     return f"network   gateway {config.get('gateway') or '-'}  dns {servers}  {'; '.join(up[:2])}{wifi}"[:120]
 
 
-def _disk(result: dict[str, Any]) -> str:
+def _disk(result: Result) -> str:
     disk = result.get("disk")
     if not isinstance(disk, dict):
         return ""
@@ -182,7 +182,7 @@ def _disk(result: dict[str, Any]) -> str:
     return ("disk      " + "; ".join(parts[:3]))[:120]
 
 
-def _memory(result: dict[str, Any]) -> str:
+def _memory(result: Result) -> str:
     mem = result.get("memory")
     if not isinstance(mem, dict) or "memory" not in mem:
         return ""
@@ -193,7 +193,7 @@ def _memory(result: dict[str, Any]) -> str:
     )
 
 
-def _cpu(result: dict[str, Any]) -> str:
+def _cpu(result: Result) -> str:
     cpu = result.get("cpu")
     if not isinstance(cpu, dict):
         return ""
@@ -201,7 +201,7 @@ def _cpu(result: dict[str, Any]) -> str:
     return f"cpu       {cpu.get('cpu_percent', 0):.0f} % busy; top: {top}"[:120]
 
 
-def _printers(result: dict[str, Any]) -> list[str]:
+def _printers(result: Result) -> list[str]:
     out = []
     for d in result.get("printers", [])[:3]:
         if not d.get("reachable"):

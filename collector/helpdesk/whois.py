@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from collections.abc import Mapping
 
 import msgspec
 
-from collector.inventory.lookup import Candidate, DevicePicture, IncidentView, Lookup, Picture
+from collector.helpdesk.screens import table
+from collector.helpdesk.screens import when as _when
+from collector.inventory.picture import Candidate, DevicePicture, IncidentView, Lookup, Picture
 
-NS = 1_000_000_000
 GB = 10**9
-
-
-def _when(ns: int | None) -> str:
-    if not ns:
-        return "-"
-    return dt.datetime.fromtimestamp(ns / NS, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _duration(seconds: int) -> str:
@@ -31,9 +25,9 @@ def _incident(i: IncidentView) -> str:
     )
 
 
-def render(answer: Any) -> str:
-    """The API's lookup JSON (decoded) as text."""
-    found = msgspec.convert(answer, Lookup)
+def render(answer: Lookup | Mapping[str, object]) -> str:
+    """The lookup's answer (typed, or as its decoded JSON) as text."""
+    found = answer if isinstance(answer, Lookup) else msgspec.convert(answer, Lookup)
     if found.result == "device" and found.device is not None:
         return _device(found.device)
     if found.result == "ambiguous":
@@ -45,8 +39,7 @@ def render(answer: Any) -> str:
 
 def _candidates(candidates: list[Candidate]) -> str:
     """PCs side by side with what tells them apart, and the selector that picks each one."""
-    rows = [("SELECTOR", "STATUS", "SITE", "HOST", "USERS", "ADDRESSES", "MAC", "LAST SEEN", "MATCHED BY")]
-    rows += [
+    rows = [
         (
             c.selector or f"agent:{c.agent_id}",
             c.status,
@@ -60,10 +53,8 @@ def _candidates(candidates: list[Candidate]) -> str:
         )
         for c in candidates
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    header = ("SELECTOR", "STATUS", "SITE", "HOST", "USERS", "ADDRESSES", "MAC", "LAST SEEN", "MATCHED BY")
+    return "\n".join("  " + line for line in table(rows, header).splitlines())
 
 
 def _device(d: DevicePicture) -> str:
