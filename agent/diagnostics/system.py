@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -413,7 +412,7 @@ async def network_config(p: Params, ctx: Context, report: Report) -> None:
     interfaces, gateway, servers, wifi = await asyncio.gather(
         asyncio.to_thread(_interfaces),
         asyncio.to_thread(netinfo.default_gateway),
-        asyncio.to_thread(dns_servers),
+        asyncio.to_thread(netinfo.dns_servers),
         asyncio.to_thread(_wifi),
     )
     report.set("interfaces", interfaces)
@@ -436,19 +435,17 @@ def _loopback(i: Interface) -> bool:
 
 
 def _interfaces() -> list[Interface]:
-    stats = psutil.net_if_stats()
-    out = []
-    for name, addrs in psutil.net_if_addrs().items():
-        st = stats.get(name)
-        ips = [
-            f"{a.address}/{_prefix(a.netmask)}"
-            for a in addrs
-            if a.family in (socket.AF_INET, socket.AF_INET6)
-        ]
-        mac = next((a.address for a in addrs if a.family == psutil.AF_LINK), "")
-        out.append(
-            Interface(name, bool(st and st.isup), ips, mac, st.speed if st else 0, st.mtu if st else 0)
+    out = [
+        Interface(
+            link.name,
+            link.up,
+            [f"{address}/{_prefix(netmask)}" for address, netmask in link.addresses],
+            link.mac,
+            link.speed_mbps,
+            link.mtu,
         )
+        for link in netinfo.links()
+    ]
     return sorted(out, key=lambda i: (not i.up, _loopback(i), i.name))
 
 
@@ -458,23 +455,6 @@ def _prefix(netmask: str | None) -> int:
     if ":" in netmask:
         return sum(bin(int(part or "0", 16)).count("1") for part in netmask.split(":"))
     return sum(bin(int(part)).count("1") for part in netmask.split("."))
-
-
-def dns_servers(root: Path = Path("/")) -> list[str]:
-    """The DNS servers this PC asks: resolv.conf on Linux and macOS, the IP Helper API on Windows."""
-    if sys.platform == "win32":
-        from agent.windows import iphlp
-
-        return iphlp.dns_servers()
-    try:
-        text = (root / "etc/resolv.conf").read_text()
-    except OSError:
-        return []
-    return [
-        line.split()[1]
-        for line in text.splitlines()
-        if line.startswith("nameserver") and len(line.split()) > 1
-    ]
 
 
 def _wifi() -> list[Wifi]:

@@ -8,7 +8,6 @@ agent running as a user reports it empty, never fails over it.
 
 from __future__ import annotations
 
-import socket
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -158,25 +157,6 @@ def users(root: Path) -> list[str]:
     return []
 
 
-def parse_resolv_conf(text: str) -> list[str]:
-    """The `nameserver` addresses of a resolv.conf."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == "nameserver" and parts[1] not in out:
-            out.append(parts[1])
-    return out
-
-
-def dns_servers(root: Path) -> list[str]:
-    """DNS servers; behind systemd-resolved's stub (127.0.0.53) the real ones are in its own file."""
-    servers = parse_resolv_conf(read(root / "etc/resolv.conf"))
-    if servers == ["127.0.0.53"]:
-        upstream = parse_resolv_conf(read(root / "run/systemd/resolve/resolv.conf"))
-        return upstream or servers
-    return servers
-
-
 def interface_kind(root: Path, name: str) -> str:
     """`wifi` if the kernel has a wireless extension for it, `wired` if it has a device, else `virtual`."""
     net = root / "sys/class/net" / name
@@ -195,30 +175,25 @@ def network(
     Windows and macOS pass their own `kind` (by interface name) and `dns` (from the OS).
     """
     kind_of = kind or interface_kind
-    stats = psutil.net_if_stats()
     interfaces = []
-    for name, addresses in sorted(psutil.net_if_addrs().items()):
-        stat = stats.get(name)
-        mac, ips = "", []
-        for a in addresses:
-            if a.family == psutil.AF_LINK:
-                mac = a.address.lower().replace("-", ":")
-            elif a.family in (socket.AF_INET, socket.AF_INET6):
-                ips.append(a.address.split("%", 1)[0])  # fe80::1%eth0: the zone is the interface
-        if any(ip == "127.0.0.1" or ip == "::1" for ip in ips) or name == "lo":
+    for link in netinfo.links():
+        ips = [
+            address.split("%", 1)[0] for address, _ in link.addresses
+        ]  # fe80::1%eth0: the zone is the interface
+        if any(ip == "127.0.0.1" or ip == "::1" for ip in ips) or link.name == "lo":
             continue
         interfaces.append(
             Interface(
-                name=name,
-                kind=kind_of(root, name),  # type: ignore[arg-type]
-                mac="" if mac == "00:00:00:00:00:00" else mac,
+                name=link.name,
+                kind=kind_of(root, link.name),  # type: ignore[arg-type]
+                mac=link.mac,
                 addresses=ips,
-                up=bool(stat and stat.isup),
-                speed_mbps=max(stat.speed, 0) if stat else 0,
+                up=link.up,
+                speed_mbps=link.speed_mbps,
             )
         )
     return Network(
         interfaces=interfaces,
         gateway=netinfo.default_gateway(root) or "",
-        dns_servers=dns if dns is not None else dns_servers(root),
+        dns_servers=dns if dns is not None else netinfo.dns_servers(root),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from agent import inventory, protocol
+from agent import inventory, netinfo, protocol
 from agent.inventory import packages, printers, system
 from tests.inventory.fake_tree import PRINTERS_CONF, SERIAL, USER, dpkg_status, make_tree, write_packages
 
@@ -40,7 +40,7 @@ def test_system_readers_on_a_recorded_tree(tmp_path: Path) -> None:
     assert hw.disks == [protocol.Disk("nvme0n1", "SAMSUNG MZVLB256HAHQ", 500118192 * 512)]
     assert system.users(root) == [USER]
     assert system.os_info(root).version == "12" and system.os_info(root).kernel == "6.1.0-18-amd64"
-    assert system.dns_servers(root) == ["10.0.0.53", "10.0.0.54"]
+    assert netinfo.dns_servers(root) == ["10.0.0.53", "10.0.0.54"]
 
 
 def test_placeholder_serials_are_not_serials(tmp_path: Path) -> None:

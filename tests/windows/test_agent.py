@@ -93,7 +93,7 @@ def test_once_reports_host_network_and_the_registry_inventory(
     assert disk["size_bytes"] > 0 and hardware.get("serial", "") == ""  # empty fields are left out
     # Wine answers the IP Helper API from this Linux machine's own tables
     assert inventory["network"]["gateway"] == (system.netinfo.default_gateway() or "")
-    linux_dns = [s for s in system.dns_servers(Path("/")) if ":" not in s]
+    linux_dns = [s for s in system.netinfo.dns_servers(Path("/")) if ":" not in s]
     assert inventory["network"]["dns_servers"][: len(linux_dns)] == linux_dns
 
 
