@@ -46,7 +46,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from agent import protocol
-from agent.protocol import Command, CommandResult, Kind, ParamValue, ProtocolError, single_line
+from agent.protocol import NS, Command, CommandResult, Kind, ParamValue, ProtocolError, single_line
 from collector.broker import MqttSettings, broker_address
 from collector.errors import ConfigError
 from collector.incidents.model import IncidentNotFound
@@ -55,7 +55,6 @@ from collector.presence import agent as agent_table
 
 log = logging.getLogger(__name__)
 
-NS = 1_000_000_000
 # How much longer than the command's own lifetime the collector waits: the agent answers
 # before expiry, this covers the trip back through the broker.
 REPLY_GRACE_SECONDS = 1.0

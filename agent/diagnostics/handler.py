@@ -25,11 +25,10 @@ from agent.diagnostics.context import Context
 from agent.diagnostics.params import Params
 from agent.diagnostics.report import CheckFailed, Report
 from agent.diagnostics.settings import Settings
-from agent.protocol import Command, CommandResult, ProtocolError
+from agent.protocol import NS, Command, CommandResult, ProtocolError
 
 log = logging.getLogger(__name__)
 
-NS = 1_000_000_000
 # Time kept back from a command's expiry so the reply reaches the collector while it still waits.
 REPLY_MARGIN_SECONDS = 0.3
 

@@ -23,9 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.diagnostics.settings import Settings
-from agent.protocol import Command, signing_bytes
-
-NS = 1_000_000_000
+from agent.protocol import NS, Command, signing_bytes
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:

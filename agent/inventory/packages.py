@@ -17,11 +17,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from agent.protocol import Package
+from agent.protocol import NS, Package
 
 log = logging.getLogger(__name__)
-
-NS = 1_000_000_000
 
 
 def parse_dpkg_status(text: str | Iterable[str], installed_ns: dict[str, int] | None = None) -> list[Package]:

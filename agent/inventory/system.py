@@ -16,9 +16,8 @@ from typing import Final
 import psutil
 
 from agent import netinfo
-from agent.protocol import Disk, Hardware, Interface, Network, OsInfo
+from agent.protocol import NS, Disk, Hardware, Interface, Network, OsInfo
 
-NS = 1_000_000_000
 # Block devices that are not disks: loop mounts, RAM disks, compressed swap, device-mapper, optical.
 _NOT_DISKS: Final = ("loop", "ram", "zram", "dm-", "sr", "fd", "nbd")
 # glibc's struct utmp on Linux (every 64-bit arch and i386 alike): 384 bytes.

@@ -17,10 +17,9 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
-from agent.protocol import OsInfo, Package
+from agent.protocol import NS, OsInfo, Package
 
 log = logging.getLogger(__name__)
-NS = 1_000_000_000
 
 UNINSTALL: Final = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
 CURRENT_VERSION: Final = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from agent.protocol import Severity
+from agent.protocol import NS, Severity
 from collector.incidents.engine import DeviceSummary
 from collector.incidents.model import Incident, IncidentFilter
 from collector.incidents.reconcile import IncidentStatus
@@ -44,7 +44,6 @@ from collector.kb import KnowledgeBase
 from collector.presence import agent
 from collector.rules.condition import Condition
 
-NS = 1_000_000_000
 _RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 _OPEN = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
 

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 
 import msgspec
 
+from agent.protocol import NS
 from collector.incidents.model import Incident
 from collector.inventory.report import InventoryReport
 from collector.kb import KnowledgeBase
 
-NS = 1_000_000_000
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
