@@ -13,7 +13,7 @@ Topics, all under one prefix (default ``deskwatch/v1``):
 
 Decoding is strict: a payload that is too large, is not JSON, has a wrong type, a missing
 or unknown field, or an unknown protocol version raises `ProtocolError` with a reason a
-person can read, and nothing of it is applied.
+person can read and a `ProtocolErrorCode` a program can count by, and nothing of it is applied.
 
 Versions. Everyone writes PROTOCOL_VERSION and reads every version from OLDEST_VERSION on,
 so the collector is upgraded first and agents follow at their own pace:
@@ -73,12 +73,23 @@ TimeNs = Annotated[int, msgspec.Meta(ge=0)]
 Seq = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class ProtocolError(ValueError):
-    """A payload or topic that does not follow the wire contract; `reason` says why."""
+class ProtocolErrorCode(enum.StrEnum):
+    """What kind of breach a ProtocolError is: the collector's dead-letter reason and metric label."""
 
-    def __init__(self, reason: str) -> None:
+    TOO_LARGE = "too_large"
+    MALFORMED_JSON = "malformed_json"
+    INVALID_MESSAGE = "invalid_message"  # JSON, but not a message of the contract
+    UNSUPPORTED_VERSION = "unsupported_version"
+    BAD_TOPIC = "bad_topic"
+
+
+class ProtocolError(ValueError):
+    """A payload or topic that does not follow the wire contract; `reason` says why, `code` what kind."""
+
+    def __init__(self, reason: str, code: ProtocolErrorCode = ProtocolErrorCode.INVALID_MESSAGE) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 class Severity(enum.StrEnum):
@@ -328,7 +339,9 @@ def encode(message: Message) -> bytes:
 def decode(payload: bytes, kind: type[M], *, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:
     """Decode and validate one payload; raise ProtocolError with the reason if anything is off."""
     if len(payload) > max_bytes:
-        raise ProtocolError(f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}")
+        raise ProtocolError(
+            f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}", ProtocolErrorCode.TOO_LARGE
+        )
     try:
         message: M = _decoders[kind].decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError) as err:
@@ -337,10 +350,10 @@ def decode(payload: bytes, kind: type[M], *, max_bytes: int = MAX_PAYLOAD_BYTES)
         # fail on shape, and "unsupported version" is what the operator must learn.
         version = _version_of(payload)
         if version is not None and not OLDEST_VERSION <= version <= PROTOCOL_VERSION:
-            raise ProtocolError(_version_reason(version)) from err
-        raise ProtocolError(f"invalid {kind.__name__}: {err}") from err
+            raise ProtocolError(_version_reason(version), ProtocolErrorCode.UNSUPPORTED_VERSION) from err
+        raise ProtocolError(f"invalid {kind.__name__}: {err}", _decode_error_code(err)) from err
     if not OLDEST_VERSION <= message.v <= PROTOCOL_VERSION:
-        raise ProtocolError(_version_reason(message.v))
+        raise ProtocolError(_version_reason(message.v), ProtocolErrorCode.UNSUPPORTED_VERSION)
     if isinstance(message, Batch):
         _sample_names.check(message)
         if message.v == 1:
@@ -418,6 +431,19 @@ def _version_of(payload: bytes) -> int | None:
         return msgspec.json.decode(payload, type=_Header).v
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
+
+
+def _decode_error_code(err: Exception) -> ProtocolErrorCode:
+    """Not JSON at all, or JSON of the wrong shape: msgspec tells only in its words.
+
+    Bad UTF-8 counts as an invalid message, as it always has on the collector's metrics.
+    """
+    text = str(err)
+    if not isinstance(err, msgspec.ValidationError) and (
+        "malformed" in text or "truncated" in text or "trailing characters" in text
+    ):
+        return ProtocolErrorCode.MALFORMED_JSON
+    return ProtocolErrorCode.INVALID_MESSAGE
 
 
 def _version_reason(version: int) -> str:
@@ -511,17 +537,21 @@ def parse_topic(prefix: str, name: str) -> tuple[str, Kind]:
     """Split `<prefix>/<agent_id>/<kind>` into the agent id and kind, or raise ProtocolError."""
     head = prefix + "/"
     if not name.startswith(head):
-        raise ProtocolError(f"topic {name!r} is not under {prefix!r}")
+        raise ProtocolError(f"topic {name!r} is not under {prefix!r}", ProtocolErrorCode.BAD_TOPIC)
     parts = name[len(head) :].split("/")
     if len(parts) != 2:
-        raise ProtocolError(f"topic {name!r} is not <prefix>/<agent_id>/<kind>")
+        raise ProtocolError(f"topic {name!r} is not <prefix>/<agent_id>/<kind>", ProtocolErrorCode.BAD_TOPIC)
     agent_id, kind_name = parts
     if not is_valid_agent_id(agent_id):
-        raise ProtocolError(f"topic {name!r} names an invalid agent id {agent_id!r}")
+        raise ProtocolError(
+            f"topic {name!r} names an invalid agent id {agent_id!r}", ProtocolErrorCode.BAD_TOPIC
+        )
     try:
         return agent_id, Kind(kind_name)
     except ValueError:
-        raise ProtocolError(f"topic {name!r} has unknown kind {kind_name!r}") from None
+        raise ProtocolError(
+            f"topic {name!r} has unknown kind {kind_name!r}", ProtocolErrorCode.BAD_TOPIC
+        ) from None
 
 
 _agent_id_rule = re.compile(AGENT_ID_PATTERN)

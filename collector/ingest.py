@@ -51,23 +51,11 @@ log = logging.getLogger(__name__)
 # Something that stores what presence messages carry (the inventory) in ingest's transaction.
 PresenceWriter = Callable[[Connection, Sequence[tuple[Presence, int]]], object]
 
-BAD_TOPIC: Final = "bad_topic"
 AGENT_ID_MISMATCH: Final = "agent_id_mismatch"
 INTERNAL_ERROR: Final = "internal_error"
 SESSION_TAKEN_OVER: Final = 0x8E  # MQTT v5 DISCONNECT reason: another client took this client id
 SHORT_SESSION_SECONDS: Final = 5.0
 MAX_TOPICS: Final = 200_000  # parsed topics kept (agents x kinds); beyond, the cache starts over
-
-
-def reason_code(reason: str) -> str:
-    """A short, bounded label for a ProtocolError reason, for metrics and filtering."""
-    if reason.startswith("payload of"):
-        return "too_large"
-    if reason.startswith("unsupported protocol version"):
-        return "unsupported_version"
-    if "malformed" in reason or "truncated" in reason or "trailing characters" in reason:
-        return "malformed_json"
-    return "invalid_message"
 
 
 @dataclass(slots=True)
@@ -271,8 +259,7 @@ class Ingest:
             self._reject(topic, payload, received_ns, AGENT_ID_MISMATCH, str(err), mid, qos)
             return
         except ProtocolError as err:
-            code = BAD_TOPIC if err.reason.startswith("topic ") else reason_code(err.reason)
-            self._reject(topic, payload, received_ns, code, err.reason, mid, qos)
+            self._reject(topic, payload, received_ns, err.code.value, err.reason, mid, qos)
             return
         with self._lock:
             self._pending.presences.append((message, received_ns))
