@@ -2,7 +2,10 @@
 
     AgentError                 root: anything the agent reports to a person and stops on
     ├── ConfigError            agent.toml or a flag has a bad value: names file, key, allowed values
-    └── SpoolError             the on-disk spool cannot be opened or written
+    ├── SpoolError             the on-disk spool cannot be opened or written
+    ├── SnmpError              agent/snmp/errors.py: a device or a profile (its own tree there)
+    ├── CheckFailed            agent/diagnostics/report.py: a diagnostic check could not run at all
+    └── _UsageError            agent/probe.py: `deskwatch-agent probe` called with bad arguments
 
 Problems with what the agent watches (a dead printer, a failed DNS lookup) are not
 errors: they travel as States in a batch.

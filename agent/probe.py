@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import msgspec
 
+from agent.errors import AgentError
 from agent.snmp.client import Client
 from agent.snmp.errors import DeviceUrlError
 from agent.snmp.poll import poll
@@ -26,8 +27,8 @@ from agent.snmp.target import Auth, Target, parse_device_url
 EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2
 
 
-class _UsageError(Exception):
-    pass
+class _UsageError(AgentError):
+    """The probe's arguments are wrong; argparse's message says how."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,7 +5,10 @@ CollectorError
 ├── WriteError         VictoriaMetrics did not take a write
 │   └── WriteRejected  ... and never will (a 4xx other than 408/429): retrying cannot help
 ├── BufferUnusable     the writer's on-disk buffer cannot be read or written
-└── DeadLetterNotFound no dead letter with that id
+├── DeadLetterNotFound no dead letter with that id
+├── ArticleError       collector/kb: a knowledge-base article cannot be read (also a ValueError)
+├── SettingsError      collector/rules/settings.py: the rules file cannot be used (also a ValueError)
+└── ApiError           collector/helpdesk/client.py: the `deskwatch` CLI got no usable answer
 """
 
 from __future__ import annotations

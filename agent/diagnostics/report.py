@@ -12,10 +12,12 @@ from typing import Any
 
 import msgspec
 
+from agent.errors import AgentError
+
 _encoder = msgspec.json.Encoder()
 
 
-class CheckFailed(Exception):
+class CheckFailed(AgentError):
     """The check could not run at all (a tool is missing, the OS has no such thing); `str()` says why."""
 
 

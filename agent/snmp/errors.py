@@ -1,6 +1,6 @@
 """Errors of the SNMP layer.
 
-SnmpError                 root: everything below is caught at the edge of a poll
+SnmpError                 an AgentError; everything below is caught at the edge of a poll
 ├── DeviceUnreachable     no answer within timeout and retries, or a transport error
 ├── DeviceError           the device answered with an SNMP error (authorization, tooBig...)
 ├── ProfileError          a profile file is invalid: names the file, the key and the value
@@ -9,8 +9,10 @@ SnmpError                 root: everything below is caught at the edge of a poll
 
 from __future__ import annotations
 
+from agent.errors import AgentError
 
-class SnmpError(Exception):
+
+class SnmpError(AgentError):
     """Root of all SNMP errors."""
 
 

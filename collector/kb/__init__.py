@@ -23,6 +23,8 @@ from pathlib import Path
 
 import msgspec
 
+from collector.errors import CollectorError
+
 SHIPPED = Path(__file__).with_name("articles")
 STALE_DAYS = 180
 _STEP = re.compile(r"^\s*\d+[.)]\s+(.*)$")
@@ -35,7 +37,7 @@ class FrontMatter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tags: list[str] = []
 
 
-class ArticleError(ValueError):
+class ArticleError(CollectorError, ValueError):
     """An article that cannot be read; the message names the file."""
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import msgspec
 
 from agent.protocol import NS, Severity
+from collector.errors import CollectorError
 from collector.rules.condition import Category
 from collector.rules.hours import WorkingHours, working_hours
 from collector.state import Limits, Scope, Track
@@ -248,7 +249,7 @@ class Settings(_Settings, frozen=True, forbid_unknown_fields=True):
         return list(merged.values())
 
 
-class SettingsError(ValueError):
+class SettingsError(CollectorError, ValueError):
     """A rules file that cannot be used; the message names the file and the path."""
 
 
