@@ -11,14 +11,16 @@ import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import msgspec
 
 from collector.helpdesk import diag, screens, whois
 from collector.helpdesk.answers import Agent, Article, Event, Incident, IncidentDetail, IncidentPage, Silence
-from collector.helpdesk.client import ApiError, Client
+from collector.helpdesk.client import ApiError, Client, Params
 from collector.inventory.picture import Lookup
 
+T = TypeVar("T")
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Handle = Callable[[argparse.Namespace], int]  # the exit status
 Screen = Callable[[argparse.Namespace, Client], str]  # what to print
@@ -68,6 +70,30 @@ def screen(show: Screen) -> Handle:
 def _dump(answer: object) -> str:
     """What `--json` prints: the answer as the API sent it."""
     return json.dumps(msgspec.to_builtins(answer), indent=2)
+
+
+def _no_params(_: argparse.Namespace) -> Params:
+    return {}
+
+
+def _if_given(name: str) -> Callable[[argparse.Namespace], Params]:
+    """The query parameter `name` from the option of that name, when it is not empty."""
+    return lambda args: {name: getattr(args, name)} if getattr(args, name) else {}
+
+
+def _get(
+    path: str,
+    answer: type[T],
+    show: Callable[[T], str],
+    params: Callable[[argparse.Namespace], Params] = _no_params,
+) -> Screen:
+    """GET `path` (its {fields} filled from the arguments) as `answer`; shown by `show`, or as JSON."""
+
+    def get(args: argparse.Namespace, client: Client) -> str:
+        found = client.fetch(path.format_map(vars(args)), answer, params=params(args))
+        return _dump(found) if args.json else show(found)
+
+    return get
 
 
 # incidents
@@ -175,21 +201,14 @@ def _site(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", default="")
 
 
-def _agents(args: argparse.Namespace, client: Client) -> str:
-    found = client.fetch("/agents", list[Agent], params={"site": args.site} if args.site else {})
-    return _dump(found) if args.json else screens.agents(found)
-
-
 def _agent_id(p: argparse.ArgumentParser) -> None:
     p.add_argument("id")
 
 
-def _agent(args: argparse.Namespace, client: Client) -> str:
-    found = client.fetch(f"/agents/{args.id}", Agent)
-    return _dump(found) if args.json else screens.agent(found)
-
-
-AGENTS = {"list": Command(None, _site, screen(_agents)), "show": Command(None, _agent_id, screen(_agent))}
+AGENTS = {
+    "list": Command(None, _site, screen(_get("/agents", list[Agent], screens.agents, _if_given("site")))),
+    "show": Command(None, _agent_id, screen(_get("/agents/{id}", Agent, screens.agent))),
+}
 
 
 # silences
@@ -219,11 +238,6 @@ def _silence(args: argparse.Namespace, client: Client) -> str:
     return _dump(made) if args.json else f"{made.kind} {made.id} until {screens.when(made.ends_ns)}"
 
 
-def _silences(args: argparse.Namespace, client: Client) -> str:
-    found = client.fetch("/silences", list[Silence])
-    return _dump(found) if args.json else screens.silences(found)
-
-
 def _remove(args: argparse.Namespace, client: Client) -> str:
     client.call("DELETE", f"/silences/{args.id}")
     return f"silence {args.id} removed"
@@ -231,7 +245,7 @@ def _remove(args: argparse.Namespace, client: Client) -> str:
 
 SILENCES = {
     "add": Command(None, _silence_arguments, screen(_silence)),
-    "list": Command(None, _no_arguments, screen(_silences)),
+    "list": Command(None, _no_arguments, screen(_get("/silences", list[Silence], screens.silences))),
     "remove": Command(None, _incident_id, screen(_remove)),
 }
 
@@ -243,22 +257,16 @@ def _condition(p: argparse.ArgumentParser) -> None:
     p.add_argument("--condition", default="")
 
 
-def _articles(args: argparse.Namespace, client: Client) -> str:
-    params = {"condition": args.condition} if args.condition else {}
-    found = client.fetch("/kb", list[Article], params=params)
-    return _dump(found) if args.json else screens.articles(found)
-
-
 def _slug(p: argparse.ArgumentParser) -> None:
     p.add_argument("slug")
 
 
-def _article(args: argparse.Namespace, client: Client) -> str:
-    found = client.fetch(f"/kb/{args.slug}", Article)
-    return _dump(found) if args.json else screens.article(found)
-
-
-KB = {"list": Command(None, _condition, screen(_articles)), "show": Command(None, _slug, screen(_article))}
+KB = {
+    "list": Command(
+        None, _condition, screen(_get("/kb", list[Article], screens.articles, _if_given("condition")))
+    ),
+    "show": Command(None, _slug, screen(_get("/kb/{slug}", Article, screens.article))),
+}
 
 
 # whois, report
@@ -270,11 +278,6 @@ def _whois_arguments(p: argparse.ArgumentParser) -> None:
         "(agent, host, user, ip, mac, serial, device). agent:ID always finds exactly one PC."
     )
     p.add_argument("query")
-
-
-def _whois(args: argparse.Namespace, client: Client) -> str:
-    found = client.fetch("/lookup", Lookup, params={"q": args.query})
-    return _dump(found) if args.json else whois.render(found)
 
 
 def _report_arguments(p: argparse.ArgumentParser) -> None:
@@ -313,7 +316,7 @@ COMMANDS = {
     "whois": Command(
         "the caller's PC, incidents and history, by user, PC, IP, MAC or serial",
         _whois_arguments,
-        screen(_whois),
+        screen(_get("/lookup", Lookup, whois.render, lambda args: {"q": args.query})),
     ),
     "report": Command("management report", _report_arguments, screen(_report)),
     # its exit status says what the check found
