@@ -13,8 +13,9 @@ from dashboards.panels import (
     GREEN,
     ORANGE,
     RED,
+    Part,
     Query,
-    finish,
+    assemble,
     new_dashboard,
     ok_mapping,
     row,
@@ -39,45 +40,40 @@ def build() -> model.Dashboard:
         "Is the collector keeping up? Ingest rate and lag, rejected messages, lost batches, writes "
         "to VictoriaMetrics and the disk buffer.",
     )
+    return assemble(d, panels())
 
-    d = d.with_row(row("Now"))
-    d = d.with_panel(
+
+def panels() -> list[Part]:
+    """The collector health dashboard's sections and panels, top to bottom."""
+    return [
+        row("Now"),
         stat(
             "Connected to the broker",
             "none",
             Query("min(deskwatch_mqtt_connected)"),
             mappings=ok_mapping("Connected", "Disconnected"),
             description="The least connected of the collector processes.",
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Samples per second",
             "cps",
             Query(f"sum(rate(deskwatch_ingest_samples_total[{RATE}]))"),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Lag p99",
             "s",
             Query(_quantile(0.99, "deskwatch_ingest_lag_seconds")),
             description="From an agent making a batch to its lines being written.",
             thresholds=steps(GREEN, (30, ORANGE), (300, RED)),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Disk buffer",
             "bytes",
             Query("sum(deskwatch_writer_buffer_bytes)"),
             description="Lines held on disk while VictoriaMetrics cannot take them.",
             thresholds=steps(GREEN, (1, ORANGE), (100 * 1024 * 1024, RED)),
-        )
-    )
-
-    d = d.with_row(row("Ingest"))
-    d = d.with_panel(
+        ),
+        row("Ingest"),
         timeseries(
             "Ingest rate",
             "cps",
@@ -87,18 +83,14 @@ def build() -> model.Dashboard:
             Query(f"sum by (instance) (rate(deskwatch_ingest_lines_total[{RATE}]))", "lines {{instance}}"),
             Query(f"sum by (kind) (rate(deskwatch_ingest_messages_total[{RATE}]))", "messages: {{kind}}"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Batches",
             "cps",
             Query(f"sum by (result) (rate(deskwatch_ingest_batches_total[{RATE}]))", "{{result}}"),
             Query(f"sum(rate(deskwatch_ingest_duplicates_total[{RATE}]))", "duplicates dropped"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Lag",
             "s",
@@ -108,9 +100,7 @@ def build() -> model.Dashboard:
             "while spools drain.",
             thresholds=steps(GREEN, (30, ORANGE), (300, RED)),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Decode errors",
             "cps",
@@ -118,9 +108,7 @@ def build() -> model.Dashboard:
             description="Messages rejected to the dead-letter store (`deskwatch-collector deadletter list`).",
             min_value=0,
             # A series appears with the first rejected message; until then nothing was rejected.
-        ).no_value("0")
-    )
-    d = d.with_panel(
+        ).no_value("0"),
         timeseries(
             "Sequence gaps",
             "short",
@@ -131,11 +119,8 @@ def build() -> model.Dashboard:
             ),
             description="Batches an agent numbered but the collector never saw (lost data).",
             min_value=0,
-        )
-    )
-
-    d = d.with_row(row("Writes to VictoriaMetrics"))
-    d = d.with_panel(
+        ),
+        row("Writes to VictoriaMetrics"),
         timeseries(
             "Write latency",
             "s",
@@ -144,26 +129,20 @@ def build() -> model.Dashboard:
             Query(_quantile(0.99, "deskwatch_ingest_flush_seconds"), "flush p99 (write, store, ack)"),
             thresholds=steps(GREEN, (1, ORANGE), (5, RED)),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Write errors",
             "cps",
             Query(f"sum by (kind) (rate(deskwatch_writer_write_errors_total[{RATE}]))", "{{kind}}"),
             description="Failed writes by HTTP status or `connection`; the lines wait in the disk buffer.",
             min_value=0,
-        ).no_value("0")
-    )
-    d = d.with_panel(
+        ).no_value("0"),
         timeseries(
             "Disk buffer",
             "bytes",
             Query("sum by (instance) (deskwatch_writer_buffer_bytes)", "bytes {{instance}}"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Buffered bodies and dropped lines",
             "short",
@@ -174,6 +153,5 @@ def build() -> model.Dashboard:
             ),
             description="Dropped lines are lost: the buffer was full (metrics.buffer_max_bytes).",
             min_value=0,
-        )
-    )
-    return finish(d)
+        ),
+    ]

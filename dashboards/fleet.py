@@ -11,10 +11,11 @@ from dashboards.panels import (
     PC_PAGE,
     PC_ROW,
     RED,
+    Part,
     Query,
+    assemble,
     bars,
     console_variable,
-    finish,
     label_variable,
     link,
     new_dashboard,
@@ -31,6 +32,12 @@ SITE = 'site=~"$site"'
 BUSY = steps(GREEN, (80, ORANGE), (95, RED))
 # Every collector process exports the same agent series (docs/metrics.md): max first, then count.
 UP = f"max by (agent_id, site) (deskwatch_agent_up{{{SITE}}})"
+# The rankings side by side: (title, what is ranked, legend).
+TOP = (
+    ("Top PCs by CPU", "cpu_used_percent", "{{agent_id}}"),
+    ("Top PCs by memory", "memory_used_percent", "{{agent_id}}"),
+    ("Fullest disks", "disk_used_percent", "{{agent_id}} {{mount}}"),
+)
 
 
 def build() -> model.Dashboard:
@@ -41,18 +48,20 @@ def build() -> model.Dashboard:
         "Agents online, lost and stale per site, the busiest PCs, and the problems agents see now.",
     ).with_variable(label_variable("site", "Site", "deskwatch_agent_up", "site"))
     d = d.with_variable(console_variable())
+    return assemble(d, panels())
 
-    d = d.with_row(row("Agents"))
-    d = d.with_panel(
+
+def panels() -> list[Part]:
+    """The fleet overview dashboard's sections and panels, top to bottom."""
+    return [
+        row("Agents"),
         stat(
             "Agents online",
             "none",
             Query(f"sum({UP})"),
             description="Agents whose last message was a birth or a batch, within their staleness window.",
             thresholds=steps(GREEN),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Agents not online",
             "none",
@@ -60,9 +69,7 @@ def build() -> model.Dashboard:
             Query(f"sum(1 - {UP})"),
             description="Offline (shut down), lost (Last Will) or stale (no batch for a few intervals).",
             thresholds=steps(GREEN, (1, RED)),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Problems agents see now",
             "none",
@@ -71,9 +78,7 @@ def build() -> model.Dashboard:
             description="States reported as a problem in the agents' latest rounds "
             "(gateway, DNS, printers, interfaces...).",
             thresholds=steps(GREEN, (1, ORANGE)),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Open incidents",
             "none",
@@ -81,9 +86,7 @@ def build() -> model.Dashboard:
             description="Incidents the collector has open (not yet resolved).",
             thresholds=steps(GREEN, (1, ORANGE), (10, RED)),
             no_value="0",
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Agents by site and status",
             "none",
@@ -92,17 +95,13 @@ def build() -> model.Dashboard:
                 f"(max by (agent_id, site, status) (deskwatch_agent_status{{{SITE}}}))"
             ),
             description="How many agents of each site are online, offline, lost or stale.",
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Agents online per site",
             "none",
             Query(f"sum by (site) ({UP})", "{{site}}"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Agents not heard from",
             "s",
@@ -115,44 +114,20 @@ def build() -> model.Dashboard:
             thresholds=steps(GREEN, (120, ORANGE), (600, RED)),
             links=[link("The PC in the helpdesk console", PC_ROW)],
             width=24,
-        )
-    )
-
-    d = d.with_row(row("Busiest PCs"))
-    d = d.with_panel(
-        bars(
-            "Top PCs by CPU",
-            "percent",
-            Query(f"topk(10, cpu_used_percent{{{SITE}}})", "{{agent_id}}"),
-            thresholds=BUSY,
-            max_value=100,
-            links=[link("The PC in the helpdesk console", PC_PAGE)],
-            width=8,
-        )
-    )
-    d = d.with_panel(
-        bars(
-            "Top PCs by memory",
-            "percent",
-            Query(f"topk(10, memory_used_percent{{{SITE}}})", "{{agent_id}}"),
-            thresholds=BUSY,
-            max_value=100,
-            links=[link("The PC in the helpdesk console", PC_PAGE)],
-            width=8,
-        )
-    )
-    d = d.with_panel(
-        bars(
-            "Fullest disks",
-            "percent",
-            Query(f"topk(10, disk_used_percent{{{SITE}}})", "{{agent_id}} {{mount}}"),
-            thresholds=BUSY,
-            max_value=100,
-            links=[link("The PC in the helpdesk console", PC_PAGE)],
-            width=8,
-        )
-    )
-    d = d.with_panel(
+        ),
+        row("Busiest PCs"),
+        *(
+            bars(
+                title,
+                "percent",
+                Query(f"topk(10, {measure}{{{SITE}}})", legend),
+                thresholds=BUSY,
+                max_value=100,
+                links=[link("The PC in the helpdesk console", PC_PAGE)],
+                width=8,
+            )
+            for title, measure, legend in TOP
+        ),
         timeseries(
             "CPU of the busiest PCs",
             "percent",
@@ -161,6 +136,5 @@ def build() -> model.Dashboard:
             min_value=0,
             max_value=100,
             width=24,
-        )
-    )
-    return finish(d)
+        ),
+    ]

@@ -17,9 +17,10 @@ from dashboards.panels import (
     GREEN,
     ORANGE,
     RED,
+    Part,
     Query,
+    assemble,
     bars,
-    finish,
     label_variable,
     new_dashboard,
     row,
@@ -66,9 +67,13 @@ def build() -> model.Dashboard:
         "Open incidents by category, site and severity; opened vs resolved; time to resolve; the "
         "problems that keep coming back.",
     ).with_variable(label_variable("site", "Site", "deskwatch_agent_up", "site"))
+    return assemble(d, panels())
 
-    d = d.with_row(row("Incidents"))
-    d = d.with_panel(
+
+def panels() -> list[Part]:
+    """The incidents dashboard's sections and panels, top to bottom."""
+    return [
+        row("Incidents"),
         stat(
             "Open incidents",
             "none",
@@ -76,9 +81,7 @@ def build() -> model.Dashboard:
             description="Incidents open or acknowledged, not yet resolved.",
             thresholds=steps(GREEN, (1, ORANGE), (10, RED)),
             no_value="0",
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Critical open",
             "none",
@@ -86,9 +89,7 @@ def build() -> model.Dashboard:
             description="Open incidents of severity critical.",
             thresholds=steps(GREEN, (1, RED)),
             no_value="0",
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Mean time to resolve",
             "s",
@@ -98,17 +99,13 @@ def build() -> model.Dashboard:
             thresholds=RESOLVE,
             no_value="none resolved",
             width=12,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Open by category",
             "none",
             Query(f"sum by (category) ({open_incidents(SITE)})", "{{category}}"),
             width=8,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Open by site",
             "none",
@@ -119,17 +116,13 @@ def build() -> model.Dashboard:
             ),
             description="Fleet-wide incidents (the same problem at many sites) show as (fleet-wide).",
             width=8,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Open by severity",
             "none",
             Query(f"sum by (severity) ({open_incidents(SITE)})", "{{severity}}"),
             width=8,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Opened vs resolved",
             "short",
@@ -138,9 +131,7 @@ def build() -> model.Dashboard:
             description="Incidents opened (reopens included) and resolved per interval; opened above "
             "resolved means a backlog." + FLEET_WIDE,
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Mean time to resolve by category",
             "s",
@@ -148,9 +139,7 @@ def build() -> model.Dashboard:
             description="From opened to resolved, averaged over each category's incidents resolved in "
             "the shown range." + FLEET_WIDE,
             thresholds=RESOLVE,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Incidents opened by category",
             "short",
@@ -161,11 +150,8 @@ def build() -> model.Dashboard:
             description="The kinds of problem that opened the most incidents (reopens included) in "
             "the shown range." + FLEET_WIDE + ' The conditions behind them: "Problems seen most".',
             width=24,
-        )
-    )
-
-    d = d.with_row(row("Problems the agents see"))
-    d = d.with_panel(
+        ),
+        row("Problems the agents see"),
         table(
             "Problems now",
             "none",
@@ -173,9 +159,7 @@ def build() -> model.Dashboard:
             Query(f"sum by (condition, severity, site) (state_ok{{{SITE}}} == bool 0) > 0"),
             description="How many subjects (PCs, printers, interfaces) fail each condition now.",
             thresholds=steps(ORANGE),
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Problems seen most",
             "short",
@@ -188,9 +172,7 @@ def build() -> model.Dashboard:
             ),
             description="Conditions that failed the longest over the shown range, summed over the "
             "subjects failing them.",
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Problems over time by condition",
             "short",
@@ -198,6 +180,5 @@ def build() -> model.Dashboard:
             min_value=0,
             stacked=True,
             width=24,
-        )
-    )
-    return finish(d)
+        ),
+    ]

@@ -14,10 +14,11 @@ from dashboards.panels import (
     GREEN,
     ORANGE,
     RED,
+    Part,
     Query,
+    assemble,
     bars,
     console_variable,
-    finish,
     label_variable,
     link,
     new_dashboard,
@@ -37,6 +38,12 @@ RATE = "$__rate_interval"
 NET = 'kind=~"network|firewall|wireless"'
 # Round trips on an office LAN are a few ms; beyond 100 ms users notice.
 RTT = steps(GREEN, (0.05, ORANGE), (0.2, RED))
+# What the PCs of each site measure: (title, field, thresholds).
+ROUND_TRIPS = (
+    ("Gateway round trip by site", "net_gateway_rtt_seconds", RTT),
+    ("DNS lookup time by site", "net_dns_rtt_seconds", RTT),
+    ("Internet round trip by site", "net_internet_rtt_seconds", steps(GREEN, (0.1, ORANGE), (0.5, RED))),
+)
 
 
 def _by_site(measurement_field: str) -> str:
@@ -73,39 +80,19 @@ def build() -> model.Dashboard:
         )
         .with_variable(console_variable())
     )
+    return assemble(d, panels())
 
-    d = d.with_row(row("What the PCs see"))
-    d = d.with_panel(
-        timeseries(
-            "Gateway round trip by site",
-            "s",
-            Query(_by_site("net_gateway_rtt_seconds"), "{{site}}"),
-            thresholds=RTT,
-            min_value=0,
-            width=8,
-        )
-    )
-    d = d.with_panel(
-        timeseries(
-            "DNS lookup time by site",
-            "s",
-            Query(_by_site("net_dns_rtt_seconds"), "{{site}}"),
-            thresholds=RTT,
-            min_value=0,
-            width=8,
-        )
-    )
-    d = d.with_panel(
-        timeseries(
-            "Internet round trip by site",
-            "s",
-            Query(_by_site("net_internet_rtt_seconds"), "{{site}}"),
-            thresholds=steps(GREEN, (0.1, ORANGE), (0.5, RED)),
-            min_value=0,
-            width=8,
-        )
-    )
-    d = d.with_panel(
+
+def panels() -> list[Part]:
+    """The network dashboard's sections and panels, top to bottom."""
+    return [
+        row("What the PCs see"),
+        *(
+            timeseries(
+                title, "s", Query(_by_site(measure), "{{site}}"), thresholds=marks, min_value=0, width=8
+            )
+            for title, measure, marks in ROUND_TRIPS
+        ),
         timeseries(
             "Checks failing by site",
             "percentunit",
@@ -118,20 +105,15 @@ def build() -> model.Dashboard:
             thresholds=steps(GREEN, (0.1, ORANGE), (0.5, RED)),
             min_value=0,
             max_value=1,
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Internet reachable now",
             "percentunit",
             Query(_by_site("net_internet_reachable")),
             description="Share of each site's PCs that reach the internet now.",
             thresholds=steps(RED, (0.5, ORANGE), (0.99, GREEN)),
-        )
-    )
-
-    d = d.with_row(row("Modems and routers"))
-    d = d.with_panel(
+        ),
+        row("Modems and routers"),
         table(
             "Devices",
             "none",
@@ -140,9 +122,7 @@ def build() -> model.Dashboard:
             links=[link("The device in the helpdesk console", DEVICE_ROW)],
             width=12,
             height=6,
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Not monitored by SNMP",
             "none",
@@ -157,18 +137,14 @@ def build() -> model.Dashboard:
             hide=("Time", "__name__", "Value", "value"),
             width=12,
             height=6,
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Reachable",
             "none",
             Query(f"max by (device) (snmp_device_reachable{{{NET}, {DEV}}})", "{{device}}"),
             mappings=ok_mapping("Reachable", "Unreachable"),
             height=6,
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Reboots in range",
             "none",
@@ -177,27 +153,21 @@ def build() -> model.Dashboard:
             thresholds=steps(GREEN, (1, ORANGE), (3, RED)),
             height=6,
             width=3,
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Uptime",
             "s",
             Query(f"max by (device) (snmp_device_uptime_seconds{{{DEV}}})", "{{device}}"),
             height=6,
             width=3,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Interface traffic",
             "bps",
             Query(f"{_iface_rate('snmp_interface_in_octets_total')} * 8", "in {{device}} {{if_name}}"),
             Query(f"{_iface_rate('snmp_interface_out_octets_total')} * 8", "out {{device}} {{if_name}}"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Interface errors and discards",
             "cps",
@@ -212,9 +182,7 @@ def build() -> model.Dashboard:
                 "discards {{device}} {{if_name}}",
             ),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Interface status",
             "none",
@@ -226,19 +194,14 @@ def build() -> model.Dashboard:
             mappings=ok_mapping("Up", "Down"),
             description="Operational status of every enabled interface (IF-MIB ifOperStatus).",
             width=12,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Interface speed",
             "bps",
             Query(_iface(f"snmp_interface_speed_bps{{{DEV}}}"), "{{device}} {{if_name}}"),
             width=12,
-        )
-    )
-
-    d = d.with_row(row("DSL and cable line quality"))
-    d = d.with_panel(
+        ),
+        row("DSL and cable line quality"),
         timeseries(
             "DSL sync rate",
             "bps",
@@ -247,9 +210,7 @@ def build() -> model.Dashboard:
             Query(_line("snmp_dsl_downstream_attainable_bps", "device, line"), "down attainable {{device}}"),
             description="The rate the line synchronised at; a drop after a resync points at line trouble.",
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "DSL SNR margin and attenuation",
             "dB",
@@ -259,9 +220,7 @@ def build() -> model.Dashboard:
             Query(_line("snmp_dsl_upstream_attenuation_db", "device, line"), "attenuation up {{device}}"),
             description="SNR margin below about 6 dB makes a line drop and resync.",
             thresholds=steps(RED, (6, ORANGE), (10, GREEN)),
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Cable channel power",
             "suffix:dBmV",
@@ -270,15 +229,12 @@ def build() -> model.Dashboard:
                 "{{direction}} {{channel}} {{device}}",
             ),
             description="DOCSIS downstream receive and upstream transmit power per channel.",
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Cable downstream SNR",
             "dB",
             Query(_line("snmp_docsis_snr_db", "device, direction, channel"), "{{channel}} {{device}}"),
             description="Below about 30 dB (256-QAM) downstream errors start.",
             thresholds=steps(RED, (30, ORANGE), (33, GREEN)),
-        )
-    )
-    return finish(d)
+        ),
+    ]

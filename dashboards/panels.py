@@ -8,8 +8,9 @@ gets a title, a unit and at least one query; `tests/dashboards/test_build.py` ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from grafana_foundation_sdk.builders import bargauge as bargauge_builder
 from grafana_foundation_sdk.builders import common as common_builder
@@ -30,6 +31,8 @@ DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${" + DATASOURCE_VA
 GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
 
 PanelBuilder = cog_builder.Builder[model.Panel]
+# What a dashboard's table lists, in order: section headings and the panels under each.
+Part = PanelBuilder | dashboard_builder.Row
 
 # The helpdesk console's address: data links open the caller's page (/pc/<agent_id>) and the
 # device page (/devices/<serial>) there. A text box, so each Grafana sets its own collector.
@@ -81,6 +84,24 @@ def _target(query: Query, ref_id: str) -> prometheus_builder.Dataquery:
     return target
 
 
+# Every panel kind of the SDK has the same framing methods, each returning its own builder.
+_Panel = TypeVar(
+    "_Panel", timeseries_builder.Panel, stat_builder.Panel, bargauge_builder.Panel, table_builder.Panel
+)
+
+
+def _framed(panel: _Panel, title: str, unit: str, description: str, width: int, height: int) -> _Panel:
+    """`panel` with its title, unit and description, on the datasource variable, `width` x `height`."""
+    return (
+        panel.title(title)
+        .description(description)
+        .unit(unit)
+        .datasource(DATASOURCE)
+        .span(width)
+        .height(height)
+    )
+
+
 def _ref_ids(queries: Sequence[Query]) -> list[tuple[Query, str]]:
     return [(q, chr(ord("A") + i)) for i, q in enumerate(queries)]
 
@@ -124,13 +145,7 @@ def timeseries(
 ) -> timeseries_builder.Panel:
     """A graph over time; thresholds, when given, are drawn as dashed lines."""
     panel = (
-        timeseries_builder.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(DATASOURCE)
-        .span(width)
-        .height(height)
+        _framed(timeseries_builder.Panel(), title, unit, description, width, height)
         .fill_opacity(10)
         .show_points(common.VisibilityMode.NEVER)
         .legend(
@@ -173,13 +188,7 @@ def stat(
 ) -> stat_builder.Panel:
     """One big number (or one per series), coloured by thresholds or mappings."""
     panel = (
-        stat_builder.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(DATASOURCE)
-        .span(width)
-        .height(height)
+        _framed(stat_builder.Panel(), title, unit, description, width, height)
         .with_target(_target(Query(query.expr, query.legend, instant=True), "A"))
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.NONE)
@@ -208,13 +217,7 @@ def bars(
 ) -> bargauge_builder.Panel:
     """Horizontal bars, one per series, for rankings and levels (top PCs, toner left)."""
     panel = (
-        bargauge_builder.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(DATASOURCE)
-        .span(width)
-        .height(height)
+        _framed(bargauge_builder.Panel(), title, unit, description, width, height)
         .with_target(_target(Query(query.expr, query.legend, instant=True), "A"))
         .orientation(common.VizOrientation.HORIZONTAL)
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
@@ -245,13 +248,7 @@ def table(
 ) -> table_builder.Panel:
     """The series' labels as columns and the current value as the last one."""
     panel = (
-        table_builder.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(DATASOURCE)
-        .span(width)
-        .height(height)
+        _framed(table_builder.Panel(), title, unit, description, width, height)
         .with_target(_target(Query(query.expr, query.legend, instant=True, table=True), "A"))
         .with_transformation(
             model.DataTransformerConfig(
@@ -321,6 +318,16 @@ def new_dashboard(uid: str, title: str, description: str) -> dashboard_builder.D
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
         .with_variable(datasource_variable())
     )
+
+
+def assemble(dashboard: dashboard_builder.Dashboard, parts: Iterable[Part]) -> model.Dashboard:
+    """The dashboard with `parts` added in order (a row starts a section), finished."""
+    for part in parts:
+        if isinstance(part, dashboard_builder.Row):
+            dashboard = dashboard.with_row(part)
+        else:
+            dashboard = dashboard.with_panel(part)
+    return finish(dashboard)
 
 
 def finish(builder: dashboard_builder.Dashboard) -> model.Dashboard:

@@ -9,10 +9,11 @@ from dashboards.panels import (
     GREEN,
     ORANGE,
     RED,
+    Part,
     Query,
+    assemble,
     bars,
     console_variable,
-    finish,
     label_variable,
     link,
     new_dashboard,
@@ -46,18 +47,20 @@ def build() -> model.Dashboard:
         .with_variable(console_variable())
         .link(link("This PC in the helpdesk console", CONSOLE + "/pc/${agent}"))
     )
+    return assemble(d, panels())
 
-    d = d.with_row(row("Now"))
-    d = d.with_panel(
+
+def panels() -> list[Part]:
+    """The PC detail dashboard's sections and panels, top to bottom."""
+    return [
+        row("Now"),
         stat(
             "Agent",
             "none",
             Query(f"max(deskwatch_agent_up{{{PC}}})"),
             mappings=ok_mapping("Online", "Not online"),
             description="As the collector sees it: online, or offline/lost/stale.",
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Last seen",
             "s",
@@ -65,12 +68,10 @@ def build() -> model.Dashboard:
             description="How long ago the collector last heard from this PC. When it is away (asleep, "
             "shut down, lost), the panels below show its last report until they go blank, never as now.",
             thresholds=steps(GREEN, (300, ORANGE), (3600, RED)),
-        )
-    )
-    d = d.with_panel(stat("Uptime", "s", Query(f"system_uptime_seconds{{{PC}}}")))
-    d = d.with_panel(stat("CPU", "percent", Query(f"cpu_used_percent{{{PC}}}"), thresholds=BUSY))
-    d = d.with_panel(stat("Memory", "percent", Query(f"memory_used_percent{{{PC}}}"), thresholds=BUSY))
-    d = d.with_panel(
+        ),
+        stat("Uptime", "s", Query(f"system_uptime_seconds{{{PC}}}")),
+        stat("CPU", "percent", Query(f"cpu_used_percent{{{PC}}}"), thresholds=BUSY),
+        stat("Memory", "percent", Query(f"memory_used_percent{{{PC}}}"), thresholds=BUSY),
         table(
             "Checks",
             "none",
@@ -80,11 +81,8 @@ def build() -> model.Dashboard:
             "printers it polls. Problem = the check fails now.",
             width=24,
             height=7,
-        )
-    )
-
-    d = d.with_row(row("Host"))
-    d = d.with_panel(
+        ),
+        row("Host"),
         timeseries(
             "CPU",
             "percent",
@@ -93,9 +91,7 @@ def build() -> model.Dashboard:
             thresholds=BUSY,
             min_value=0,
             max_value=100,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Load average",
             "none",
@@ -105,9 +101,7 @@ def build() -> model.Dashboard:
             Query(f"cpu_cores{{{PC}}}", "cores"),
             description="Runnable processes (not reported on Windows); above the core count means waiting.",
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Memory",
             "bytes",
@@ -116,51 +110,39 @@ def build() -> model.Dashboard:
             Query(f"memory_total_bytes{{{PC}}}", "total"),
             Query(f"swap_used_bytes{{{PC}}}", "swap used"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Disks used",
             "percent",
             Query(f"disk_used_percent{{{PC}}}", "{{mount}}"),
             thresholds=BUSY,
             max_value=100,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Disk free space",
             "bytes",
             Query(f"disk_free_bytes{{{PC}}}", "{{mount}}"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Disk fill rate",
             "Bps",
             # deriv of used bytes: positive while the disk fills; the disk_filling rule alerts on it.
             Query(f"deriv(disk_used_bytes{{{PC}}}[$__range])", "{{mount}}"),
             description="How fast each disk fills, fitted over the shown range; negative while it empties.",
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Disk I/O",
             "Bps",
             Query(f"rate(disk_io_read_bytes_total{{{PC}}}[{RATE}])", "read {{disk}}"),
             Query(f"rate(disk_io_write_bytes_total{{{PC}}}[{RATE}])", "write {{disk}}"),
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Network traffic",
             "bps",
             Query(f"rate(net_bytes_recv_total{{{PC}}}[{RATE}]) * 8", "in {{interface}}"),
             Query(f"rate(net_bytes_sent_total{{{PC}}}[{RATE}]) * 8", "out {{interface}}"),
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Network errors and drops",
             "cps",
@@ -173,19 +155,14 @@ def build() -> model.Dashboard:
                 "drops {{interface}}",
             ),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Processes",
             "none",
             Query(f"system_processes{{{PC}}}", "processes"),
             min_value=0,
-        )
-    )
-
-    d = d.with_row(row("Network checks"))
-    d = d.with_panel(
+        ),
+        row("Network checks"),
         timeseries(
             "Round-trip times",
             "s",
@@ -195,9 +172,7 @@ def build() -> model.Dashboard:
             Query(f"net_tcp_rtt_seconds{{{PC}}}", "TCP {{target}}"),
             Query(f"net_http_rtt_seconds{{{PC}}}", "HTTP {{url}}"),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Checks passing",
             "bool_yes_no",
@@ -208,31 +183,23 @@ def build() -> model.Dashboard:
             Query(f"net_http_ok{{{PC}}}", "HTTP {{url}}"),
             min_value=0,
             max_value=1,
-        )
-    )
-
-    d = d.with_row(row("Printers and devices this PC polls"))
-    d = d.with_panel(
+        ),
+        row("Printers and devices this PC polls"),
         bars(
             "Supply levels",
             "percent",
             Query(f"printer_supply_level_percent{{{PC}}}", "{{device}} {{supply}}"),
             thresholds=steps(RED, (5, ORANGE), (15, GREEN)),
             max_value=100,
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Devices",
             "none",
             Query(f"max by (device, kind) (snmp_device_reachable{{{PC}}})"),
             mappings=ok_mapping("Reachable", "Unreachable"),
             description="Printers and network devices this PC polls over SNMP.",
-        )
-    )
-
-    d = d.with_row(row("The agent"))
-    d = d.with_panel(
+        ),
+        row("The agent"),
         timeseries(
             "Spool",
             "none",
@@ -240,14 +207,11 @@ def build() -> model.Dashboard:
             Query(f"agent_spool_dropped_total{{{PC}}}", "dropped (total)"),
             description="Batches waiting for the broker; grows while the broker is unreachable.",
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Agent footprint",
             "bytes",
             Query(f"agent_rss_bytes{{{PC}}}", "memory (RSS)"),
             min_value=0,
-        )
-    )
-    return finish(d)
+        ),
+    ]

@@ -14,10 +14,11 @@ from dashboards.panels import (
     GREEN,
     ORANGE,
     RED,
+    Part,
     Query,
+    assemble,
     bars,
     console_variable,
-    finish,
     label_variable,
     link,
     new_dashboard,
@@ -60,42 +61,38 @@ def build() -> model.Dashboard:
         .with_variable(label_variable("device", "Printer", 'printer_info_value{site=~"$site"}', "device"))
         .with_variable(console_variable())
     )
+    return assemble(d, panels())
 
-    d = d.with_row(row("Now"))
-    d = d.with_panel(
+
+def panels() -> list[Part]:
+    """The printers dashboard's sections and panels, top to bottom."""
+    return [
+        row("Now"),
         stat(
             "Printers",
             "none",
             Query(f"count(count by (device) (printer_info_value{{{SEL}}}))"),
             thresholds=steps(GREEN),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Printers unreachable",
             "none",
             Query(f"sum({REACHABLE} == bool 0)"),
             thresholds=steps(GREEN, (1, RED)),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Supplies low or empty",
             "none",
             Query(f"sum({LEVELS} < bool 15)"),
             thresholds=steps(GREEN, (1, ORANGE)),
-        )
-    )
-    d = d.with_panel(
+        ),
         stat(
             "Printers with errors",
             "none",
             Query(f"sum({ERRORS} > bool 0)"),
             description="Printers whose hrPrinterDetectedErrorState has any bit set (jam, no paper, ...).",
             thresholds=steps(GREEN, (1, RED)),
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Printers",
             "none",
@@ -110,11 +107,8 @@ def build() -> model.Dashboard:
             links=[link("The printer in the helpdesk console", DEVICE_ROW)],
             width=24,
             height=6,
-        )
-    )
-
-    d = d.with_row(row("Supplies and trays"))
-    d = d.with_panel(
+        ),
+        row("Supplies and trays"),
         bars(
             "Supply levels",
             "percent",
@@ -124,9 +118,7 @@ def build() -> model.Dashboard:
             thresholds=LEVEL,
             links=[link("The printer in the helpdesk console", DEVICE_PAGE)],
             max_value=100,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Days until empty",
             "d",
@@ -137,9 +129,7 @@ def build() -> model.Dashboard:
             "forecast; the collector orders supplies at 14 days.",
             thresholds=DAYS_LEFT,
             max_value=None,
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Supply levels over time",
             "percent",
@@ -147,20 +137,15 @@ def build() -> model.Dashboard:
             thresholds=LEVEL,
             min_value=0,
             max_value=100,
-        )
-    )
-    d = d.with_panel(
+        ),
         bars(
             "Paper trays",
             "percent",
             Query(_per_device(f"printer_tray_level_percent{{{SEL}}}", "device, tray"), "{{device}} {{tray}}"),
             thresholds=steps(RED, (10, ORANGE), (25, GREEN)),
             max_value=100,
-        )
-    )
-
-    d = d.with_row(row("Errors and alerts"))
-    d = d.with_panel(
+        ),
+        row("Errors and alerts"),
         table(
             "Problems now",
             "none",
@@ -168,9 +153,7 @@ def build() -> model.Dashboard:
             mappings=ok_mapping(),
             description="What the printers report now: paper jams, toner low, covers open, "
             "Printer-MIB alerts.",
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Errors and alerts",
             "none",
@@ -178,19 +161,14 @@ def build() -> model.Dashboard:
             Query(_per_device(f"printer_alerts_active{{{SEL}}}"), "alerts {{device}}"),
             description="Active error bits (hrPrinterDetectedErrorState) and rows of prtAlertTable.",
             min_value=0,
-        )
-    )
-
-    d = d.with_row(row("Pages"))
-    d = d.with_panel(
+        ),
+        row("Pages"),
         bars(
             "Page count",
             "short",
             Query(_per_device(f"printer_pages_total{{{SEL}}}"), "{{device}}"),
             description="Pages printed in the printer's life (prtMarkerLifeCount).",
-        )
-    )
-    d = d.with_panel(
+        ),
         timeseries(
             "Pages per hour",
             "short",
@@ -199,14 +177,11 @@ def build() -> model.Dashboard:
                 "{{device}}",
             ),
             min_value=0,
-        )
-    )
-    d = d.with_panel(
+        ),
         table(
             "Counters by kind",
             "short",
             Query(_per_device(f"printer_counter_value_total{{{SEL}}}", "device, counter")),
             description="Vendor counters (colour, mono, copies, scans) where the printer has them.",
-        )
-    )
-    return finish(d)
+        ),
+    ]
