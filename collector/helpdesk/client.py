@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -14,6 +14,14 @@ T = TypeVar("T")
 
 Params = Mapping[str, str | int | Sequence[str]]
 Body = Mapping[str, object]
+
+
+class Request(TypedDict, total=False):
+    """What a request may carry besides its method and path."""
+
+    params: Params
+    json: Body
+    timeout: float  # seconds; the client's default otherwise
 
 
 class ApiError(CollectorError):
@@ -58,23 +66,15 @@ class Client:
         """Close the connection pool."""
         self.http.close()
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        json: Body | None = None,
-        timeout: float | None = None,
-    ) -> httpx.Response:
+    def call(self, method: str, path: str, **request: Unpack[Request]) -> httpx.Response:
         """One request; the response if the server took it."""
         try:
             response = self.http.request(
                 method,
                 path,
-                params=params,
-                json=json,
-                timeout=self.http.timeout if timeout is None else timeout,
+                params=request.get("params"),
+                json=request.get("json"),
+                timeout=request.get("timeout", self.http.timeout),
             )
         except httpx.HTTPError as err:
             raise ApiError(f"cannot reach the API: {err}") from err
@@ -82,18 +82,9 @@ class Client:
             raise ApiError(f"{response.status_code}: {_reason(response)}")
         return response
 
-    def fetch(
-        self,
-        path: str,
-        type: type[T],
-        *,
-        method: str = "GET",
-        params: Params | None = None,
-        json: Body | None = None,
-        timeout: float | None = None,
-    ) -> T:
+    def fetch(self, path: str, type: type[T], method: str = "GET", **request: Unpack[Request]) -> T:
         """The answer at `path` decoded into `type`; ApiError names the path if it does not fit."""
-        response = self.call(method, path, params=params, json=json, timeout=timeout)
+        response = self.call(method, path, **request)
         try:
             return msgspec.json.decode(response.content, type=type)
         except msgspec.MsgspecError as err:

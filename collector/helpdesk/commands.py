@@ -17,7 +17,7 @@ import msgspec
 
 from collector.helpdesk import diag, screens, whois
 from collector.helpdesk.answers import Agent, Article, Event, Incident, IncidentDetail, IncidentPage, Silence
-from collector.helpdesk.client import ApiError, Client, Params
+from collector.helpdesk.client import ApiError, Client, Params, Request
 from collector.inventory.picture import Lookup
 
 T = TypeVar("T")
@@ -146,12 +146,8 @@ def _act(path: str, body: Callable[[argparse.Namespace], dict[str, str]] | None,
     """POST to the incident's `path` and say what was done; `said` may name the answer's fields."""
 
     def act(args: argparse.Namespace, client: Client) -> str:
-        done = client.fetch(
-            f"/incidents/{args.id}/{path}",
-            Incident,
-            method="POST",
-            json=body(args) if body is not None else None,
-        )
+        request: Request = {"json": body(args)} if body is not None else {}
+        done = client.fetch(f"/incidents/{args.id}/{path}", Incident, "POST", **request)
         if args.json:
             return _dump(done)
         return f"incident {done.id}: " + said.format(assignee=done.assignee, status=done.status)
