@@ -11,19 +11,27 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import Any
+from typing import TypeVar
 
 import msgspec
 
-from collector.helpdesk.answers import Diagnostic
-from collector.helpdesk.client import Client
+from collector.helpdesk.answers import (
+    CheckResult,
+    Cpu,
+    Diagnostic,
+    Disks,
+    Memory,
+    NetworkConfig,
+    Printer,
+    Triage,
+    Wifi,
+)
+from collector.helpdesk.client import ApiError, Client
 
 GiB = 2**30
 SCREEN_LINES = 24
 EXIT_FINE, EXIT_PROBLEM, EXIT_FAILED = 0, 1, 2
-# A check's result is its own document (each check reports its own keys); the screens below
-# read the parts they show and skip what is missing.
-Result = dict[str, Any]
+R = TypeVar("R", bound=CheckResult)
 
 
 def add_arguments(diag: argparse.ArgumentParser) -> None:
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace, client: Client) -> tuple[str, int]:
     check = "triage" if args.triage else args.check
     if not check:
         raise ValueError("name a CHECK or use --triage")
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "check": check,
         "params": parse_params(args.param),
         "timeout_seconds": args.timeout,
@@ -87,15 +95,22 @@ def run(args: argparse.Namespace, client: Client) -> tuple[str, int]:
 
 def exit_status(answer: Diagnostic) -> int:
     """0 all fine, 1 a problem found, 2 refused or failed."""
-    problems = answer.result.get("problems")
+    problems = _result(answer, CheckResult).problems
     if answer.status in ("rejected", "timeout") or (answer.status == "error" and not problems):
         return EXIT_FAILED
     return EXIT_PROBLEM if problems else EXIT_FINE
 
 
+def _result(answer: Diagnostic, kind: type[R]) -> R:
+    """The check's result document read as `kind`; ApiError if it is not one."""
+    try:
+        return msgspec.convert(answer.result, kind)
+    except msgspec.ValidationError as err:
+        raise ApiError(f"unexpected {answer.check} result from {answer.agent_id}: {err}") from err
+
+
 def _head(answer: Diagnostic) -> str:
-    result: Result = answer.result
-    count = len(result.get("problems", []))
+    count = len(_result(answer, CheckResult).problems)
     verdict = f"{count} problem{'s' if count != 1 else ''}" if count else "no problems found"
     if answer.status == "rejected":
         verdict = "REJECTED by the agent"
@@ -109,12 +124,11 @@ def _head(answer: Diagnostic) -> str:
 
 def render(answer: Diagnostic) -> str:
     """One check: the verdict, the problems, then each part of the result on a line of its own."""
-    result: Result = answer.result
     lines = [_head(answer)]
     if answer.status == "rejected":
         return "\n".join([*lines, f"  reason: {answer.error}"])
-    lines += [f"  x {p}" for p in result.get("problems", [])]
-    for key, value in result.items():
+    lines += [f"  x {p}" for p in _result(answer, CheckResult).problems]
+    for key, value in answer.result.items():
         if key in ("ok", "problems"):
             continue
         if key.endswith("_seconds") and isinstance(value, float):
@@ -124,96 +138,88 @@ def render(answer: Diagnostic) -> str:
     return "\n".join(lines)
 
 
-def _short(value: Any, width: int = 100) -> str:
+def _short(value: object, width: int = 100) -> str:
     text = value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def render_triage(answer: Diagnostic) -> str:
     """Triage on one screen: verdict, every problem, the areas that are fine, then one line per area."""
-    result: Result = answer.result
+    result = _result(answer, Triage)
     lines = [_head(answer)]
     if answer.status == "rejected":
         return "\n".join([*lines, f"  reason: {answer.error}"])
-    problems = result.get("problems", [])
+    problems = result.problems
     shown = problems[:10]
     lines += [f"  x {_short(p, 110)}" for p in shown]
     if len(problems) > len(shown):
         lines.append(f"  x ... and {len(problems) - len(shown)} more (use --json)")
-    findings = result.get("findings", [])
-    fine = sorted(
-        {f["area"] for f in findings if f.get("ok")} - {f["area"] for f in findings if not f.get("ok")}
-    )
+    findings = result.findings if isinstance(result.findings, list) else []
+    fine = sorted({f.area for f in findings if f.ok} - {f.area for f in findings if not f.ok})
     if fine:
         lines.append(f"  ok: {', '.join(fine)}")
-    if result.get("pending"):
-        lines.append(f"  not finished: {', '.join(result['pending'])}")
+    if result.pending:
+        lines.append(f"  not finished: {', '.join(result.pending)}")
     lines.append("")
-    lines += [line for line in (_network(result), _disk(result), _memory(result), _cpu(result)) if line]
-    lines += _printers(result)
+    parts = (_network(result.network_config), _disk(result.disk), _memory(result.memory), _cpu(result.cpu))
+    lines += [line for line in parts if line]
+    lines += _printers(result.printers if isinstance(result.printers, list) else [])
     return "\n".join(lines[:SCREEN_LINES])
 
 
-def _network(result: Result) -> str:
-    config = result.get("network_config")
-    if not isinstance(config, dict):
+def _network(config: NetworkConfig | str | None) -> str:
+    if not isinstance(config, NetworkConfig):
         return ""
     up = [
-        f"{i['name']} {' '.join(a for a in i['addresses'] if ':' not in a)}".strip()
-        for i in config.get("interfaces", [])
-        if i.get("up") and i["name"] != "lo"
+        f"{i.name} {' '.join(a for a in i.addresses if ':' not in a)}".strip()
+        for i in config.interfaces
+        if i.up and i.name != "lo"
     ]
-    wifi = "".join(
-        f"  wifi {w['interface']} {w.get('signal_dbm', w.get('signal_percent', '?'))}"
-        for w in config.get("wifi", [])
-    )
-    servers = ", ".join(config.get("dns_servers", [])) or "-"
-    return f"network   gateway {config.get('gateway') or '-'}  dns {servers}  {'; '.join(up[:2])}{wifi}"[:120]
+    wifi = "".join(f"  wifi {w.interface} {_signal(w)}" for w in config.wifi)
+    servers = ", ".join(config.dns_servers) or "-"
+    return f"network   gateway {config.gateway or '-'}  dns {servers}  {'; '.join(up[:2])}{wifi}"[:120]
 
 
-def _disk(result: Result) -> str:
-    disk = result.get("disk")
-    if not isinstance(disk, dict):
+def _signal(w: Wifi) -> int | float | str:
+    if w.signal_dbm is not None:
+        return w.signal_dbm
+    return w.signal_percent if w.signal_percent is not None else "?"
+
+
+def _disk(disk: Disks | str | None) -> str:
+    if not isinstance(disk, Disks):
         return ""
-    parts = [
-        f"{d['mount']} {d['used_percent']:.0f} % ({d['free_bytes'] / GiB:.1f} GiB free)"
-        for d in disk["disks"]
-    ]
+    parts = [f"{d.mount} {d.used_percent:.0f} % ({d.free_bytes / GiB:.1f} GiB free)" for d in disk.disks]
     return ("disk      " + "; ".join(parts[:3]))[:120]
 
 
-def _memory(result: Result) -> str:
-    mem = result.get("memory")
-    if not isinstance(mem, dict) or "memory" not in mem:
+def _memory(mem: Memory | str | None) -> str:
+    if not isinstance(mem, Memory) or mem.memory is None:
         return ""
-    m, s = mem["memory"], mem.get("swap", {})
+    m, s = mem.memory, mem.swap
     return (
-        f"memory    {m['used_percent']:.0f} % used, {m['available_bytes'] / GiB:.1f} GiB available"
-        f"; swap {s.get('used_percent', 0):.0f} %"
+        f"memory    {m.used_percent:.0f} % used, {m.available_bytes / GiB:.1f} GiB available"
+        f"; swap {s.used_percent:.0f} %"
     )
 
 
-def _cpu(result: Result) -> str:
-    cpu = result.get("cpu")
-    if not isinstance(cpu, dict):
+def _cpu(cpu: Cpu | str | None) -> str:
+    if not isinstance(cpu, Cpu):
         return ""
-    top = ", ".join(f"{p['name']} {p['cpu_percent']:.0f} %" for p in cpu.get("processes", [])[:3])
-    return f"cpu       {cpu.get('cpu_percent', 0):.0f} % busy; top: {top}"[:120]
+    top = ", ".join(f"{p.name} {p.cpu_percent:.0f} %" for p in cpu.processes[:3])
+    return f"cpu       {cpu.cpu_percent:.0f} % busy; top: {top}"[:120]
 
 
-def _printers(result: Result) -> list[str]:
+def _printers(printers: list[Printer]) -> list[str]:
     out = []
-    for d in result.get("printers", [])[:3]:
-        if not d.get("reachable"):
-            out.append(f"printer   {d['address']}: no answer")
+    for d in printers[:3]:
+        if not d.reachable:
+            out.append(f"printer   {d.address}: no answer")
             continue
-        ident = d.get("identity", {})
         supplies = ", ".join(
-            f"{s.get('description') or '?'} {s['level_percent']:.0f} %"
-            for s in d.get("supplies", [])
-            if s.get("level_percent") is not None
+            f"{s.description or '?'} {s.level_percent:.0f} %"
+            for s in d.supplies
+            if s.level_percent is not None
         )
-        out.append(
-            f"printer   {ident.get('model') or d['address']}: {d.get('status', '?')}; {supplies}"[:120]
-        )
+        out.append(f"printer   {d.identity.model or d.address}: {d.status}; {supplies}"[:120])
     return out

@@ -121,6 +121,12 @@ def _odd_api() -> FastAPI:
     def agents() -> list[dict[str, object]]:
         return [{"agent_id": "pc-1", "site": "hq"}]  # status, host, ... missing
 
+    @app.post("/api/v1/agents/{agent_id}/diagnostics")
+    def diagnostic(agent_id: str) -> dict[str, object]:
+        answer = {"audit_id": 1, "command_id": "c1", "agent_id": agent_id, "check": "triage", "status": "ok"}
+        disk = {"disks": [{"mount": "/", "used_percent": "full"}]}  # a number expected
+        return answer | {"error": "", "duration_seconds": 0.5, "incident_id": None, "result": {"disk": disk}}
+
     return app
 
 
@@ -130,6 +136,7 @@ def _odd_api() -> FastAPI:
         (["incidents", "list"], "unexpected answer from GET /incidents: Expected `array`, got `str`"),
         (["kb", "show", "x"], "unexpected answer from GET /kb/x: JSON is malformed"),
         (["agents", "list", "--json"], "unexpected answer from GET /agents: Object missing required field"),
+        (["diag", "pc-1", "--triage"], "unexpected triage result from pc-1: Expected `float`, got `str`"),
     ],
 )
 def test_an_unexpected_answer_is_one_line_and_exit_1(
