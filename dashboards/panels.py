@@ -102,6 +102,25 @@ def _framed(panel: _Panel, title: str, unit: str, description: str, width: int, 
     )
 
 
+_Graph = TypeVar("_Graph", timeseries_builder.Panel, bargauge_builder.Panel)
+
+
+def _bounded(
+    panel: _Graph,
+    min_value: float | None,
+    max_value: float | None,
+    links: Sequence[dashboard_builder.DashboardLink],
+) -> _Graph:
+    """`panel` with its axis bounds, where given, and its data links."""
+    if min_value is not None:
+        panel = panel.min(min_value)
+    if max_value is not None:
+        panel = panel.max(max_value)
+    if links:
+        panel = panel.data_links(list(links))
+    return panel
+
+
 def _ref_ids(queries: Sequence[Query]) -> list[tuple[Query, str]]:
     return [(q, chr(ord("A") + i)) for i, q in enumerate(queries)]
 
@@ -163,15 +182,9 @@ def timeseries(
         panel = panel.thresholds(thresholds).thresholds_style(
             common_builder.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED)
         )
-    if min_value is not None:
-        panel = panel.min(min_value)
-    if max_value is not None:
-        panel = panel.max(max_value)
     if stacked:
         panel = panel.stacking(common_builder.StackingConfig().mode(common.StackingMode.NORMAL))
-    if links:
-        panel = panel.data_links(list(links))
-    return panel
+    return _bounded(panel, min_value, max_value, links)
 
 
 def stat(
@@ -224,13 +237,7 @@ def bars(
         .reduce_options(common_builder.ReduceDataOptions().calcs(["lastNotNull"]))
         .thresholds(thresholds if thresholds is not None else steps(BLUE))
     )
-    if min_value is not None:
-        panel = panel.min(min_value)
-    if max_value is not None:
-        panel = panel.max(max_value)
-    if links:
-        panel = panel.data_links(list(links))
-    return panel
+    return _bounded(panel, min_value, max_value, links)
 
 
 def table(
