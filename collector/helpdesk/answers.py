@@ -1,52 +1,40 @@
-"""The API's answers as the helpdesk CLI reads them: one Struct per response body.
+"""The API's answers as the helpdesk CLI reads them: one type per response body.
 
-Each mirrors a response model of collector/api (field for field, in the same order), so a
-field the server renames or drops fails the decode with a clear message instead of a
-KeyError in the middle of a table. Unknown fields are ignored: a newer server may add some.
+An incident and a silence are decoded into the models the server answers with
+(collector.incidents.model.Incident, collector.incidents.silences.Silence: pure modules).
+The other answers mirror a response model of collector/api field for field, in the same
+order. A field the server renames or drops fails the decode with a clear message instead
+of a KeyError in the middle of a table; unknown fields are ignored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Literal
 
 import msgspec
 
+from collector.incidents.model import Incident
+from collector.incidents.silences import Silence
+
+__all__ = [
+    "Agent",
+    "Article",
+    "ArticleRef",
+    "CheckResult",
+    "Diagnostic",
+    "Event",
+    "Incident",
+    "IncidentDetail",
+    "IncidentPage",
+    "Silence",
+    "Triage",
+]
+
 
 class _Answer(msgspec.Struct, frozen=True):
     pass
-
-
-class Incident(_Answer, frozen=True):
-    """An incident: `IncidentOut` in collector/api/schemas.py."""
-
-    id: int
-    key: str
-    rule: str
-    condition: str
-    category: str
-    severity: str
-    scope: str
-    subject: str
-    site: str
-    agent_id: str
-    device: str
-    summary: str
-    status: str
-    opened_ns: int
-    since_ns: int
-    updated_ns: int
-    acknowledged_ns: int | None
-    acknowledged_by: str
-    assignee: str
-    resolved_ns: int | None
-    resolved_by: str
-    flapping: bool
-    suppressed_by: str
-    silenced: bool
-    affected: list[str]
-    reopen_count: int
-    version: int
 
 
 class ArticleRef(_Answer, frozen=True):
@@ -58,10 +46,11 @@ class ArticleRef(_Answer, frozen=True):
     stale: bool
 
 
-class IncidentDetail(Incident, frozen=True):
-    """One incident with the articles that may fix it."""
+@dataclass(frozen=True, slots=True)
+class IncidentDetail(Incident):
+    """One incident with the articles that may fix it (the API's IncidentDetail)."""
 
-    articles: list[ArticleRef] = []
+    articles: list[ArticleRef] = field(default_factory=list)
 
 
 class IncidentPage(_Answer, frozen=True):
@@ -81,21 +70,6 @@ class Event(_Answer, frozen=True):
     kind: str
     actor: str
     text: str
-
-
-class Silence(_Answer, frozen=True):
-    """A silence or maintenance window."""
-
-    id: int
-    kind: str
-    site: str
-    device: str
-    agent_id: str
-    condition: str
-    starts_ns: int
-    ends_ns: int
-    reason: str
-    created_by: str
 
 
 class Agent(_Answer, frozen=True):
