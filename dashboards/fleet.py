@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as model
 
-from dashboards.incidents import open_incidents
+from dashboards.incidents import open_incidents_stat
 from dashboards.panels import (
     GREEN,
     ORANGE,
@@ -79,14 +79,7 @@ def panels() -> list[Part]:
             "(gateway, DNS, printers, interfaces...).",
             thresholds=steps(GREEN, (1, ORANGE)),
         ),
-        stat(
-            "Open incidents",
-            "none",
-            Query(f"sum({open_incidents(SITE)})"),
-            description="Incidents the collector has open (not yet resolved).",
-            thresholds=steps(GREEN, (1, ORANGE), (10, RED)),
-            no_value="0",
-        ),
+        open_incidents_stat("Incidents the collector has open (not yet resolved)."),
         table(
             "Agents by site and status",
             "none",

@@ -11,6 +11,7 @@ says. The problem panels read the agents' states (`state_ok`).
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import stat as stat_builder
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.panels import (
@@ -47,6 +48,18 @@ def open_incidents(selector: str) -> str:
     return f"max by (category, severity, site) (deskwatch_incidents_open{{{selector}}})"
 
 
+def open_incidents_stat(description: str) -> stat_builder.Panel:
+    """How many incidents are open on the chosen sites, orange from one, red from ten."""
+    return stat(
+        "Open incidents",
+        "none",
+        Query(f"sum({open_incidents(SITE)})"),
+        description=description,
+        thresholds=steps(GREEN, (1, ORANGE), (10, RED)),
+        no_value="0",
+    )
+
+
 def mean_time_to_resolve(by: str = "") -> str:
     """Seconds from opened to resolved, averaged over the incidents resolved in the shown range.
 
@@ -74,14 +87,7 @@ def panels() -> list[Part]:
     """The incidents dashboard's sections and panels, top to bottom."""
     return [
         row("Incidents"),
-        stat(
-            "Open incidents",
-            "none",
-            Query(f"sum({open_incidents(SITE)})"),
-            description="Incidents open or acknowledged, not yet resolved.",
-            thresholds=steps(GREEN, (1, ORANGE), (10, RED)),
-            no_value="0",
-        ),
+        open_incidents_stat("Incidents open or acknowledged, not yet resolved."),
         stat(
             "Critical open",
             "none",
