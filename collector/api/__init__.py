@@ -16,18 +16,11 @@ from typing import Annotated, Literal, Protocol
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
 from agent.protocol import NS
-from collector import reports
+from collector import answers, reports
 from collector.api.auth import Helpdesk, Viewer
 from collector.api.schemas import (
-    AgentOut,
-    ArticleOut,
-    ArticleRef,
     AssignIn,
     CommentIn,
-    DeviceOut,
-    EventOut,
-    IncidentDetail,
-    IncidentPage,
     ResolveIn,
     SilenceIn,
 )
@@ -88,9 +81,9 @@ class ApiContext:
     def today(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.clock() / NS, dt.UTC).date()
 
-    def articles_for(self, i: Incident) -> list[ArticleRef]:
+    def articles_for(self, i: Incident) -> list[answers.ArticleRef]:
         return [
-            ArticleRef(slug=a.slug, title=a.title, steps=list(a.steps), stale=a.stale(self.today()))
+            answers.ArticleRef(slug=a.slug, title=a.title, steps=list(a.steps), stale=a.stale(self.today()))
             for a in self.kb.for_condition(i.condition, i.rule)
         ]
 
@@ -114,7 +107,7 @@ def _act(fn: Callable[[], Incident]) -> Incident:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
 
 
-@router.get("/incidents", response_model=IncidentPage, tags=["incidents"])
+@router.get("/incidents", response_model=answers.IncidentPage, tags=["incidents"])
 def list_incidents(
     _: Viewer,
     ctx: Context,
@@ -131,7 +124,7 @@ def list_incidents(
         bool | None,
         Query(description="false: the queue (not silenced, not explained by another); true: only those"),
     ] = None,
-) -> IncidentPage:
+) -> answers.IncidentPage:
     found, total = ctx.store.list_incidents(
         IncidentFilter(
             status=tuple(status_ or ()),
@@ -146,23 +139,25 @@ def list_incidents(
             quiet=quiet,
         )
     )
-    return IncidentPage(total=total, limit=limit, offset=offset, items=found)
+    return answers.IncidentPage(total=total, limit=limit, offset=offset, items=found)
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
-def get_incident(incident_id: RowId, _: Viewer, ctx: Context) -> IncidentDetail:
+@router.get("/incidents/{incident_id}", response_model=answers.IncidentDetail, tags=["incidents"])
+def get_incident(incident_id: RowId, _: Viewer, ctx: Context) -> answers.IncidentDetail:
     i = _act(lambda: ctx.store.get(incident_id))
     fields = {f.name: getattr(i, f.name) for f in dataclasses.fields(i)}
-    return IncidentDetail(**fields, articles=ctx.articles_for(i))
+    return answers.IncidentDetail(**fields, articles=ctx.articles_for(i))
 
 
-@router.get("/incidents/{incident_id}/timeline", response_model=list[EventOut], tags=["incidents"])
-def timeline(incident_id: RowId, _: Viewer, ctx: Context) -> list[EventOut]:
+@router.get("/incidents/{incident_id}/timeline", response_model=list[answers.Event], tags=["incidents"])
+def timeline(incident_id: RowId, _: Viewer, ctx: Context) -> list[answers.Event]:
     try:
         events = ctx.store.timeline(incident_id)
     except IncidentNotFound as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
-    return [EventOut(id=e.id, time_ns=e.time_ns, kind=e.kind, actor=e.actor, text=e.text) for e in events]
+    return [
+        answers.Event(id=e.id, time_ns=e.time_ns, kind=e.kind, actor=e.actor, text=e.text) for e in events
+    ]
 
 
 @router.post("/incidents/{incident_id}/ack", response_model=Incident, tags=["incidents"])
@@ -185,8 +180,8 @@ def resolve(incident_id: RowId, body: ResolveIn, who: Helpdesk, ctx: Context) ->
     return _act(lambda: ctx.store.resolve(incident_id, who.name, body.text, ctx.clock()))
 
 
-def _agent_out(ctx: ApiContext, a: AgentSummary, with_incidents: bool) -> AgentOut:
-    return AgentOut(
+def _agent_out(ctx: ApiContext, a: AgentSummary, with_incidents: bool) -> answers.Agent:
+    return answers.Agent(
         agent_id=a.agent_id,
         site=a.site,
         status=a.status,
@@ -199,8 +194,8 @@ def _agent_out(ctx: ApiContext, a: AgentSummary, with_incidents: bool) -> AgentO
     )
 
 
-def _device_out(ctx: ApiContext, d: DeviceSummary, with_incidents: bool) -> DeviceOut:
-    return DeviceOut(
+def _device_out(ctx: ApiContext, d: DeviceSummary, with_incidents: bool) -> answers.Device:
+    return answers.Device(
         device=d.device,
         site=d.site,
         agents=list(d.agents),
@@ -212,26 +207,28 @@ def _device_out(ctx: ApiContext, d: DeviceSummary, with_incidents: bool) -> Devi
     )
 
 
-@router.get("/agents", response_model=list[AgentOut], tags=["fleet"])
-def list_agents(_: Viewer, ctx: Context, site: Annotated[str, Query(max_length=64)] = "") -> list[AgentOut]:
+@router.get("/agents", response_model=list[answers.Agent], tags=["fleet"])
+def list_agents(
+    _: Viewer, ctx: Context, site: Annotated[str, Query(max_length=64)] = ""
+) -> list[answers.Agent]:
     return [_agent_out(ctx, a, False) for a in ctx.directory.agents() if not site or a.site == site]
 
 
-@router.get("/agents/{agent_id}", response_model=AgentOut, tags=["fleet"])
-def get_agent(agent_id: Key, _: Viewer, ctx: Context) -> AgentOut:
+@router.get("/agents/{agent_id}", response_model=answers.Agent, tags=["fleet"])
+def get_agent(agent_id: Key, _: Viewer, ctx: Context) -> answers.Agent:
     for a in ctx.directory.agents():
         if a.agent_id == agent_id:
             return _agent_out(ctx, a, True)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no agent {agent_id}")
 
 
-@router.get("/devices", response_model=list[DeviceOut], tags=["fleet"])
-def list_devices(_: Viewer, ctx: Context) -> list[DeviceOut]:
+@router.get("/devices", response_model=list[answers.Device], tags=["fleet"])
+def list_devices(_: Viewer, ctx: Context) -> list[answers.Device]:
     return [_device_out(ctx, d, False) for d in ctx.directory.devices()]
 
 
-@router.get("/devices/{device}", response_model=DeviceOut, tags=["fleet"])
-def get_device(device: Key, _: Viewer, ctx: Context) -> DeviceOut:
+@router.get("/devices/{device}", response_model=answers.Device, tags=["fleet"])
+def get_device(device: Key, _: Viewer, ctx: Context) -> answers.Device:
     for d in ctx.directory.devices():
         if d.device == device:
             return _device_out(ctx, d, True)
@@ -274,8 +271,8 @@ def remove_silence(silence_id: RowId, _: Helpdesk, ctx: Context) -> Response:
     return Response(status_code=204)
 
 
-def _article_out(a: Article, today: dt.date) -> ArticleOut:
-    return ArticleOut(
+def _article_out(a: Article, today: dt.date) -> answers.Article:
+    return answers.Article(
         slug=a.slug,
         title=a.title,
         conditions=list(a.conditions),
@@ -286,18 +283,18 @@ def _article_out(a: Article, today: dt.date) -> ArticleOut:
     )
 
 
-@router.get("/kb", response_model=list[ArticleOut], tags=["knowledge base"])
+@router.get("/kb", response_model=list[answers.Article], tags=["knowledge base"])
 def list_articles(
     _: Viewer, ctx: Context, condition: Annotated[str, Query(max_length=64)] = ""
-) -> list[ArticleOut]:
+) -> list[answers.Article]:
     found: Sequence[Article] = (
         ctx.kb.for_condition(condition) if condition else list(ctx.kb.articles.values())
     )
     return [_article_out(a, ctx.today()) for a in found]
 
 
-@router.get("/kb/{slug}", response_model=ArticleOut, tags=["knowledge base"])
-def get_article(slug: Key, _: Viewer, ctx: Context) -> ArticleOut:
+@router.get("/kb/{slug}", response_model=answers.Article, tags=["knowledge base"])
+def get_article(slug: Key, _: Viewer, ctx: Context) -> answers.Article:
     article = ctx.kb.articles.get(slug)
     if article is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {slug}")

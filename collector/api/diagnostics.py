@@ -10,11 +10,12 @@ processes). The same routes answer under /api/ too, the form issue 8 names.
 The composition root provides the `Diagnostics` service to the app (collector.http.provide).
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from collector import answers
 from collector.api.auth import Helpdesk
 from collector.diagnostics import Answered, AuditEntry, Diagnostics, Refusal, Request
 from collector.http import part
@@ -50,30 +51,16 @@ class DiagnosticIn(BaseModel):
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
-class DiagnosticOut(BaseModel):
-    """The agent's answer: `status` ok, error (the check failed), rejected (refused) or timeout (partial)."""
-
-    audit_id: int
-    command_id: str
-    agent_id: str
-    check: str
-    status: Literal["ok", "error", "rejected", "timeout"]
-    error: str
-    duration_seconds: float
-    incident_id: int | None
-    result: dict[str, Any]
-
-
 Service = Annotated[Diagnostics, Depends(part(Diagnostics))]
 # Served under /api/v1 with the rest of the API, and under /api (the composition root mounts both).
 router = APIRouter(tags=["diagnostics"])
 
 
 # A plain `def`: FastAPI runs it in its thread pool, where waiting for the agent blocks no one else.
-@router.post("/agents/{agent_id}/diagnostics", response_model=DiagnosticOut)
+@router.post("/agents/{agent_id}/diagnostics", response_model=answers.Diagnostic)
 def run_diagnostic(
     agent_id: AgentId, body: DiagnosticIn, who: Helpdesk, diagnostics: Service
-) -> DiagnosticOut:
+) -> answers.Diagnostic:
     request = Request(agent_id, body.check, body.params, body.incident_id, body.timeout_seconds)
     outcome = diagnostics.run(request, who.name)
     if not isinstance(outcome, Answered):
@@ -82,7 +69,7 @@ def run_diagnostic(
     if reply is None:
         reason = f"agent {agent_id} did not answer within {body.timeout_seconds:g} s"
         raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, f"{reason} (audit #{outcome.audit_id})")
-    return DiagnosticOut(
+    return answers.Diagnostic(
         audit_id=outcome.audit_id,
         command_id=outcome.command_id,
         agent_id=agent_id,

@@ -1,18 +1,15 @@
-"""Request and response bodies of the REST API (pydantic: FastAPI validates with them -> 422).
+"""Request bodies of the REST API (pydantic: FastAPI validates them -> 422).
 
-An incident is answered as the model itself (collector.incidents.model.Incident): FastAPI
-serialises the dataclass, so a field added there is in the API without an edit here.
+The answers are collector.answers' dataclasses and the models themselves (an incident is
+collector.incidents.model.Incident), which the helpdesk CLI decodes into as well.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from collector.incidents.model import Incident
 
 Text = Annotated[str, Field(max_length=4000)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
@@ -64,65 +61,3 @@ class SilenceIn(_In):
         if self.starts and self.ends and self.ends <= self.starts:
             raise ValueError("ends must be after starts")
         return self
-
-
-class ArticleRef(BaseModel):
-    slug: str
-    title: str
-    steps: list[str]
-    stale: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentDetail(Incident):
-    """An incident with the knowledge-base articles for its condition."""
-
-    articles: list[ArticleRef]
-
-
-class IncidentPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    items: list[Incident]
-
-
-class EventOut(BaseModel):
-    id: int
-    time_ns: int
-    kind: str
-    actor: str
-    text: str
-
-
-class AgentOut(BaseModel):
-    agent_id: str
-    site: str
-    status: str
-    since_ns: int
-    last_seen_ns: int
-    host: str
-    version: str
-    away: str = ""  # why its absence is no problem: "laptop away", "asleep", "away outside working hours"
-    open_incidents: list[Incident] = []
-
-
-class DeviceOut(BaseModel):
-    device: str
-    site: str
-    agents: list[str]
-    problems: list[str]
-    last_seen_ns: int
-    monitoring: str = "answers"  # answers, unreachable, or "not monitored by SNMP" (never answered)
-    address: str = ""
-    open_incidents: list[Incident] = []
-
-
-class ArticleOut(BaseModel):
-    slug: str
-    title: str
-    conditions: list[str]
-    last_reviewed: dt.date
-    stale: bool
-    steps: list[str]
-    body: str

@@ -1,20 +1,17 @@
 """The API's answers as the helpdesk CLI reads them: one type per response body.
 
-An incident and a silence are decoded into the models the server answers with
-(collector.incidents.model.Incident, collector.incidents.silences.Silence: pure modules).
-The other answers mirror a response model of collector/api field for field, in the same
-order. A field the server renames or drops fails the decode with a clear message instead
-of a KeyError in the middle of a table; unknown fields are ignored.
+The API's response bodies are decoded into the very types the server answers with
+(collector.answers, collector.incidents.model.Incident, collector.incidents.silences.Silence:
+pure modules). A field the server renames or drops fails the decode with a clear message
+instead of a KeyError in the middle of a table; unknown fields are ignored. What is defined
+here are the result documents of the checks the CLI reads beyond their problems.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import Literal
-
 import msgspec
 
+from collector.answers import Agent, Article, ArticleRef, Diagnostic, Event, IncidentDetail, IncidentPage
 from collector.incidents.model import Incident
 from collector.incidents.silences import Silence
 
@@ -35,81 +32,6 @@ __all__ = [
 
 class _Answer(msgspec.Struct, frozen=True):
     pass
-
-
-class ArticleRef(_Answer, frozen=True):
-    """A knowledge-base article named in an incident, with its steps."""
-
-    slug: str
-    title: str
-    steps: list[str]
-    stale: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentDetail(Incident):
-    """One incident with the articles that may fix it (the API's IncidentDetail)."""
-
-    articles: list[ArticleRef] = field(default_factory=list)
-
-
-class IncidentPage(_Answer, frozen=True):
-    """A page of the incident queue."""
-
-    total: int
-    limit: int
-    offset: int
-    items: list[Incident]
-
-
-class Event(_Answer, frozen=True):
-    """One entry of an incident's timeline."""
-
-    id: int
-    time_ns: int
-    kind: str
-    actor: str
-    text: str
-
-
-class Agent(_Answer, frozen=True):
-    """An agent and its presence; `open_incidents` only when asked for one agent."""
-
-    agent_id: str
-    site: str
-    status: str
-    since_ns: int
-    last_seen_ns: int
-    host: str
-    version: str
-    away: str = ""
-    open_incidents: list[Incident] = []
-
-
-class Article(_Answer, frozen=True):
-    """A knowledge-base article."""
-
-    slug: str
-    title: str
-    conditions: list[str]
-    last_reviewed: dt.date
-    stale: bool
-    steps: list[str]
-    body: str
-
-
-class Diagnostic(_Answer, frozen=True):
-    """An agent's answer to a diagnostic check; `result` is the check's own document."""
-
-    audit_id: int
-    command_id: str
-    agent_id: str
-    check: str
-    status: Literal["ok", "error", "rejected", "timeout"]
-    error: str
-    duration_seconds: float
-    incident_id: int | None
-    result: dict[str, object]
 
 
 # The result documents of the checks the CLI reads beyond their problems. Each part the
