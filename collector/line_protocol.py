@@ -17,17 +17,24 @@ left out (in PromQL an empty label is the same as no label), and so is a non-fin
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from types import ModuleType
 from typing import Final
 
 from agent.protocol import Batch
 
-_native: ModuleType | None
-try:
-    from collector import _lines as _native
-except ImportError:  # not compiled on this machine (no C compiler): the Python loop does it all
-    _native = None
+# DESKWATCH_NO_C_LINES=1 leaves the C module out even where it is built, so the Python
+# path is tested (deploy/test.sh) and measured (bench/paths.py) on the same machine.
+NO_C_LINES: Final = "DESKWATCH_NO_C_LINES"
+DISABLED: Final = os.environ.get(NO_C_LINES, "") not in ("", "0")
+
+_native: ModuleType | None = None
+if not DISABLED:
+    try:
+        from collector import _lines as _native
+    except ImportError:  # not compiled on this machine (no C compiler): the Python loop does it all
+        _native = None
 
 STATE_MEASUREMENT: Final = "state"
 
@@ -118,7 +125,7 @@ def native() -> bool:
 
 
 def native_module() -> ModuleType | None:
-    """The C builder module, or None where it was not compiled."""
+    """The C builder module, or None where it was not compiled or is switched off."""
     return _native
 
 
