@@ -24,9 +24,9 @@ minutes, so each figure is given for every repeat), the shipped one (lean paho, 
 first in each turn: it is the baseline of the same run the others are compared with.
 Batches go out over bench/raw_mqtt.py, so the sender costs next to nothing.
 
-Last, what the C module's other entry point (`samples_body`, which builds the lines of
-an already decoded Batch) saves over the Python builder on the batches the fast lane
-hands back, and how many of this traffic's batches those are.
+Last, in one process: the fast lane against msgspec's decode + the Python builder per
+batch, and how many of this traffic's batches the lane hands back to the latter (the
+only batches a builder of decoded batches sees in the collector).
 
     python -m bench.paths [--agents 10000] [--seconds 20] [--repeats 2]
 """
@@ -34,7 +34,6 @@ hands back, and how many of this traffic's batches those are.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import subprocess
 import sys
@@ -166,47 +165,35 @@ if way == "share":
     args = (keep, fastlane._batch_tags, fastlane._raw_series, fastlane._raw_series_parts, MAX_ITEMS_PER_BATCH)
     print(sum(native.scan_batch(p, *args) is None for p in payloads) / len(payloads))
     sys.exit()
-c_body = getattr(native, "samples_body", None)
-if way == "c-body" and c_body is None:
-    print("nan")  # not in this build
-    sys.exit()
-lp = line_protocol
 def run():
     for p in payloads:
         if way == "lane":
             fastlane.decode_batch(p, keep)
-        elif way == "c-body":  # the lines of a decoded batch in C, as batch_body called it
-            batch = decode(p, Batch)
-            agent, site = lp._batch_tags(batch)
-            body = c_body(batch.samples, agent, site, batch.created_ns, lp._series, lp._series_parts,
-                          lp._field_keys, lp._field_key)
-            lp.with_states(batch, *body)
         else:
-            lp.batch_body(decode(p, Batch))
+            line_protocol.batch_body(decode(p, Batch))
 run()
 best = min((lambda t: (run(), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(5))
 print(best / rounds * 1e6)
 """
 
 
-def samples_body_saving(rounds: int = 2_000) -> tuple[float, float, float, float]:
-    """The fast lane and samples_body on this bench's batches, in a child process per way.
+def lane_per_batch(rounds: int = 2_000) -> tuple[float, float, float]:
+    """The fast lane against the ordinary way on this bench's batches, in a child process each.
 
-    µs per 60-sample batch for: the fast lane; msgspec's decode + C samples_body (NaN
-    where the module has none); decode + the Python builder; and the share of the batches
-    the lane hands back (the only ones a builder of decoded batches sees in the collector).
+    µs per 60-sample batch for the fast lane and for msgspec's decode + the Python builder,
+    and the share of the batches the lane hands back to the latter.
     """
     results = []
-    for way, env in (("lane", {}), ("c-body", {}), ("py-body", {"DESKWATCH_NO_C_LINES": "1"}), ("share", {})):
+    for way in ("lane", "decode", "share"):
         answer = subprocess.run(
             [sys.executable, "-c", _MICRO, way, str(rounds)],
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **env},
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
             capture_output=True,
             text=True,
             check=True,
         )
         results.append(float(answer.stdout.strip()))
-    return results[0], results[1], results[2], results[3]
+    return results[0], results[1], results[2]
 
 
 def spread(values: list[float], digits: int = 1) -> str:
@@ -303,28 +290,18 @@ def main() -> int:
             "ms",
             f"{BASELINE}: {base_saturated:.2f} ms ({extra_saturated:+.0%})",
         )
-    lane, body_c, body_py, share = samples_body_saving()
+    lane, body_py, share = lane_per_batch()
     print(
         f"\nper 60-sample batch, in one process: fast lane {lane:.0f} µs; decoded + Python {body_py:.0f} µs"
     )
     print(f"the lane hands back {share:.1%} of these batches (decoded and built in Python)")
     record(
-        "paths", "fast lane, per 60-sample batch", lane, "µs", f"decoded + Python builder {body_py:.0f} µs"
+        "paths",
+        "fast lane, per 60-sample batch",
+        lane,
+        "µs",
+        f"decoded + Python {body_py:.0f} µs; {share:.1%} of batches handed back",
     )
-    if not math.isnan(body_c):
-        saturated_us = base_saturated * SAMPLES  # µs of collector CPU per batch at saturation
-        saved = (body_py - body_c) * share / saturated_us
-        print(
-            f"C samples_body: {body_c:.0f} µs decoded + built, {body_py - body_c:.0f} µs less than Python on "
-            f"each batch the lane hands back: {saved:.2%} of the collector's CPU per batch at saturation"
-        )
-        record(
-            "paths",
-            "C samples_body: CPU saved at saturation",
-            saved * 100,
-            "%",
-            f"{share:.1%} of batches handed back by the lane; {body_c:.0f} vs {body_py:.0f} µs on each",
-        )
     return 0
 
 

@@ -6,7 +6,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 
-# gcc and python3-dev build the collector's C line builder (collector/_lines.c).
+# gcc and python3-dev build the collector's C fast lane (collector/_lines.c); gcc's
+# AddressSanitizer also fuzzes it in deploy/test.sh (tests/support/fuzz_lane.sh).
 # dbus-daemon: the agent's sleep and shutdown announcements are tested on a private bus.
 # wine64 runs the Windows agent (the official Windows CPython) in tests; msitools and wixl
 # build and inspect its MSI (deploy/windows/build.sh).
