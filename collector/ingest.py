@@ -68,6 +68,7 @@ def lean_client() -> bool:
     """True if ingest uses lean_paho's LeanClient; False for paho's own Client (warned about once)."""
     global _said_plain
     if os.environ.get(PLAIN_PAHO, "") not in ("", "0"):
+        log.info("%s is set: ingest uses paho's own client", PLAIN_PAHO)
         return False
     if lean_paho.MISSING:
         if not _said_plain:
