@@ -211,9 +211,21 @@ def main() -> int:
     parser.add_argument("--flood-rounds", type=int, default=3, help="batches of every agent at saturation")
     parser.add_argument("--saturation-rate", type=float, default=400_000, help="offered samples/s")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        type=int,
+        nargs="*",
+        choices=range(1, len(PATHS)),
+        help="measure only these of the other paths (1-3, in the order above); the shipped one always runs",
+    )
     args = parser.parse_args()
+    paths = {
+        name: env
+        for index, (name, env) in enumerate(PATHS.items())
+        if index == 0 or args.only is None or index in args.only
+    }
 
-    figures = {name: Figures() for name in PATHS}
+    figures = {name: Figures() for name in paths}
     with tempfile.TemporaryDirectory(prefix="bench-paths-") as tmp:
         work = Path(tmp)
         vm = VictoriaMetrics(work / "vm")
@@ -233,7 +245,7 @@ def main() -> int:
                 warm.stop()
             seq = 1
             for repeat in range(args.repeats):
-                for index, (name, env) in enumerate(PATHS.items()):
+                for index, (name, env) in enumerate(paths.items()):
                     core, design, saturated, rate, used = run_path(
                         work / f"run-{repeat}-{index}", vm, env, args, seq, base_ns
                     )
