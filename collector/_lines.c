@@ -1,21 +1,18 @@
-/* The collector's hot loop: a batch's Samples -> InfluxDB line protocol, as one UTF-8 body.
+/* The collector's hot loop in C: a Batch's JSON straight to InfluxDB line protocol, as one
+ * UTF-8 body (`scan_batch`, the fast lane; collector/fastlane.py calls it).
  *
  * collector/line_protocol.py is the definition; this module only runs its per-sample loop
  * without the interpreter, writing every line straight into one buffer. Everything that
- * needs a decision (escaping, sorting and splitting tags) stays in Python: a series or a
- * field key not seen before is handed to the Python functions that fill the caches, and
- * a value that is neither an exact int nor an exact float makes the whole batch go back
- * to the Python builder (the function returns None). The output is byte for byte what
- * "\n".join(batch_lines(batch)).encode() gives; tests/collector/test_line_protocol.py
- * checks that on generated batches.
+ * needs a decision (escaping, sorting and splitting tags) stays in Python: a series not
+ * seen before is handed to the Python function that fills the cache. The output is byte
+ * for byte what line_protocol.batch_body gives for the decoded batch;
+ * tests/collector/test_fast_lane.py checks that on generated, damaged and random payloads.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
-
-static PyObject *str_measurement, *str_fields, *str_tags, *str_time_ns;
 
 typedef struct {
     char *data;
@@ -99,25 +96,6 @@ buffer_long(Buffer *buf, long long value, int remember)
     return 0;
 }
 
-/* An int as str() writes it (see buffer_long for `remember`). */
-static int
-buffer_int(Buffer *buf, PyObject *number, int remember)
-{
-    int overflow;
-    long long value = PyLong_AsLongLongAndOverflow(number, &overflow);
-    if (value == -1 && PyErr_Occurred())
-        return -1;
-    if (overflow) {
-        PyObject *text = PyObject_Str(number);
-        if (text == NULL)
-            return -1;
-        int result = buffer_str(buf, text);
-        Py_DECREF(text);
-        return result;
-    }
-    return buffer_long(buf, value, remember);
-}
-
 static const double POWERS_OF_TEN[] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
 };
@@ -190,40 +168,6 @@ cached(PyObject *cache, PyObject *factory, PyObject *key)
     return PyObject_CallOneArg(factory, key);
 }
 
-/* The `key=value,...` part of a sample: 1 if something was written, 0 if no field was
- * finite, -1 on error, -2 for a value type this module leaves to Python. */
-static int
-write_fields(Buffer *buf, PyObject *fields, PyObject *field_keys, PyObject *field_key)
-{
-    Py_ssize_t pos = 0;
-    PyObject *name, *value;
-    int written = 0;
-    while (PyDict_Next(fields, &pos, &name, &value)) {
-        int is_float = PyFloat_CheckExact(value);
-        if (!is_float && !PyLong_CheckExact(value))
-            return -2;
-        if (is_float && !isfinite(PyFloat_AS_DOUBLE(value)))
-            continue;
-        if (written && buffer_write(buf, ",", 1) < 0)
-            return -1;
-        PyObject *key = cached(field_keys, field_key, name);
-        if (key == NULL)
-            return -1;
-        int failed = buffer_str(buf, key) < 0 || buffer_write(buf, "=", 1) < 0;
-        Py_DECREF(key);
-        if (failed)
-            return -1;
-        if (is_float) {
-            if (buffer_float(buf, PyFloat_AS_DOUBLE(value)) < 0)
-                return -1;
-        } else if (buffer_int(buf, value, 0) < 0) {
-            return -1;
-        }
-        written = 1;
-    }
-    return written;
-}
-
 /* A line's start: "\n" unless it is the first, then the cached series parts (a 3-tuple)
  * with the batch's agent and site tags between them. */
 static int
@@ -238,114 +182,6 @@ write_series(Buffer *buf, PyObject *parts, PyObject *agent, PyObject *site, int 
         buffer_str(buf, site) < 0 || buffer_str(buf, PyTuple_GET_ITEM(parts, 2)) < 0)
         return -1;
     return 0;
-}
-
-/* (measurement, tag names..., tag values...): the key line_protocol._series caches by. */
-static PyObject *
-series_key(PyObject *measurement, PyObject *tags)
-{
-    Py_ssize_t count = PyDict_GET_SIZE(tags);
-    PyObject *key = PyTuple_New(1 + 2 * count);
-    if (key == NULL)
-        return NULL;
-    Py_INCREF(measurement);
-    PyTuple_SET_ITEM(key, 0, measurement);
-    Py_ssize_t pos = 0, index = 0;
-    PyObject *name, *value;
-    while (PyDict_Next(tags, &pos, &name, &value)) {
-        Py_INCREF(name);
-        Py_INCREF(value);
-        PyTuple_SET_ITEM(key, 1 + index, name);
-        PyTuple_SET_ITEM(key, 1 + count + index, value);
-        index++;
-    }
-    return key;
-}
-
-/* One sample's line, appended after a "\n" unless it is the first: 1 written, 0 left out
- * (no finite field), -1 error, -2 leave the batch to Python. */
-static int
-write_sample(Buffer *buf, PyObject *sample, PyObject *const *args, int first)
-{
-    PyObject *agent = args[1], *site = args[2], *default_ns = args[3];
-    PyObject *series = args[4], *series_parts = args[5], *field_keys = args[6], *field_key = args[7];
-    Py_ssize_t start = buf->len;
-    int result = -1;
-    PyObject *measurement = NULL, *fields = NULL, *tags = NULL, *time_ns = NULL, *key = NULL,
-             *parts = NULL;
-
-    if ((measurement = PyObject_GetAttr(sample, str_measurement)) == NULL ||
-        (fields = PyObject_GetAttr(sample, str_fields)) == NULL ||
-        (tags = PyObject_GetAttr(sample, str_tags)) == NULL ||
-        (time_ns = PyObject_GetAttr(sample, str_time_ns)) == NULL)
-        goto done;
-    if (!PyUnicode_CheckExact(measurement) || !PyDict_CheckExact(fields) || !PyDict_CheckExact(tags) ||
-        !PyLong_CheckExact(time_ns)) {
-        result = -2;
-        goto done;
-    }
-    if ((key = series_key(measurement, tags)) == NULL ||
-        (parts = cached(series, series_parts, key)) == NULL)
-        goto done;
-    if (write_series(buf, parts, agent, site, first) < 0 || buffer_write(buf, " ", 1) < 0)
-        goto done;
-    result = write_fields(buf, fields, field_keys, field_key);
-    if (result != 1) {
-        buf->len = start; /* nothing of a sample without a finite field */
-        goto done;
-    }
-    if (buffer_write(buf, " ", 1) < 0 ||
-        buffer_int(buf, PyObject_IsTrue(time_ns) ? time_ns : default_ns, 1) < 0)
-        result = -1;
-done:
-    Py_XDECREF(measurement);
-    Py_XDECREF(fields);
-    Py_XDECREF(tags);
-    Py_XDECREF(time_ns);
-    Py_XDECREF(key);
-    Py_XDECREF(parts);
-    return result;
-}
-
-PyDoc_STRVAR(samples_body_doc,
-"samples_body(samples, agent, site, default_ns, series, series_parts, field_keys, field_key)\n"
-"--\n\n"
-"The lines of `samples` joined by newlines as UTF-8 bytes, and how many there are;\n"
-"None if a sample holds something only the Python builder handles.");
-
-static PyObject *
-samples_body(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "samples_body takes 8 arguments");
-        return NULL;
-    }
-    PyObject *samples = args[0];
-    if (!PyList_CheckExact(samples) || !PyUnicode_CheckExact(args[1]) || !PyUnicode_CheckExact(args[2]) ||
-        !PyLong_CheckExact(args[3]) || !PyDict_CheckExact(args[4]) || !PyDict_CheckExact(args[6])) {
-        Py_RETURN_NONE;
-    }
-    Buffer buf = {NULL, 0, 0, 0, {0}, 0};
-    Py_ssize_t lines = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(samples); i++) {
-        PyObject *sample = PyList_GET_ITEM(samples, i);
-        Py_INCREF(sample); /* the cache fillers run Python code */
-        int result = write_sample(&buf, sample, args, lines == 0);
-        Py_DECREF(sample);
-        if (result < 0) {
-            PyMem_Free(buf.data);
-            if (result == -2)
-                Py_RETURN_NONE;
-            return NULL;
-        }
-        lines += result;
-    }
-    PyObject *body = PyBytes_FromStringAndSize(buf.data ? buf.data : "", buf.len);
-    PyMem_Free(buf.data);
-    if (body == NULL)
-        return NULL;
-    PyObject *answer = Py_BuildValue("(Nn)", body, lines);
-    return answer;
 }
 
 /* ---- The fast lane: a Batch's JSON straight to line protocol ----------------------------
@@ -892,7 +728,6 @@ error:
 }
 
 static PyMethodDef methods[] = {
-    {"samples_body", (PyCFunction)(void (*)(void))samples_body, METH_FASTCALL, samples_body_doc},
     {"scan_batch", (PyCFunction)(void (*)(void))scan_batch, METH_FASTCALL, scan_batch_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -906,10 +741,5 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__lines(void)
 {
-    if ((str_measurement = PyUnicode_InternFromString("measurement")) == NULL ||
-        (str_fields = PyUnicode_InternFromString("fields")) == NULL ||
-        (str_tags = PyUnicode_InternFromString("tags")) == NULL ||
-        (str_time_ns = PyUnicode_InternFromString("time_ns")) == NULL)
-        return NULL;
     return PyModule_Create(&module_def);
 }

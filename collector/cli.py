@@ -67,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     collector.start()
     _tune_gc()
-    if not line_protocol.native():
+    if line_protocol.DISABLED:
+        log.warning(
+            "the C line builder is switched off (%s): ingest takes two to three times the CPU",
+            line_protocol.NO_C_LINES,
+        )
+    elif not line_protocol.native():
         log.warning(
             "the C line builder (collector/_lines.c) is not built on this machine: ingest takes two to "
             "three times the CPU; install gcc and the Python headers and reinstall deskwatch to build it"

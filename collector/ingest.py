@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -56,6 +58,29 @@ INTERNAL_ERROR: Final = "internal_error"
 SESSION_TAKEN_OVER: Final = 0x8E  # MQTT v5 DISCONNECT reason: another client took this client id
 SHORT_SESSION_SECONDS: Final = 5.0
 MAX_TOPICS: Final = 200_000  # parsed topics kept (agents x kinds); beyond, the cache starts over
+# DESKWATCH_PLAIN_PAHO=1: paho's own Client, without collector/lean_paho.py, so that path is
+# tested (deploy/test.sh) and measured (bench/paths.py) where lean_paho would fit.
+PLAIN_PAHO: Final = "DESKWATCH_PLAIN_PAHO"
+_said_plain = False  # the warning that lean_paho does not fit this paho, given once per process
+
+
+def lean_client() -> bool:
+    """True if ingest uses lean_paho's LeanClient; False for paho's own Client (warned about once)."""
+    global _said_plain
+    if os.environ.get(PLAIN_PAHO, "") not in ("", "0"):
+        log.info("%s is set: ingest uses paho's own client", PLAIN_PAHO)
+        return False
+    if lean_paho.MISSING:
+        if not _said_plain:
+            _said_plain = True
+            log.warning(
+                "paho-mqtt %s lacks what collector/lean_paho.py relies on (%s): ingest uses paho's "
+                "own client, at more CPU per message",
+                getattr(paho.mqtt, "__version__", "?"),
+                ", ".join(lean_paho.MISSING),
+            )
+        return False
+    return True
 
 
 @dataclass(slots=True)
@@ -132,10 +157,12 @@ class Ingest:
         """Call `writer(conn, presences)` in every flush's transaction, before anything is acknowledged."""
         self._presence_writers.append(writer)
 
-    def _make_client(self, password: str) -> lean_paho.LeanClient:
+    def _make_client(self, password: str) -> mqtt.Client:
         settings = self._config.mqtt
-        lean_paho.install()  # paho's per-message Properties setup was a quarter of its cost per batch
-        client = lean_paho.LeanClient(
+        lean = lean_client()
+        if lean:
+            lean_paho.install()  # paho's per-message Properties setup was a quarter of its cost per batch
+        client = (lean_paho.LeanClient if lean else mqtt.Client)(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,
@@ -150,7 +177,8 @@ class Ingest:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_payload = self._on_payload  # the batches agents send skip paho's MQTTMessage
+        if isinstance(client, lean_paho.LeanClient):
+            client.on_payload = self._on_payload  # the batches agents send skip paho's MQTTMessage
         client.reconnect_delay_set(1, 30)
         return client
 
@@ -349,12 +377,20 @@ class Ingest:
                 with self._lock:  # put it back in front, so nothing is acknowledged out of order
                     self._pending = _prepend(pending, self._pending)
                 raise
-            self._client.ack_all(pending.acks)
+            self._ack(pending.acks)
             # Counted once stored, per flush: four locked counters per batch were 3 % of ingest.
             self._accepted_batches.inc(len(pending.batches))
             self._metrics.samples.inc(pending.items)
             self._metrics.lines.inc(pending.lines)
             self._metrics.flush_seconds.observe(time.perf_counter() - started)
+
+    def _ack(self, acks: list[tuple[int, int]]) -> None:
+        client = self._client
+        if isinstance(client, lean_paho.LeanClient):
+            client.ack_all(acks)  # one write for the flush
+            return
+        for mid, qos in acks:
+            client.ack(mid, qos)
 
     def _store(self, pending: _Pending) -> None:
         if pending.bodies:

@@ -35,20 +35,33 @@ per message: about a third of the collector's time per batch before. Any other p
 large for the buffer) stops the split and goes through paho's own path, byte for byte
 as before. `ack_all` queues the PUBACKs of one flush as one write with one wake-up of
 paho's loop, not one each.
+
+All of this leans on about twenty private paho names, as paho 2.2 has them (pyproject.toml
+pins the collector to that minor release). `MISSING`, computed at import without raising,
+names every one the installed paho lacks or shapes otherwise, checked on real instances;
+where it is not empty `install()` does nothing and ingest uses paho's own Client, with one
+warning (collector/ingest.py). bench/paths.py measures what the module saves.
 """
 
 from __future__ import annotations
 
+import inspect
 import socket
 from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
 from typing import Any, Final, TypeAlias, cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt import _packet
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.matcher import MQTTMatcher
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+_packet: ModuleType | None
+try:
+    from paho.mqtt import _packet
+except ImportError:  # paho before 2.2 decodes packets inside client.py
+    _packet = None
 
 _TABLES: Final = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
 # The attributes every Properties has; all others are the properties themselves.
@@ -84,8 +97,12 @@ class LeanProperties(Properties):
 
 
 def install() -> None:
-    """Make paho build LeanProperties for every packet it decodes from now on (idempotent)."""
-    _packet.Properties = LeanProperties  # type: ignore[attr-defined]
+    """Make paho build LeanProperties for every packet it decodes from now on (idempotent).
+
+    Does nothing where the paho installed is not one this module fits (`MISSING`).
+    """
+    if _packet is not None and not MISSING:
+        _packet.Properties = LeanProperties  # type: ignore[attr-defined]
 
 
 class LeanMatcher(MQTTMatcher):
@@ -249,3 +266,84 @@ class LeanClient(mqtt.Client):
         if pubacks and self._manual_ack:
             self._packet_queue(PUBACK, bytes(pubacks), 0, 1)
         pubacks.clear()
+
+
+def _takes(function: object, *names: str) -> bool:
+    """True if `function` can be called with exactly these positional parameters."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in parameters if p.kind in positional and p.default is inspect.Parameter.empty]
+    return [p.name for p in parameters[: len(names)]] == list(names) and len(required) <= len(names)
+
+
+def _has_lock(owner: object, name: str) -> bool:
+    lock = getattr(owner, name, None)
+    return hasattr(lock, "__enter__") and hasattr(lock, "__exit__")
+
+
+def missing() -> tuple[str, ...]:
+    """The private paho names this module relies on that the installed paho lacks or shapes otherwise.
+
+    Every name that LeanProperties, LeanMatcher, LeanClient and install() read, write or
+    override, checked on real instances: a paho release that renames or reshapes one of
+    them would otherwise break ingest at its first message, or quietly (a keepalive
+    timestamp written to an attribute paho no longer reads).
+    """
+    gaps: list[str] = []
+
+    def need(ok: object, name: str) -> None:
+        if not ok:
+            gaps.append(name)
+
+    need(
+        _packet is not None and getattr(_packet, "Properties", None) in (Properties, LeanProperties),
+        "paho.mqtt._packet.Properties",
+    )
+    tables = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    need(set(vars(tables)) == _OWN, "Properties attributes (packetType, types, names, properties)")
+    need(isinstance(getattr(tables, "types", None), list), "Properties.types")
+    need(isinstance(getattr(tables, "names", None), dict), "Properties.names")
+    need(isinstance(getattr(tables, "properties", None), dict), "Properties.properties")
+    need(_takes(Properties.unpack, "self", "buffer"), "Properties.unpack(buffer)")
+    need(_takes(Properties.clear, "self"), "Properties.clear()")
+    matcher = MQTTMatcher()  # type: ignore[no-untyped-call]
+    need(
+        isinstance(getattr(getattr(matcher, "_root", None), "_children", None), dict),
+        "MQTTMatcher._root._children",
+    )
+    need(_takes(MQTTMatcher.iter_match, "self", "topic"), "MQTTMatcher.iter_match(topic)")
+    need(callable(getattr(mqtt, "time_func", None)), "paho.mqtt.client.time_func")
+    need(hasattr(mqtt, "MQTT_LOG_ERR"), "paho.mqtt.client.MQTT_LOG_ERR")
+    need(_takes(mqtt.Client._create_socket, "self"), "Client._create_socket()")
+    need(_takes(mqtt.Client._packet_read, "self"), "Client._packet_read()")
+    need(
+        _takes(mqtt.Client._packet_queue, "self", "command", "packet", "mid", "qos"),
+        "Client._packet_queue(command, packet, mid, qos)",
+    )
+    need(_takes(mqtt.Client._easy_log, "self", "level", "fmt"), "Client._easy_log(level, fmt, *args)")
+    need(_takes(mqtt.Client.ack, "self", "mid", "qos"), "Client.ack(mid, qos)")
+    try:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, manual_ack=True)
+    except Exception as err:  # a Client that cannot even be built is not one to subclass
+        return (*gaps, f"Client() ({err})")
+    own = vars(client)
+    need("_sock" in own, "Client._sock")
+    need(own.get("_manual_ack") is True, "Client._manual_ack")
+    need(
+        isinstance(own.get("_in_packet"), dict) and own["_in_packet"].get("command") == 0,
+        "Client._in_packet['command']",
+    )
+    need(isinstance(own.get("_on_message_filtered"), MQTTMatcher), "Client._on_message_filtered")
+    need("_protocol" in own, "Client._protocol")
+    need(isinstance(own.get("_last_bytes_received"), float), "Client._last_bytes_received")
+    need(_has_lock(client, "_msgtime_mutex"), "Client._msgtime_mutex")
+    need(_has_lock(client, "_in_callback_mutex"), "Client._in_callback_mutex")
+    need(isinstance(own.get("suppress_exceptions"), bool), "Client.suppress_exceptions")
+    return tuple(gaps)
+
+
+# Checked once, at import: ingest uses paho's own Client when anything is missing.
+MISSING: Final = missing()

@@ -17,17 +17,24 @@ left out (in PromQL an empty label is the same as no label), and so is a non-fin
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from types import ModuleType
 from typing import Final
 
 from agent.protocol import Batch
 
-_native: ModuleType | None
-try:
-    from collector import _lines as _native
-except ImportError:  # not compiled on this machine (no C compiler): the Python loop does it all
-    _native = None
+# DESKWATCH_NO_C_LINES=1 leaves the C module out even where it is built, so the Python
+# path is tested (deploy/test.sh) and measured (bench/paths.py) on the same machine.
+NO_C_LINES: Final = "DESKWATCH_NO_C_LINES"
+DISABLED: Final = os.environ.get(NO_C_LINES, "") not in ("", "0")
+
+_native: ModuleType | None = None
+if not DISABLED:
+    try:
+        from collector import _lines as _native
+    except ImportError:  # not compiled on this machine (no C compiler): the Python loop does it all
+        _native = None
 
 STATE_MEASUREMENT: Final = "state"
 
@@ -90,7 +97,7 @@ def series_parts(key: tuple[str, ...]) -> tuple[str, str, str]:
 def _series_parts(key: tuple[str, ...]) -> tuple[str, str, str]:
     """The line's start up to `agent_id`, between `agent_id` and `site`, and after `site`.
 
-    `key` is (measurement, tag names..., tag values...) as `_sample_lines` and the C builder build it.
+    `key` is (measurement, tag names..., tag values...) as `_sample_lines` builds it.
     """
     count = (len(key) - 1) // 2
     items = tuple(zip(key[1 : 1 + count], key[1 + count :], strict=True))
@@ -113,12 +120,12 @@ def _split_tags(items: tuple[tuple[str, str], ...]) -> tuple[str, str, str]:
 
 
 def native() -> bool:
-    """True when the C builder (collector/_lines.c) is installed and `batch_body` uses it."""
+    """True when the C module (collector/_lines.c) is installed and the fast lane uses it."""
     return _native is not None
 
 
 def native_module() -> ModuleType | None:
-    """The C builder module, or None where it was not compiled."""
+    """The C module (collector/_lines.c), or None where it was not compiled or is switched off."""
     return _native
 
 
@@ -131,19 +138,12 @@ def batch_lines(batch: Batch) -> list[str]:
 def batch_body(batch: Batch) -> tuple[bytes, int]:
     """`batch_lines(batch)` joined by newlines as UTF-8, and how many lines: what ingest writes.
 
-    The samples' lines come from the C builder (collector/_lines.c) when it is installed,
-    else from the Python loop of `_sample_lines`; both give the same bytes.
+    Ingest builds most batches' lines in the C fast lane (collector/fastlane.py); this is
+    the way for the others, and the definition the lane is tested against.
     """
     agent, site = _batch_tags(batch)
-    answer = None
-    if _native is not None:
-        answer = _native.samples_body(
-            batch.samples, agent, site, batch.created_ns, _series, _series_parts, _field_keys, _field_key
-        )
-    if answer is None:
-        lines = _sample_lines(batch, agent, site)
-        answer = "\n".join(lines).encode(), len(lines)
-    return with_states(batch, *answer)
+    lines = _sample_lines(batch, agent, site)
+    return with_states(batch, "\n".join(lines).encode(), len(lines))
 
 
 def with_states(batch: Batch, body: bytes, count: int) -> tuple[bytes, int]:

@@ -6,7 +6,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 
-# gcc and python3-dev build the collector's C line builder (collector/_lines.c).
+# gcc and python3-dev build the collector's C fast lane (collector/_lines.c); gcc's
+# AddressSanitizer also fuzzes it in deploy/test.sh (tests/support/fuzz_lane.sh).
 # dbus-daemon: the agent's sleep and shutdown announcements are tested on a private bus.
 # wine64 runs the Windows agent (the official Windows CPython) in tests; msitools and wixl
 # build and inspect its MSI (deploy/windows/build.sh).
@@ -46,3 +47,6 @@ if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ] || [ "$repo/coll
   URLLIB3_NO_OVERRIDE=1 "$repo/.venv/bin/pip" install -q --no-binary urllib3-future -e "$repo[dev]"
   touch "$stamp"
 fi
+# paho-mqtt 2.1, which collector/lean_paho.py does not fit, for the test that the collector
+# still ingests with it (tests/collector/test_paho_fallback.py); fetched once, into .venv/cache.
+(cd "$repo" && "$repo/.venv/bin/python" -m tests.support.old_paho >/dev/null)

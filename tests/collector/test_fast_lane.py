@@ -10,6 +10,7 @@ other JSON spellings of the same batch, malformed and truncated ones, and random
 from __future__ import annotations
 
 import json
+import math
 import random
 import string
 import struct
@@ -293,6 +294,35 @@ def test_without_observers_nothing_is_kept_and_none_keeps_all() -> None:
     assert decode_batch(payload, ()).batch.samples == []
     assert [s.measurement for s in decode_batch(payload, None).batch.samples] == ["cpu", "net"]
     assert [s.measurement for s in decode_batch(payload, KEEP).batch.samples] == ["cpu"]
+
+
+def test_floats_are_written_as_repr_writes_them() -> None:
+    # The lane has a quick way for floats with few digits and hands the rest to CPython's
+    # repr algorithm; either way the text must be repr's, for any double msgspec writes.
+    rng = random.Random(20261123)
+    values = [0.0, -0.0, 0.1, 0.3, 1e-4, 9.999e-5, 1e15, 1e15 - 1, 999999999999999.9, 1e16, 2.0**53, 5e-324]
+    for _ in range(40_000):
+        values += [
+            rng.random(),
+            round(rng.uniform(-1e6, 1e6), rng.randrange(0, 8)),
+            struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0],
+            float(rng.randrange(-(10**16), 10**16)),
+            rng.randrange(1, 10 ** rng.randrange(1, 16)) / 10 ** rng.randrange(0, 18),
+        ]
+    finite = [v for v in values if math.isfinite(v)]
+    wrong: list[tuple[float, bytes]] = []
+    for start in range(0, len(finite), 1000):
+        chunk = finite[start : start + 1000]
+        samples = (f'{{"measurement":"m","fields":{{"f":{v!r}}},"time_ns":1}}' for v in chunk)
+        payload = agent_batch(",".join(samples))
+        assert lane_takes(payload)
+        lines = decode_batch(payload, KEEP).body.split(b"\n")
+        wrong += [
+            (v, line)
+            for v, line in zip(chunk, lines, strict=True)
+            if not line.endswith(f" f={v!r} 1".encode())
+        ]
+    assert not wrong[:5]
 
 
 def test_numbers_read_as_msgspec_reads_them() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,10 @@ import urllib.request
 from pathlib import Path
 
 from tests.support.services import REPO, free_port
+
+# The switches to ingest's slower paths (collector/ingest.py, collector/line_protocol.py):
+# deploy/test.sh sets them to run the same tests on those paths, so children inherit them.
+PATH_SWITCHES = ("DESKWATCH_PLAIN_PAHO", "DESKWATCH_NO_C_LINES")
 
 
 def create_token(db_url: str, role: str) -> str:
@@ -80,7 +85,8 @@ internal_listen = "127.0.0.1:{self.internal_port}"
 {extra}
 """
         )
-        self.env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})}
+        switches = {name: os.environ[name] for name in PATH_SWITCHES if name in os.environ}
+        self.env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **switches, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

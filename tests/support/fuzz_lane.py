@@ -1,10 +1,11 @@
 """Fuzz the C fast lane (scan_batch) under AddressSanitizer: for anyone changing collector/_lines.c.
 
-The C module parses payloads from the network, so a change to it should also pass a
-long run of damaged payloads with memory errors trapped, beyond the equivalence tests in
-tests/collector/test_fast_lane.py (which CI runs without a sanitizer):
+The C module parses payloads from the network, so it must also pass runs of damaged
+payloads with memory errors trapped, beyond the equivalence tests in
+tests/collector/test_fast_lane.py (which run without a sanitizer). CI (deploy/test.sh)
+runs it for 60 s; after changing collector/_lines.c, run it longer:
 
-    bash tests/support/fuzz_lane.sh 120     # seconds; builds an ASan copy of the module in /tmp
+    bash tests/support/fuzz_lane.sh 600     # seconds; builds an ASan copy of the module in /tmp
 
 It only looks for crashes and sanitizer reports; what the lane answers is the tests' job.
 """
