@@ -37,12 +37,11 @@ from sqlalchemy import Connection, Engine
 
 from agent.protocol import Batch, Kind, Presence, ProtocolError, decode, parse_topic
 from collector import deadletter, fastlane, lean_paho, presence, sequence
-from collector.broker import broker_address
-from collector.config import CollectorConfig
+from collector.broker import MqttSettings, broker_address
 from collector.db import begin_write
-from collector.deadletter import DeadLetter
+from collector.deadletter import DeadLetter, DeadLetterSettings
 from collector.errors import CollectorError
-from collector.limits import OVER_LIMIT, AgentLimits
+from collector.limits import OVER_LIMIT, AgentLimits, LimitSettings
 from collector.observers import Observer, PresenceChange
 from collector.selfmetrics import SelfMetrics
 from collector.sequence import SequenceTracker, Verdict
@@ -98,12 +97,23 @@ class _Pending:
     since: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """What ingest works with: the broker, when to flush, the dead-letter and per-agent bounds."""
+
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    flush_lines: int = 20_000  # [metrics] batch_lines: flush once this many lines wait
+    flush_interval_seconds: float = 0.2  # [metrics] flush_interval_seconds
+    deadletter: DeadLetterSettings = field(default_factory=DeadLetterSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+
+
 class Ingest:
     """The MQTT client and the flush loop that stores what it receives."""
 
     def __init__(
         self,
-        config: CollectorConfig,
+        settings: IngestSettings,
         engine: Engine,
         sink: LineStore,
         metrics: SelfMetrics,
@@ -112,9 +122,9 @@ class Ingest:
         clock: Callable[[], int] = time.time_ns,
         limits: AgentLimits | None = None,
     ) -> None:
-        self._config = config
-        self._limits = limits or AgentLimits(config.limits)
-        self._prefix = config.mqtt.prefix
+        self._settings = settings
+        self._limits = limits or AgentLimits(settings.limits)
+        self._prefix = settings.mqtt.prefix
         self._engine = engine
         self._sink = sink
         self._metrics = metrics
@@ -158,7 +168,7 @@ class Ingest:
         self._presence_writers.append(writer)
 
     def _make_client(self, password: str) -> mqtt.Client:
-        settings = self._config.mqtt
+        settings = self._settings.mqtt
         lean = lean_client()
         if lean:
             lean_paho.install()  # paho's per-message Properties setup was a quarter of its cost per batch
@@ -185,7 +195,7 @@ class Ingest:
     def start(self) -> None:
         """Load the sequence state, connect and start receiving."""
         self._tracker.load(self._engine)
-        settings = self._config.mqtt
+        settings = self._settings.mqtt
         host, port, _ = broker_address(settings)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = settings.session_expiry_seconds
@@ -201,7 +211,7 @@ class Ingest:
         if reason.is_failure:
             log.warning("broker refused the connection: %s", reason)
             return
-        group, prefix = self._config.mqtt.group, self._prefix
+        group, prefix = self._settings.mqtt.group, self._prefix
         options = SubscribeOptions(qos=1)
         metrics = f"{prefix}/+/{Kind.METRICS.value}"
         client.subscribe(
@@ -213,12 +223,12 @@ class Ingest:
         self._connected = True
         self._connected_at = time.monotonic()
         self._metrics.mqtt_connected.set(1)
-        log.info("connected to %s as %s", self._config.mqtt.broker, self._config.mqtt.client_id)
+        log.info("connected to %s as %s", self._settings.mqtt.broker, self._settings.mqtt.client_id)
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         # Said at every attempt: an operator starting the collector must learn at once that
         # nothing arrives because the broker is not there (wrong address, down, firewall).
-        host, port, _ = broker_address(self._config.mqtt)
+        host, port, _ = broker_address(self._settings.mqtt)
         log.warning("cannot reach the broker at %s:%d; retrying (up to every 30 s)", host, port)
 
     def _on_disconnect(
@@ -240,7 +250,7 @@ class Ingest:
                 "the broker dropped this collector %s: another client probably uses client_id %r; every "
                 "collector process needs a client_id of its own ([mqtt] client_id)",
                 "for another client" if taken_over else "within seconds of connecting three times in a row",
-                self._config.mqtt.client_id,
+                self._settings.mqtt.client_id,
             )
             return
         log.warning("lost the broker connection (%s); reconnecting", reason)
@@ -324,8 +334,8 @@ class Ingest:
 
     def _full(self, pending: _Pending) -> bool:
         # Half the broker's in-flight window: it must not stall waiting for our acks.
-        return pending.lines >= self._config.metrics.batch_lines or len(pending.acks) >= max(
-            1, self._config.mqtt.max_inflight // 2
+        return pending.lines >= self._settings.flush_lines or len(pending.acks) >= max(
+            1, self._settings.mqtt.max_inflight // 2
         )
 
     def _queue_ack(self, mid: int, qos: int) -> None:
@@ -346,7 +356,7 @@ class Ingest:
             self._pending.acks.append((mid, qos))
 
     def _flush_loop(self) -> None:
-        interval = self._config.metrics.flush_interval_seconds
+        interval = self._settings.flush_interval_seconds
         while not self._stop.is_set():
             with self._lock:
                 pending = self._pending
@@ -401,7 +411,7 @@ class Ingest:
         views = self._tracker.take_dirty()
         try:
             with begin_write(self._engine) as conn:
-                dropped = deadletter.add(conn, pending.letters, self._config.deadletter)
+                dropped = deadletter.add(conn, pending.letters, self._settings.deadletter)
                 merged, opened, filled = sequence.save(conn, views)
                 changes = presence.apply(conn, pending.presences, pending.seen)
                 for write in self._presence_writers:

@@ -25,6 +25,7 @@ from collector.errors import CollectorError
 from collector.ingest import Ingest, ReplayOutcome
 from collector.inventory import store as inventory_store
 from collector.selfmetrics import SelfMetrics
+from collector.service import ingest_settings
 from collector.writer import DirectSink, LineStore, MetricsWriter
 
 
@@ -54,7 +55,7 @@ def replay(
     metrics = SelfMetrics()
     if sink is None:
         sink = DirectSink(MetricsWriter(config.metrics, metrics, _token(config)))
-    ingest = Ingest(config, engine, sink, metrics)
+    ingest = Ingest(ingest_settings(config), engine, sink, metrics)
     ingest.add_presence_writer(inventory_store.record)
     results: list[Replay] = []
     for letter_id in letter_ids:

@@ -22,7 +22,7 @@ from collector.auth.tokens import TokenStore
 from collector.config import CollectorConfig, listen_address
 from collector.db import begin_write, make_engine, migrate
 from collector.http import Health, Server, create_app, create_internal_app
-from collector.ingest import Ingest
+from collector.ingest import Ingest, IngestSettings
 from collector.inventory import store as inventory_store
 from collector.limits import AgentLimits, SeriesWatch, series_per_agent
 from collector.line_protocol import batch_lines
@@ -52,7 +52,12 @@ class CollectorService:
         self._sink = Sink(MetricsWriter(config.metrics, self.metrics, token), self._buffer, config.metrics)
         self.limits = AgentLimits(config.limits)
         self.ingest = Ingest(
-            config, self.engine, self._sink, self.metrics, password=password, limits=self.limits
+            ingest_settings(config),
+            self.engine,
+            self._sink,
+            self.metrics,
+            password=password,
+            limits=self.limits,
         )
         self._series_watch = SeriesWatch(
             self.limits, lambda: series_per_agent(config.metrics.url, token), time.time_ns
@@ -156,3 +161,14 @@ class CollectorService:
         self.ingest.notify(changes)
         with self.engine.connect() as conn:
             self._exporter.update(presence.agents(conn), sequence.stored_gaps(conn))
+
+
+def ingest_settings(config: CollectorConfig) -> IngestSettings:
+    """Ingest's settings, from the tables of collector.toml that hold them."""
+    return IngestSettings(
+        mqtt=config.mqtt,
+        flush_lines=config.metrics.batch_lines,
+        flush_interval_seconds=config.metrics.flush_interval_seconds,
+        deadletter=config.deadletter,
+        limits=config.limits,
+    )

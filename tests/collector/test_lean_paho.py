@@ -20,8 +20,7 @@ from paho.mqtt.properties import Properties, VariableByteIntegers
 from sqlalchemy import create_engine
 
 from collector import lean_paho
-from collector.config import CollectorConfig
-from collector.ingest import Ingest
+from collector.ingest import Ingest, IngestSettings
 from collector.lean_paho import READ_SIZE, LeanMatcher, LeanProperties, ReadBuffered, split_publishes
 from collector.selfmetrics import SelfMetrics
 from collector.writer import Sink
@@ -74,7 +73,7 @@ def test_rules_still_apply() -> None:
 
 def test_the_collector_decodes_publishes_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_packet, "Properties", Properties)  # as paho ships it
-    ingest = Ingest(CollectorConfig(), create_engine("sqlite://"), Sink.__new__(Sink), SelfMetrics())
+    ingest = Ingest(IngestSettings(), create_engine("sqlite://"), Sink.__new__(Sink), SelfMetrics())
     assert isinstance(ingest._client._on_message_filtered, LeanMatcher)
     assert ingest._client.on_payload == ingest._on_payload  # agents' batches take the short path
     topic, payload = b"deskwatch/v1/pc-00001/metrics", b'{"v":1}'

@@ -14,8 +14,7 @@ from sqlalchemy import create_engine
 
 from collector import ingest as ingest_module
 from collector import lean_paho
-from collector.config import CollectorConfig
-from collector.ingest import PLAIN_PAHO, Ingest
+from collector.ingest import PLAIN_PAHO, Ingest, IngestSettings
 from collector.selfmetrics import SelfMetrics
 from collector.writer import Sink
 from tests.collector.conftest import MakeCollector, wait_for_seqs
@@ -26,7 +25,7 @@ WARNING = "lacks what collector/lean_paho.py relies on"
 
 
 def make_ingest() -> Ingest:
-    return Ingest(CollectorConfig(), create_engine("sqlite://"), Sink.__new__(Sink), SelfMetrics())
+    return Ingest(IngestSettings(), create_engine("sqlite://"), Sink.__new__(Sink), SelfMetrics())
 
 
 def test_the_installed_paho_has_everything_lean_paho_uses(monkeypatch: pytest.MonkeyPatch) -> None:
