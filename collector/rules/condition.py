@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from agent.protocol import Severity
-from collector.state import Scope, TagKey
+from collector.state import FleetState, Scope, Series, TagKey
 
 
 class Category(enum.StrEnum):
@@ -62,3 +64,25 @@ def device_key(device: str, condition: str, *parts: str) -> str:
 
 def site_key(site: str, condition: str) -> str:
     return f"site/{site}/{condition}"
+
+
+def series_key(series: Series, condition: str, *parts: str) -> str:
+    """The key of a condition on one series: its device's for a device's series, else its agent's."""
+    if series.scope is Scope.DEVICE:
+        return device_key(series.owner, condition, *parts)
+    return agent_key(series.owner, condition, *parts)
+
+
+class _Rule(Protocol):
+    @property
+    def enabled(self) -> bool: ...
+
+
+R = TypeVar("R", bound=_Rule)
+
+
+def each_enabled(
+    state: FleetState, rules: Iterable[R], evaluate_rule: Callable[[FleetState, R], list[Condition]]
+) -> list[Condition]:
+    """The conditions of every enabled rule of one kind."""
+    return [c for rule in rules if rule.enabled for c in evaluate_rule(state, rule)]

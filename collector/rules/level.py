@@ -12,18 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from collector.rules.condition import Condition, agent_key, device_key
+from collector.rules.condition import Condition, each_enabled, series_key
 from collector.rules.settings import LevelRule, Settings
 from collector.rules.threshold import _Fill
 from collector.state import FleetState, Scope, Series
 
 
 def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
-    found: list[Condition] = []
-    for rule in settings.level:
-        if rule.enabled:
-            found += _evaluate_rule(state, rule)
-    return found
+    return each_enabled(state, settings.level, _evaluate_rule)
 
 
 def _evaluate_rule(state: FleetState, rule: LevelRule) -> list[Condition]:
@@ -40,7 +36,7 @@ def _evaluate_rule(state: FleetState, rule: LevelRule) -> list[Condition]:
         latest, value = min(readings, key=lambda r: r[1])  # the lowest any reporter reads now
         parts = [tags.get(t, "") for t in rule.key_tags]
         device = series.scope is Scope.DEVICE
-        key = device_key(series.owner, name, *parts) if device else agent_key(series.owner, name, *parts)
+        key = series_key(series, name, *parts)
         if not (value < clear_above if key in state.active else value <= rule.below):
             continue
         found.append(

@@ -5,18 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.protocol import NS
-from collector.rules.condition import Condition, agent_key, device_key
+from collector.rules.condition import Condition, each_enabled, series_key
 from collector.rules.settings import RateRule, Settings
 from collector.rules.threshold import _Fill
 from collector.state import FleetState, Scope
 
 
 def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
-    found: list[Condition] = []
-    for rule in settings.rate:
-        if rule.enabled:
-            found += _evaluate_rule(state, rule)
-    return found
+    return each_enabled(state, settings.rate, _evaluate_rule)
 
 
 def _evaluate_rule(state: FleetState, rule: RateRule) -> list[Condition]:
@@ -34,7 +30,7 @@ def _evaluate_rule(state: FleetState, rule: RateRule) -> list[Condition]:
         tags = dict(series.tags)
         parts = [tags.get(t, "") for t in rule.key_tags]
         device = series.scope is Scope.DEVICE
-        key = device_key(series.owner, name, *parts) if device else agent_key(series.owner, name, *parts)
+        key = series_key(series, name, *parts)
         what = " ".join(p for p in parts if p) or rule.field
         left_units = left / rule.unit_seconds
         summary = rule.summary.format_map(_Fill(tags, what=what, left=left_units, unit=rule.unit))

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections import deque
 
 from agent.protocol import NS
-from collector.rules.condition import Condition, agent_key, device_key
+from collector.rules.condition import Condition, each_enabled, series_key
 from collector.rules.settings import Settings, ThresholdRule
 from collector.state import FleetState, Scope
 
 
 def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
-    found: list[Condition] = []
-    for rule in settings.threshold:
-        if rule.enabled:
-            found += _evaluate_rule(state, rule)
-    return found
+    return each_enabled(state, settings.threshold, _evaluate_rule)
 
 
 def _evaluate_rule(state: FleetState, rule: ThresholdRule) -> list[Condition]:
@@ -25,10 +21,7 @@ def _evaluate_rule(state: FleetState, rule: ThresholdRule) -> list[Condition]:
     for series in state.tracked_series(rule.measurement, rule.field):
         tags = dict(series.tags)
         parts = [tags.get(t, "") for t in rule.key_tags]
-        if series.scope is Scope.DEVICE:
-            key = device_key(series.owner, rule.name, *parts)
-        else:
-            key = agent_key(series.owner, rule.name, *parts)
+        key = series_key(series, rule.name, *parts)
         latest, value = series.latest
         if not state.current(series.scope, series.agent_id, latest):
             continue  # no longer reported (a mount that went away); an away agent's last word stands
