@@ -86,3 +86,42 @@ def each_enabled(
 ) -> list[Condition]:
     """The conditions of every enabled rule of one kind."""
     return [c for rule in rules if rule.enabled for c in evaluate_rule(state, rule)]
+
+
+class _SeriesRule(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def category(self) -> Category: ...
+    @property
+    def severity(self) -> Severity: ...
+
+
+def on_series(
+    series: Series,
+    rule: _SeriesRule,
+    condition: str,
+    key: str,
+    summary: str,
+    since_ns: int,
+    observed_ns: int,
+    tags: TagKey | None = None,
+) -> Condition:
+    """A rule's condition about one series: a device's (its serial) or an agent's."""
+    device = series.scope is Scope.DEVICE
+    return Condition(
+        key=key,
+        rule=rule.name,
+        condition=condition,
+        category=rule.category,
+        severity=rule.severity,
+        scope=series.scope,
+        subject=series.owner,
+        site=series.site,
+        summary=summary,
+        since_ns=since_ns,
+        agent_id="" if device else series.owner,
+        device=series.owner if device else "",
+        tags=series.tags if tags is None else tags,
+        observed_ns=observed_ns,
+    )

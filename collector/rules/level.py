@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from collector.rules.condition import Condition, each_enabled, series_key
+from collector.rules.condition import Condition, each_enabled, on_series, series_key
 from collector.rules.settings import LevelRule, Settings
 from collector.rules.threshold import _Fill
 from collector.state import FleetState, Scope, Series
@@ -35,28 +35,12 @@ def _evaluate_rule(state: FleetState, rule: LevelRule) -> list[Condition]:
             continue  # nobody reports it lately: its incident stays as it is
         latest, value = min(readings, key=lambda r: r[1])  # the lowest any reporter reads now
         parts = [tags.get(t, "") for t in rule.key_tags]
-        device = series.scope is Scope.DEVICE
         key = series_key(series, name, *parts)
         if not (value < clear_above if key in state.active else value <= rule.below):
             continue
-        found.append(
-            Condition(
-                key=key,
-                rule=rule.name,
-                condition=name,
-                category=rule.category,
-                severity=rule.severity,
-                scope=series.scope,
-                subject=series.owner,
-                site=series.site,
-                summary=rule.summary.format_map(_Fill(tags, field=rule.field, value=value)),
-                since_ns=_low_since(series.points, clear_above),
-                agent_id="" if device else series.owner,
-                device=series.owner if device else "",
-                tags=series.tags,
-                observed_ns=latest,
-            )
-        )
+        summary = rule.summary.format_map(_Fill(tags, field=rule.field, value=value))
+        since = _low_since(series.points, clear_above)
+        found.append(on_series(series, rule, name, key, summary, since, latest))
     return found
 
 

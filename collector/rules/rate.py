@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.protocol import NS
-from collector.rules.condition import Condition, each_enabled, series_key
+from collector.rules.condition import Condition, each_enabled, on_series, series_key
 from collector.rules.settings import RateRule, Settings
 from collector.rules.threshold import _Fill
-from collector.state import FleetState, Scope
+from collector.state import FleetState
 
 
 def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
@@ -29,29 +29,12 @@ def _evaluate_rule(state: FleetState, rule: RateRule) -> list[Condition]:
             continue
         tags = dict(series.tags)
         parts = [tags.get(t, "") for t in rule.key_tags]
-        device = series.scope is Scope.DEVICE
         key = series_key(series, name, *parts)
         what = " ".join(p for p in parts if p) or rule.field
         left_units = left / rule.unit_seconds
         summary = rule.summary.format_map(_Fill(tags, what=what, left=left_units, unit=rule.unit))
-        found.append(
-            Condition(
-                key=key,
-                rule=rule.name,
-                condition=name,
-                category=rule.category,
-                severity=rule.severity,
-                scope=series.scope,
-                subject=series.owner,
-                site=series.site,
-                summary=summary,
-                since_ns=points[0][0],
-                agent_id="" if device else series.owner,
-                device=series.owner if device else "",
-                tags=(*series.tags, ("left_" + rule.unit, f"{left_units:.1f}")),
-                observed_ns=series.latest[0],
-            )
-        )
+        tagged = (*series.tags, ("left_" + rule.unit, f"{left_units:.1f}"))
+        found.append(on_series(series, rule, name, key, summary, points[0][0], series.latest[0], tagged))
     return found
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import deque
 
 from agent.protocol import NS
-from collector.rules.condition import Condition, each_enabled, series_key
+from collector.rules.condition import Condition, each_enabled, on_series, series_key
 from collector.rules.settings import Settings, ThresholdRule
-from collector.state import FleetState, Scope
+from collector.state import FleetState
 
 
 def evaluate(state: FleetState, settings: Settings) -> list[Condition]:
@@ -32,24 +32,8 @@ def _evaluate_rule(state: FleetState, rule: ThresholdRule) -> list[Condition]:
         if not firing:
             continue
         summary = rule.summary.format_map(_Fill(tags, field=rule.field, value=value))
-        found.append(
-            Condition(
-                key=key,
-                rule=rule.name,
-                condition=rule.name,
-                category=rule.category,
-                severity=rule.severity,
-                scope=series.scope,
-                subject=series.owner,
-                site=series.site,
-                summary=summary,
-                since_ns=_above_since(series.points, rule.above),
-                agent_id=series.agent_id if series.scope is Scope.AGENT else "",
-                device=series.owner if series.scope is Scope.DEVICE else "",
-                tags=series.tags,
-                observed_ns=latest,
-            )
-        )
+        since = _above_since(series.points, rule.above)
+        found.append(on_series(series, rule, rule.name, key, summary, since, latest))
     return found
 
 
