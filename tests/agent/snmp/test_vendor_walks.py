@@ -44,6 +44,7 @@ class Device:
     identity: dict[str, str | None]  # kind, vendor, model, serial, firmware: every one, exactly
     samples: dict[SampleKey, dict[str, float]] = field(default_factory=dict)
     supplies: dict[int, float] = field(default_factory=dict)  # index -> level percent
+    interfaces: int = 0  # ifTable rows read
     not_applied: tuple[str, ...] = ()  # add-ons that must not be asked of this device
     note: str = ""
 
@@ -68,6 +69,7 @@ DEVICES: dict[str, Device] = {
         # hrStorage RAM (Host Resources, not the add-on): 134217728 units of 1 byte, 50233787 used.
         samples={RESOURCES: {"memory_total_bytes": 134217728, "memory_used_bytes": 50233787}},
         supplies={1: 54.0, 2: 44.0, 3: 76.0, 4: 71.0},
+        interfaces=4,
         not_applied=("kyocera",),
     ),
     # Kyocera FS-1028MFP: the three objects LibreNMS's Kyocera poller reads, as recorded
@@ -83,10 +85,20 @@ DEVICES: dict[str, Device] = {
     # An OkiLAN 8500e print server "Attached to MC342".
     "okilan": Device("oki", ident("other", "OKI", "MC342", None, None)),
     # Sophos XG (SFOS 18). LibreNMS (tests/data/sophos-xg.json): hardware SFVH_SO01_SFOS,
-    # version "18.0.1 MR-1-Build396", serial C01001GF24TPDE1, type appliance. The walk has no
-    # live users or memory figure.
+    # version "18.0.1 MR-1-Build396", serial C01001GF24TPDE1, type appliance, 25 ports. The
+    # walk has no SFOS live users or memory figure; Host Resources has two CPUs at 18 and
+    # 19 % and 3940392 KiB of physical memory, 3728196 KiB used.
     "sophos-xg": Device(
-        "sophos", ident("firewall", "Sophos", "SFVH_SO01_SFOS", "C01001GF24TPDE1", "18.0.1 MR-1-Build396")
+        "sophos",
+        ident("firewall", "Sophos", "SFVH_SO01_SFOS", "C01001GF24TPDE1", "18.0.1 MR-1-Build396"),
+        samples={
+            RESOURCES: {
+                "cpu_percent": 18.5,
+                "memory_total_bytes": 4034961408,
+                "memory_used_bytes": 3817672704,
+            }
+        },
+        interfaces=25,
     ),
     # SonicWall TZ 210. LibreNMS (tests/data/sonicwall.json): CPU 42 % from
     # sonicCurrentCPUUtil; it reads no model or version. SonicOS 5/6 has no SNWL-COMMON-MIB;
@@ -193,6 +205,7 @@ def test_recorded_device_is_read_as_its_addon_declares(sim: SnmpSim, name: str) 
     if not device.samples:
         assert samples == {}, "the walk holds none of the add-on's figures; nothing may be invented"
     assert {s.index: s.level_percent for s in report.supplies} == device.supplies
+    assert len(report.interfaces) == device.interfaces
 
 
 def test_every_walk_has_a_case_and_a_manifest_row() -> None:
