@@ -139,9 +139,12 @@ DEVICES: dict[str, Device] = {
     ),
     # TP-Link JetStream 48-port switch without TPLINK-SYSINFO-MIB. LibreNMS
     # (tests/data/jetstream.json): processor 90 % (the 5 s figure; 1 and 5 min say 90 too),
-    # no hardware, no serial.
+    # no hardware, no serial: the device key is the switch's MAC.
     "jetstream": Device(
-        "tplink", ident("other", "TP-Link", None, None, None), samples={RESOURCES: {"cpu_percent": 90}}
+        "tplink",
+        ident("network", "TP-Link", None, None, None),
+        samples={RESOURCES: {"cpu_percent": 90}},
+        interfaces=55,  # a VLAN interface, two port channels, 52 ports
     ),
     "tplink_1": Device("tplink", ident("other", "TP-Link", None, None, None)),
     # Cisco CBS350-24P-4G. LibreNMS (tests/data/ciscosb_cbs350.json): hardware
