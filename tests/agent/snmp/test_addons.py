@@ -8,7 +8,7 @@ gives it the vendor's sysObjectID (and sysDescr, for rebrands) and adds the vend
 objects with the types and units of the vendor's MIB; the values are written for the
 test, not recorded. These tests prove that each add-on is gated, decoded and sent as its
 file says; they are no evidence that a real device of the vendor answers so (test_walks.py
-is that, for the vendors that have a recording).
+and test_vendor_walks.py are that, for what the vendors' recordings hold).
 """
 
 from __future__ import annotations
