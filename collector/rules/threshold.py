@@ -18,13 +18,17 @@ def _evaluate_rule(state: FleetState, rule: ThresholdRule) -> list[Condition]:
     found = []
     clear_below = rule.above if rule.clear_below is None else rule.clear_below
     window_start = state.as_of - int(rule.min_duration_seconds * NS)
+    # at or below both marks it fires neither way: most series of a quiet fleet end here
+    quiet_at = min(rule.above, clear_below)
     for series in state.tracked_series(rule.measurement, rule.field):
+        latest, value = series.latest
+        if value <= quiet_at:
+            continue
+        if not state.current(series.scope, series.agent_id, latest):
+            continue  # no longer reported (a mount that went away); an away agent's last word stands
         tags = dict(series.tags)
         parts = [tags.get(t, "") for t in rule.key_tags]
         key = series_key(series, rule.name, *parts)
-        latest, value = series.latest
-        if not state.current(series.scope, series.agent_id, latest):
-            continue  # no longer reported (a mount that went away); an away agent's last word stands
         if key in state.active:
             firing = value > clear_below
         else:
