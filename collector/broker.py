@@ -12,9 +12,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from agent.protocol import DEFAULT_PREFIX
-
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+from collector.bounds import NonNegativeInt, PositiveInt
 
 
 class MqttSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import msgspec
 from sqlalchemy.engine import make_url
 
+from collector.bounds import Positive, PositiveInt
 from collector.broker import MqttSettings
 from collector.console.settings import ConsoleSettings
 from collector.deadletter import DeadLetterSettings
@@ -28,10 +29,6 @@ from collector.notify.notifier import RetryPolicy
 from collector.notify.routing import Route
 from collector.notify.webhook import WebhookSettings
 from collector.writer import MetricsSettings
-
-Positive = Annotated[float, msgspec.Meta(gt=0)]
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

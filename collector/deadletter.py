@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
 
 import msgspec
 from sqlalchemy import (
@@ -37,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 
+from collector.bounds import PositiveInt
 from collector.errors import DeadLetterNotFound
 
 metadata = MetaData()
@@ -63,9 +63,6 @@ dead_letter_total = Table(
 # Topics come from the broker and reasons quote what was sent: both kept bounded too.
 MAX_TOPIC_CHARS = 1_024
 MAX_REASON_CHARS = 2_000
-
-
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 
 
 class DeadLetterSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

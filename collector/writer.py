@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Final, Protocol
+from typing import Final, Protocol
 
 import msgspec
 import urllib3
@@ -24,6 +24,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
+from collector.bounds import NonNegativeInt, Positive, PositiveInt
 from collector.errors import BufferUnusable, WriteError, WriteRejected
 from collector.selfmetrics import SelfMetrics
 
@@ -34,11 +35,6 @@ _SUFFIX: Final = ".lp"
 # collector's settings are wrong (token, URL), which an operator fixes while the bodies
 # wait in the buffer. Any other 4xx is about the data itself and would fail again.
 _RETRYABLE_4XX: Final = frozenset({401, 403, 404, 408, 429})
-
-
-Positive = Annotated[float, msgspec.Meta(gt=0)]
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class MetricsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
