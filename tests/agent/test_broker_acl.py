@@ -155,31 +155,7 @@ def test_agent_publishes_over_tls_with_its_credentials(broker: ProductionMosquit
 
 
 def test_enrolled_agent_can_publish_its_own_batches(broker: ProductionMosquitto, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from tests.support.agent_process import agent_env
-    from tests.support.services import REPO
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "collector",
-            "agents",
-            "enroll",
-            "pc-new",
-            "--passwd-file",
-            str(broker.workdir / "passwd"),
-            "--acl-file",
-            str(broker.workdir / "acl"),
-        ],
-        capture_output=True,
-        text=True,
-        env=agent_env(),
-        cwd=REPO,
-        check=False,
-    )
+    result = _enroll(broker, "pc-new")
     assert result.returncode == 0, result.stderr
     password = result.stdout.strip().splitlines()[-1]
     assert "pc-new" not in password and len(password) >= 24
@@ -407,14 +383,9 @@ def test_replay_against_the_production_broker_needs_no_write_right(
             assert result.stdout.splitlines()[:2] == [f"{letter.id}\tstored", result.stdout.splitlines()[1]]
             assert result.stdout.splitlines()[1].startswith(f"{broken.id}\trefused\t")
             assert [kept.id for kept in deadletter.recent(engine)] == [broken.id]
-
-            def stored() -> dict[str, list[int]]:
-                fake_agents.flush_vm(vm.url)
-                return fake_agents.stored_seqs(vm.url)
-
             wait_until(
-                stored,
-                done=lambda seqs: seqs == {"pc-1": [5]},
+                lambda: fake_agents.flushed_seqs(vm.url),
+                done=lambda seqs: seqs == {"pc-1": [5]},  # and nothing of the malformed one
                 timeout=10,
                 interval=0.2,
                 what="the replayed batch",

@@ -43,11 +43,11 @@ def make_collector(
 
 def wait_for_seqs(vm_url: str, expected: dict[str, list[int]], timeout: float = 90.0) -> dict[str, list[int]]:
     """Poll VictoriaMetrics until it holds exactly `expected` sequence numbers, or time runs out."""
-
-    def stored() -> dict[str, list[int]]:
-        fake_agents.flush_vm(vm_url)
-        return fake_agents.stored_seqs(vm_url, expected)
-
     with contextlib.suppress(AssertionError):  # out of time: the caller reports what is missing
-        return wait_until(stored, done=lambda seqs: seqs == expected, timeout=timeout, interval=0.3)
-    return stored()
+        return wait_until(
+            lambda: fake_agents.flushed_seqs(vm_url, expected),
+            done=lambda seqs: seqs == expected,
+            timeout=timeout,
+            interval=0.3,
+        )
+    return fake_agents.flushed_seqs(vm_url, expected)

@@ -97,14 +97,9 @@ def test_replay_stores_through_ingest_and_deletes_only_what_was_stored(
     assert out[3] == f"{cut}\tincomplete\tonly the first 16384 of its 20000 bytes were kept"
     assert out[4] == "replayed 2 of 4; 2 kept"
     assert sorted(letter.id for letter in deadletter.recent(engine)) == [bad, cut]  # no new letter either
-
-    def stored() -> dict[str, list[int]]:
-        fake_agents.flush_vm(victoria_metrics.url)
-        return fake_agents.stored_seqs(victoria_metrics.url)
-
     wait_until(
-        stored,
-        done=lambda seqs: seqs == {"pc-00004": [0]},
+        lambda: fake_agents.flushed_seqs(victoria_metrics.url),
+        done=lambda seqs: seqs == {"pc-00004": [0]},  # and no other agent's
         timeout=10,
         interval=0.2,
         what="the replayed batch",
