@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -27,6 +27,7 @@ from tests.support.collector_process import CollectorProcess
 from tests.support.mqtt import Subscriber
 from tests.support.services import REPO, ProductionMosquitto, VictoriaMetrics
 from tests.support.stored import FAULT_REPORT
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 USERS = {"pc-1": "secret-1", "pc-2": "secret-2", "deskwatch-collector": "secret-c"}
@@ -52,9 +53,8 @@ def _client(
     except (OSError, ssl.SSLError):
         return client, -1
     client.loop_start()
-    deadline = time.monotonic() + 5
-    while "rc" not in result and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with contextlib.suppress(AssertionError):  # no answer: -1, for the caller to assert on
+        wait_until(lambda: "rc" in result, timeout=5, what="CONNACK")
     return client, result.get("rc", -1)
 
 
@@ -101,9 +101,7 @@ def test_agent_cannot_publish_as_another_or_read_its_commands(broker: Production
         forged.append(_topic("pc-1", Kind.CMD))
         attempts = {pc1.publish(t, b"forged", qos=1).mid: t for t in forged}
         own = {pc1.publish(_topic("pc-1", k), b"own", qos=1).mid: k for k in (Kind.METRICS, Kind.REPLY)}
-        deadline = time.monotonic() + 5
-        while len(acks) < len(attempts) + len(own) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(acks) >= len(attempts) + len(own), timeout=5, what="a PUBACK for each publish")
         assert {attempts[mid]: code for mid, code in acks.items() if mid in attempts} == dict.fromkeys(
             forged, 0x87
         )  # each refused: Not authorized
@@ -114,8 +112,10 @@ def test_agent_cannot_publish_as_another_or_read_its_commands(broker: Production
         sender.publish(_topic("pc-2", Kind.CMD), b"for pc-2 only", qos=1).wait_for_publish(5)
         sender.publish(_topic("pc-1", Kind.CMD), b"for pc-1", qos=1).wait_for_publish(5)
 
+        # Each sender's messages arrive in order: whatever of theirs was published before what
+        # is awaited here (pc-1's forgeries, the collector's command for pc-2) would be in by then.
         collector.wait_for(lambda got: any(m.topic == _topic("pc-1", Kind.METRICS) for m in got))
-        time.sleep(0.5)
+        wait_until(lambda: _topic("pc-1", Kind.CMD) in spy, what="pc-1's own command")
         topics = [m.topic for m in collector.snapshot()]
         assert not set(forged) & set(topics)  # none of the forgeries arrived
         assert spy == [_topic("pc-1", Kind.CMD)]  # its own command only, from the collector
@@ -155,38 +155,11 @@ def test_agent_publishes_over_tls_with_its_credentials(broker: ProductionMosquit
 
 
 def test_enrolled_agent_can_publish_its_own_batches(broker: ProductionMosquitto, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
-    from tests.support.agent_process import agent_env
-    from tests.support.services import REPO
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "collector",
-            "agents",
-            "enroll",
-            "pc-new",
-            "--passwd-file",
-            str(broker.workdir / "passwd"),
-            "--acl-file",
-            str(broker.workdir / "acl"),
-        ],
-        capture_output=True,
-        text=True,
-        env=agent_env(),
-        cwd=REPO,
-        check=False,
-    )
+    result = _enroll(broker, "pc-new")
     assert result.returncode == 0, result.stderr
     password = result.stdout.strip().splitlines()[-1]
     assert "pc-new" not in password and len(password) >= 24
-    assert broker.proc is not None
-    broker.proc.send_signal(signal.SIGHUP)  # Mosquitto re-reads the password file
-    time.sleep(0.5)
+    broker.reload()  # Mosquitto re-reads the password file
     with _as_collector(broker, _topic("pc-new", Kind.METRICS)) as collector:
         client, rc = _client(broker, "pc-new", password)
         assert rc == 0
@@ -253,13 +226,18 @@ def test_collector_ingests_over_tls_with_its_credentials(broker: ProductionMosqu
         os.environ["DESKWATCH_TEST_PW"] = USERS["pc-1"]
         agent = AgentProcess(config, tmp_path / "agent.log").start()
         try:
-            deadline = time.monotonic() + 30
-            points: list[tuple[int, float]] = []
-            while len(points) < 2 and time.monotonic() < deadline:
-                time.sleep(0.5)
+
+            def points() -> list[tuple[int, float]]:
                 fake_agents.flush_vm(vm.url)
-                points = fake_agents.stored_values(vm.url, "agent_source_batch_seq").get("pc-1", [])
-            assert len(points) >= 2, collector.log()
+                return fake_agents.stored_values(vm.url, "agent_source_batch_seq").get("pc-1", [])
+
+            wait_until(
+                points,
+                done=lambda found: len(found) >= 2,
+                timeout=30,
+                interval=0.5,
+                what=lambda: f"two stored batches of pc-1: {collector.log()}",
+            )
             assert collector.health()["mqtt_connected"] is True
             assert collector.metric("deskwatch_ingest_decode_errors_total") == 0
         finally:
@@ -294,12 +272,6 @@ def _enroll(broker: ProductionMosquitto, name: str, *extra: str) -> subprocess.C
     )
 
 
-def _reload(broker: ProductionMosquitto) -> None:
-    assert broker.proc is not None
-    broker.proc.send_signal(signal.SIGHUP)  # Mosquitto re-reads the password file
-    time.sleep(0.5)
-
-
 def _connects(broker: ProductionMosquitto, user: str, password: str) -> bool:
     client, rc = _client(broker, user, password)
     client.disconnect()
@@ -313,7 +285,7 @@ def test_enroll_never_changes_the_collectors_password(broker: ProductionMosquitt
     assert result.returncode == 2
     assert "is the broker user of a service" in result.stderr
     assert (broker.workdir / "passwd").read_text() == before
-    _reload(broker)
+    broker.reload()
     assert _connects(broker, "deskwatch-collector", USERS["deskwatch-collector"])
 
 
@@ -324,13 +296,13 @@ def test_enrolling_an_id_again_needs_rotate(broker: ProductionMosquitto) -> None
     again = _enroll(broker, "pc-7")
     assert again.returncode == 2
     assert "enrolled already" in again.stderr and "--rotate" in again.stderr
-    _reload(broker)
+    broker.reload()
     assert _connects(broker, "pc-7", password)  # the PC keeps working
     rotated = _enroll(broker, "pc-7", "--rotate")
     assert rotated.returncode == 0, rotated.stderr
     new_password = rotated.stdout.strip().splitlines()[-1]
     assert new_password != password
-    _reload(broker)
+    broker.reload()
     assert _connects(broker, "pc-7", new_password)
     assert not _connects(broker, "pc-7", password)
 
@@ -369,10 +341,7 @@ def test_replay_against_the_production_broker_needs_no_write_right(
             pc1.publish(_topic("pc-1", Kind.METRICS), b'{"v":2,"agent_id":"pc-1"', qos=1).wait_for_publish(5)
             pc1.disconnect()
             pc1.loop_stop()
-            deadline = time.monotonic() + 10
-            while not deadletter.recent(engine) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            (broken,) = deadletter.recent(engine)
+            (broken,) = wait_until(lambda: deadletter.recent(engine), timeout=10, what="the dead letter")
             # A valid batch of pc-1 that an older collector dead-lettered (a bug since fixed).
             batch = fake_agents.make_batch(1, 5, time.time_ns() - 10**9)
             valid = encode(msgspec.structs.replace(batch, agent_id="pc-1"))
@@ -388,9 +357,7 @@ def test_replay_against_the_production_broker_needs_no_write_right(
             refused: list[int] = []
             sender.on_publish = lambda _c, _u, _m, code, _p: refused.append(code.value)
             sender.publish(_topic("pc-1", Kind.METRICS), valid, qos=1).wait_for_publish(5)
-            deadline = time.monotonic() + 5
-            while not refused and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: refused, timeout=5, what="the PUBACK")
             sender.disconnect()
             sender.loop_stop()
             assert refused == [0x87]  # Not authorized
@@ -416,13 +383,13 @@ def test_replay_against_the_production_broker_needs_no_write_right(
             assert result.stdout.splitlines()[:2] == [f"{letter.id}\tstored", result.stdout.splitlines()[1]]
             assert result.stdout.splitlines()[1].startswith(f"{broken.id}\trefused\t")
             assert [kept.id for kept in deadletter.recent(engine)] == [broken.id]
-            deadline = time.monotonic() + 10
-            stored: dict[str, list[int]] = {}
-            while stored != {"pc-1": [5]} and time.monotonic() < deadline:
-                fake_agents.flush_vm(vm.url)
-                stored = fake_agents.stored_seqs(vm.url)
-                time.sleep(0.2)
-            assert stored == {"pc-1": [5]}
+            wait_until(
+                lambda: fake_agents.flushed_seqs(vm.url),
+                done=lambda seqs: seqs == {"pc-1": [5]},  # and nothing of the malformed one
+                timeout=10,
+                interval=0.2,
+                what="the replayed batch",
+            )
             FAULT_REPORT.append(
                 "dead-letter replay, production broker: publish as the collector refused (0x87); "
                 "through ingest: 1 stored and deleted, 1 still malformed and kept"

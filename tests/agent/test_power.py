@@ -18,6 +18,7 @@ from tests.support.agent_process import AgentProcess, write_config
 from tests.support.logind import Bus, FakeLogind
 from tests.support.mqtt import Received, Subscriber
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +42,6 @@ def last_presence(sub: Subscriber) -> Presence | None:
     return found[-1] if found else None
 
 
-def wait(predicate: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)
-
-
 def test_sleep_is_announced_before_the_lock_is_released_and_the_last_will_never_fires(
     tmp_path: Path, mosquitto: Mosquitto, logind: tuple[Bus, FakeLogind]
 ) -> None:
@@ -63,8 +56,8 @@ def test_sleep_is_announced_before_the_lock_is_released_and_the_last_will_never_
     with Subscriber(mosquitto.port, "deskwatch/v1/laptop-7/state") as sub:
         agent.start()
         try:
-            wait(lambda: (p := last_presence(sub)) is not None and p.status == "online")
-            wait(lambda: fake.held() == 1)
+            wait_until(lambda: (p := last_presence(sub)) is not None and p.status == "online", what="online")
+            wait_until(lambda: fake.held() == 1, what="an inhibitor lock")
             assert fake.inhibits[0] == (
                 "sleep:shutdown",
                 "deskwatch",
@@ -73,24 +66,27 @@ def test_sleep_is_announced_before_the_lock_is_released_and_the_last_will_never_
             )
 
             fake.signal("PrepareForSleep", True)
-            wait(lambda: fake.held() == 0)  # logind may go on: the goodbye is out by now
+            wait_until(
+                lambda: fake.held() == 0, what="the lock released"
+            )  # logind may go on: the goodbye is out by now
             goodbye = last_presence(sub)
             assert goodbye is not None and (goodbye.status, goodbye.reason) == ("offline", "sleep")
-            # The agent disconnected cleanly: the broker dropped its Last Will ("lost").
+            # The agent disconnected cleanly: the broker dropped its Last Will ("lost"). A fixed
+            # time, for nothing to arrive in: a Will would come at once.
             time.sleep(1.0)
             assert [p.reason for p in presences(sub.snapshot()) if p.status == "offline"] == ["sleep"]
 
             fake.signal("PrepareForSleep", False)  # woke up
-            wait(lambda: (p := last_presence(sub)) is not None and p.status == "online")
-            wait(lambda: fake.held() == 1)  # a new lock for the next sleep
+            wait_until(lambda: (p := last_presence(sub)) is not None and p.status == "online", what="online")
+            wait_until(lambda: fake.held() == 1, what="an inhibitor lock")  # a new lock for the next sleep
             assert len(fake.inhibits) == 2
 
             fake.signal("PrepareForShutdown", True)
-            wait(lambda: fake.held() == 0)
+            wait_until(lambda: fake.held() == 0, what="the lock released")
             last = last_presence(sub)
             assert last is not None and (last.status, last.reason) == ("offline", "shutdown")
             assert agent.terminate() == 0  # the service stop that follows says nothing more
-            time.sleep(0.5)
+            time.sleep(0.5)  # a fixed time, for nothing more to arrive in
             offline = [p.reason for p in presences(sub.snapshot()) if p.status == "offline"]
             assert offline == ["sleep", "shutdown"]
         finally:
@@ -110,11 +106,11 @@ def test_a_pc_that_dies_asleep_is_still_asleep_not_lost(
     with Subscriber(mosquitto.port, "deskwatch/v1/laptop-8/state") as sub:
         agent.start()
         try:
-            wait(lambda: fake.held() == 1)
+            wait_until(lambda: fake.held() == 1, what="an inhibitor lock")
             fake.signal("PrepareForSleep", True)
-            wait(lambda: fake.held() == 0)
+            wait_until(lambda: fake.held() == 0, what="the lock released")
             agent.kill()
-            time.sleep(1.0)
+            time.sleep(1.0)  # a fixed time, for a Last Will to arrive in (none may)
             assert [(p.status, p.reason) for p in presences(sub.snapshot())][-1] == ("offline", "sleep")
         finally:
             agent.cleanup()
@@ -123,9 +119,9 @@ def test_a_pc_that_dies_asleep_is_still_asleep_not_lost(
     with Subscriber(mosquitto.port, "deskwatch/v1/laptop-8/state") as sub:
         agent.start()
         try:
-            wait(lambda: (p := last_presence(sub)) is not None and p.status == "online")
+            wait_until(lambda: (p := last_presence(sub)) is not None and p.status == "online", what="online")
             agent.kill()
-            wait(lambda: (p := last_presence(sub)) is not None and p.reason == "lost")
+            wait_until(lambda: (p := last_presence(sub)) is not None and p.reason == "lost", what="lost")
         finally:
             agent.cleanup()
 
@@ -140,9 +136,11 @@ def test_without_logind_the_agent_runs_as_before(tmp_path: Path, mosquitto: Mosq
     with Subscriber(mosquitto.port, "deskwatch/v1/desk-1/state") as sub:
         agent.start()
         try:
-            wait(lambda: (p := last_presence(sub)) is not None and p.status == "online")
+            wait_until(lambda: (p := last_presence(sub)) is not None and p.status == "online", what="online")
             assert agent.terminate() == 0
-            wait(lambda: (p := last_presence(sub)) is not None and p.reason == "shutdown")
+            wait_until(
+                lambda: (p := last_presence(sub)) is not None and p.reason == "shutdown", what="shutdown"
+            )
         finally:
             agent.cleanup()
     assert "sleep and shutdown are not announced" in (tmp_path / "agent.log").read_text()

@@ -10,11 +10,12 @@ import pytest
 
 from agent import protocol
 from agent.protocol import Batch, Presence
-from agent.spool import Spool
+from agent.spool import Spool, SpoolStats
 from tests.support.agent_process import AgentProcess, write_config
 from tests.support.mqtt import Subscriber
 from tests.support.services import Mosquitto
 from tests.support.stored import FAULT_REPORT
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -31,17 +32,27 @@ def _seqs(messages: list[object]) -> list[int]:
     return [protocol.decode(m.payload, Batch).seq for m in messages]  # type: ignore[attr-defined]
 
 
+def _spool_stats(path: Path) -> SpoolStats | None:
+    """What the agent's spool holds now (None before the agent made it)."""
+    if not path.exists():
+        return None
+    spool = Spool(path, 1 << 30)
+    try:
+        return spool.stats()
+    finally:
+        spool.close()
+
+
 def _wait_spool_depth(path: Path, depth: int, timeout: float = 30) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            spool = Spool(path, 1 << 30)
-            got = spool.stats().depth
-            spool.close()
-            if got >= depth:
-                return got
-        time.sleep(0.1)
-    raise TimeoutError(f"spool never reached {depth} batches")
+    stats = wait_until(
+        lambda: _spool_stats(path),
+        done=lambda got: got is not None and got.depth >= depth,
+        timeout=timeout,
+        interval=0.1,
+        what=f"the spool to hold {depth} batches",
+    )
+    assert stats is not None
+    return stats.depth
 
 
 def test_store_and_forward_survives_outage_and_agent_restart(
@@ -148,17 +159,21 @@ def test_full_spool_drops_oldest_and_reports_it(tmp_path: Path, agents: list[Age
     )
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     agents.append(agent)
-    deadline = time.monotonic() + 60
-    dropped = 0
-    while time.monotonic() < deadline and dropped < 5:
-        time.sleep(0.2)
-        if spool_path.exists():
-            spool = Spool(spool_path, 1 << 30)
-            stats = spool.stats()
-            spool.close()
-            dropped = stats.dropped_total
-            assert stats.bytes <= 65536
-    assert dropped >= 5, "the spool never filled up"
+
+    def bounded() -> SpoolStats | None:
+        stats = _spool_stats(spool_path)
+        assert stats is None or stats.bytes <= 65536  # at every look, not only at the end
+        return stats
+
+    full = wait_until(
+        bounded,
+        done=lambda stats: stats is not None and stats.dropped_total >= 5,
+        timeout=60,
+        interval=0.2,
+        what="the spool to fill up and drop",
+    )
+    assert full is not None
+    dropped = full.dropped_total
 
     broker.start()
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 from tests.support import fake_agents
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import Mosquitto, VictoriaMetrics
+from tests.support.waiting import wait_until
 
 MakeCollector = Callable[..., CollectorProcess]
 
@@ -42,12 +43,11 @@ def make_collector(
 
 def wait_for_seqs(vm_url: str, expected: dict[str, list[int]], timeout: float = 90.0) -> dict[str, list[int]]:
     """Poll VictoriaMetrics until it holds exactly `expected` sequence numbers, or time runs out."""
-    deadline = time.monotonic() + timeout
-    stored: dict[str, list[int]] = {}
-    while time.monotonic() < deadline:
-        fake_agents.flush_vm(vm_url)
-        stored = fake_agents.stored_seqs(vm_url, expected)
-        if stored == expected:
-            break
-        time.sleep(0.3)
-    return stored
+    with contextlib.suppress(AssertionError):  # out of time: the caller reports what is missing
+        return wait_until(
+            lambda: fake_agents.flushed_seqs(vm_url, expected),
+            done=lambda seqs: seqs == expected,
+            timeout=timeout,
+            interval=0.3,
+        )
+    return fake_agents.flushed_seqs(vm_url, expected)

@@ -16,6 +16,7 @@ from collector.db import begin_write, make_engine, migrate
 from collector.deadletter import DeadLetter, DeadLetterSettings
 from tests.support import fake_agents
 from tests.support.services import VictoriaMetrics, free_port
+from tests.support.waiting import wait_until
 
 
 def test_commands_are_a_table_others_can_extend() -> None:
@@ -96,11 +97,13 @@ def test_replay_stores_through_ingest_and_deletes_only_what_was_stored(
     assert out[3] == f"{cut}\tincomplete\tonly the first 16384 of its 20000 bytes were kept"
     assert out[4] == "replayed 2 of 4; 2 kept"
     assert sorted(letter.id for letter in deadletter.recent(engine)) == [bad, cut]  # no new letter either
-    deadline = time.monotonic() + 10
-    while fake_agents.stored_seqs(victoria_metrics.url) != {"pc-00004": [0]} and time.monotonic() < deadline:
-        fake_agents.flush_vm(victoria_metrics.url)
-        time.sleep(0.2)
-    assert fake_agents.stored_seqs(victoria_metrics.url) == {"pc-00004": [0]}
+    wait_until(
+        lambda: fake_agents.flushed_seqs(victoria_metrics.url),
+        done=lambda seqs: seqs == {"pc-00004": [0]},  # and no other agent's
+        timeout=10,
+        interval=0.2,
+        what="the replayed batch",
+    )
     assert deadletter.totals(engine).bytes == 5 + 16384  # what is left
 
 

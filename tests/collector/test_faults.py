@@ -20,6 +20,7 @@ from tests.support import fake_agents
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port
 from tests.support.stored import FAULT_REPORT, report_seqs
+from tests.support.waiting import wait_until
 
 
 def publish_for(
@@ -32,7 +33,7 @@ def publish_for(
         for agent in range(agents):
             publisher.publish(fake_agents.make_batch(agent, seq, base_ns + seq * 10**7 + agent * 10**5))
             sent[fake_agents.agent_id(agent)].append(seq)
-        time.sleep(pause)
+        time.sleep(pause)  # the agents' pace: a fixed time is the scenario
     publisher.close()
     return sent
 
@@ -47,11 +48,14 @@ def test_kill_9_while_agents_publish_loses_nothing(
         target=lambda: result.update(sent=publish_for(mosquitto.url, 4, 150, 0.02, base_ns))
     )
     thread.start()
-    time.sleep(1.0)
+    wait_until(
+        lambda: collector.metric('deskwatch_ingest_batches_total{result="accepted"}') >= 100,
+        what="the collector to be in the middle of the stream",
+    )
     collector.kill()
-    time.sleep(0.5)
+    time.sleep(0.5)  # down for a moment while the agents go on: the outage is the scenario
     collector.start()
-    time.sleep(0.7)
+    time.sleep(0.7)  # a fixed time: up only briefly before the second crash
     collector.kill()  # twice, the second time right after a restart
     collector.start()
     thread.join()
@@ -110,9 +114,13 @@ def test_malformed_payloads_are_dead_lettered_and_valid_ones_stored(
     assert stored == sent
 
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
-    deadline = time.monotonic() + 20
-    while deadline > time.monotonic() and deadletter.count(engine) < 1000:
-        time.sleep(0.2)
+    wait_until(
+        lambda: deadletter.count(engine),
+        done=lambda n: n >= 1000,
+        timeout=20,
+        interval=0.2,
+        what="1000 dead letters",
+    )
     letters = deadletter.recent(engine, limit=2000)
     assert len(letters) == 1000, deadletter.totals(engine)
     # a letter keeps a prefix of a payload beyond max_payload_bytes (the 300,000-byte ones)
@@ -143,15 +151,16 @@ def test_two_collectors_in_one_group_store_each_batch_once_and_both_work(
         first.metric("deskwatch_ingest_duplicates_total") + second.metric("deskwatch_ingest_duplicates_total")
         == 0
     )
+
     # Gaps are counted over what both saw: each collector alone saw only every other batch.
-    time.sleep(1.0)
-    assert "deskwatch_agent_sequence_gaps{" in first.metrics()
-    gaps = [
-        float(line.rsplit(" ", 1)[1])
-        for line in first.metrics().splitlines()
-        if line.startswith("deskwatch_agent_sequence_gaps{")
-    ]
-    assert gaps == [0.0] * 5
+    def gaps() -> list[float]:
+        return [
+            float(line.rsplit(" ", 1)[1])
+            for line in first.metrics().splitlines()
+            if line.startswith("deskwatch_agent_sequence_gaps{")
+        ]
+
+    wait_until(gaps, done=lambda found: found == [0.0] * 5, what="no sequence gaps for the five agents")
 
 
 @pytest.mark.slow
@@ -177,7 +186,7 @@ def test_victoria_metrics_down_for_60_s_loses_nothing(
     down_until = time.monotonic() + 60
     while time.monotonic() < down_until:
         publish_round()
-        time.sleep(0.5)
+        time.sleep(0.5)  # the agents' pace through a 60 s outage: the scenario
     publisher.wait()
     assert collector.metric("deskwatch_writer_buffer_bytes") > 0
     assert collector.health()["metrics_writable"] is False
@@ -188,10 +197,12 @@ def test_victoria_metrics_down_for_60_s_loses_nothing(
     stored = wait_for_seqs(victoria_metrics.url, sent, timeout=40)
     report_seqs("VictoriaMetrics down for 60 s", sent, stored)
     assert stored == sent
-    deadline = time.monotonic() + 10
-    while collector.metric("deskwatch_writer_buffer_bytes") > 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert collector.metric("deskwatch_writer_buffer_bytes") == 0
+    wait_until(
+        lambda: collector.metric("deskwatch_writer_buffer_bytes"),
+        done=lambda size: size == 0,
+        timeout=10,
+        what="the disk buffer to drain",
+    )
 
 
 def test_a_newer_agents_batch_is_dead_lettered_and_a_replay_keeps_it(
@@ -206,10 +217,7 @@ def test_a_newer_agents_batch_is_dead_lettered_and_a_replay_keeps_it(
     publisher.publish_raw("deskwatch/v1/pc-00001/metrics", wrong)
     publisher.close()
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
-    deadline = time.monotonic() + 10
-    while not deadletter.recent(engine) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    (letter,) = deadletter.recent(engine)
+    (letter,) = wait_until(lambda: deadletter.recent(engine), timeout=10, what="the dead letter")
     assert letter.reason_code == "unsupported_version"
     assert f"unsupported protocol version {PROTOCOL_VERSION + 1}" in letter.reason
     config = load(collector.config_path)
@@ -229,11 +237,9 @@ def test_two_collectors_with_one_client_id_say_so(
     first.start()
     try:
         second.start()
-        deadline = time.monotonic() + 15
         message = "another client probably uses client_id 'same'"
-        while message not in first.log() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(3)  # a few more take-overs: still said once
+        wait_until(lambda: message in first.log(), timeout=15, what=f"the log to say {message!r}")
+        time.sleep(3)  # a fixed time: a few more take-overs happen, and the log must stay quiet
         assert first.log().count(message) == 1, first.log()[-2000:]
     finally:
         second.kill()
@@ -266,11 +272,13 @@ def test_a_dead_letter_flood_stays_within_its_budget(
     stored = wait_for_seqs(victoria_metrics.url, sent)
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
     # rejects are counted on receipt and stored at the next flush: wait for the store
-    deadline = time.monotonic() + 60
-    totals = deadletter.totals(engine)
-    while totals.letters + totals.dropped < 150 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        totals = deadletter.totals(engine)
+    totals = wait_until(
+        lambda: deadletter.totals(engine),
+        done=lambda t: t.letters + t.dropped >= 150,
+        timeout=60,
+        interval=0.2,
+        what="150 letters kept or dropped",
+    )
     newest = deadletter.recent(engine, limit=1)[0]
     engine.dispose()
     store_bytes = sum(p.stat().st_size for p in collector.workdir.glob("collector.db*"))
@@ -294,16 +302,18 @@ def test_a_collector_without_its_broker_says_so_at_once_and_at_every_retry(
 ) -> None:
     # A broker address that nothing answers: the operator must not be left with a silent collector.
     collector = CollectorProcess(tmp_path / "c", f"mqtt://127.0.0.1:{free_port()}", victoria_metrics.url)
-    started = time.monotonic()
     collector.spawn()
     try:
-        deadline = started + 5
-        while "cannot reach the broker" not in collector.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "cannot reach the broker at 127.0.0.1:" in collector.log(), collector.log()[-2000:]
-        deadline = time.monotonic() + 10
-        while collector.log().count("cannot reach the broker") < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert collector.log().count("cannot reach the broker") >= 3  # one line per attempt (1, 2, 4 s apart)
+        wait_until(
+            lambda: "cannot reach the broker at 127.0.0.1:" in collector.log(),
+            timeout=5,
+            what=lambda: f"the first complaint: {collector.log()[-2000:]}",
+        )
+        wait_until(  # one line per attempt (1, 2, 4 s apart)
+            lambda: collector.log().count("cannot reach the broker"),
+            done=lambda lines: lines >= 3,
+            timeout=10,
+            what="a line for each retry",
+        )
     finally:
         collector.kill()

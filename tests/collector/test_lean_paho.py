@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +27,7 @@ from collector.lean_paho import READ_SIZE, LeanMatcher, LeanProperties, ReadBuff
 from collector.selfmetrics import SelfMetrics
 from collector.writer import Sink
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 
 def publish_properties(kind: type[Properties]) -> Any:
@@ -113,13 +116,13 @@ def test_buffered_reads_give_the_bytes_in_order_and_say_what_is_pending() -> Non
         with pytest.raises(BlockingIOError):
             reader.recv(1)  # nothing sent yet: what paho expects from a non-blocking socket
         theirs.sendall(b"\x30\x05hello\x30\x02hi")
-        time.sleep(0.05)
+        wait_readable(ours)
         assert reader.recv(1) == b"\x30" and reader.pending() == 10
         assert reader.recv(1) == b"\x05" and reader.recv(5) == b"hello"
         assert reader.recv(100) == b"\x30\x02hi" and reader.pending() == 0
         assert reader.fileno() == ours.fileno()  # everything else is the socket's
         theirs.shutdown(socket.SHUT_WR)
-        time.sleep(0.05)
+        wait_readable(ours)
         assert reader.recv(1) == b""  # the peer closed
 
 
@@ -132,7 +135,7 @@ def test_the_collector_client_reads_through_the_buffer(mosquitto: Mosquitto) -> 
         sent = [f"message {i}".encode() * (i % 7 + 1) for i in range(300)]
         for payload in sent:
             publisher.publish("t/x", payload, qos=1)
-        wait_for(lambda: len(got) >= len(sent))
+        wait_until(lambda: len(got) >= len(sent), timeout=10, what="every message")
         assert got == sent
 
 
@@ -232,10 +235,14 @@ def test_take_publishes_reassembles_packets_cut_across_reads() -> None:
             step = (at * 7919) % 4999 + 1  # odd sizes, so reads end inside headers and payloads
             theirs.sendall(wire[at : at + step])
             at += step
-            time.sleep(0.001)
+            wait_readable(ours)
             got += reader.take_publishes(v5=True)
-        time.sleep(0.05)
-        got += reader.take_publishes(v5=True)
+
+        def taken() -> int:
+            got.extend(reader.take_publishes(v5=True))
+            return len(got)
+
+        wait_until(taken, done=lambda count: count >= len(packets), what="every packet taken")
         assert got == [paho_reads(packet, True) for packet in packets]
         assert reader.pending() == 0
 
@@ -247,7 +254,7 @@ def test_take_publishes_leaves_a_packet_larger_than_a_read_to_paho() -> None:
         ours.setblocking(False)
         reader = ReadBuffered(ours)
         theirs.sendall(big)
-        time.sleep(0.05)
+        wait_readable(ours)
         assert reader.take_publishes(v5=True) == []
         assert reader.take_publishes(v5=True) == []  # no more reading ahead: paho reads it its way
         assert reader.recv(1) == big[:1]
@@ -260,7 +267,7 @@ def test_a_failed_read_ahead_reaches_paho() -> None:
         reader = ReadBuffered(ours)
         theirs.sendall(b"\x32\x10\x00")  # part of a packet, then the peer is gone
         theirs.close()
-        time.sleep(0.05)
+        wait_readable(ours)
         assert reader.take_publishes(v5=True) == []
         assert reader.recv(100) == b"\x32\x10\x00"
         assert reader.recv(1) == b""  # what paho takes as the connection lost
@@ -284,20 +291,20 @@ def lean_subscriber(
     return client
 
 
-def wait_for(condition: Any, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
+def wait_readable(sock: socket.socket) -> None:
+    """Until the peer's bytes (or its close) can be read from `sock`."""
+    wait_until(lambda: select.select([sock], [], [], 0)[0], what="the socket to be readable")
 
 
 @contextlib.contextmanager
 def publishing_to(client: lean_paho.LeanClient, port: int) -> Iterator[mqtt.Client]:
     """`client` running and subscribed, and a publisher on the same broker."""
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
     client.loop_start()
     publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     try:
-        wait_for(client.is_connected)
-        time.sleep(0.2)  # its SUBACK
+        wait_until(subscribed.is_set, what="the broker to acknowledge the subscription")
         publisher.connect("127.0.0.1", port)
         publisher.loop_start()
         yield publisher
@@ -329,7 +336,7 @@ def test_every_message_arrives_once_by_one_path_or_the_other(mosquitto: Mosquitt
             else:
                 publisher.publish(topic, payload, qos=qos, retain=i % 11 == 0).wait_for_publish(5)
                 (expected_slow if size > READ_SIZE else expected_lean).append((topic, payload, qos))
-        wait_for(lambda: len(lean) + len(slow) >= 400)
+        wait_until(lambda: len(lean) + len(slow) >= 400, what="all 400 messages")
         for topic in {t for t, _, _ in expected_lean + expected_slow}:
             assert [m for m in lean if m[0] == topic] == [m for m in expected_lean if m[0] == topic]
             assert [m for m in slow if m[0] == topic] == [m for m in expected_slow if m[0] == topic]
@@ -342,13 +349,14 @@ def test_ack_all_acknowledges_in_one_write_and_frees_the_window(mosquitto: Mosqu
     with publishing_to(client, mosquitto.port) as publisher:
         for i in range(100):
             publisher.publish("t/acks", str(i).encode(), qos=1)
-        wait_for(lambda: len(got) >= 20)
-        time.sleep(0.3)
+        wait_until(lambda: len(got) >= 20, what="the first 20 messages")
+        time.sleep(0.3)  # a fixed time: nothing more may come until they are acknowledged
         assert len(got) == 20  # the broker waits for acknowledgements
         acked = 0
         while acked < 100:
-            wait_for(lambda done=acked: len(got) > done, 5)
-            assert len(got) > acked, f"stalled after {acked} acknowledgements"
+            wait_until(
+                lambda done=acked: len(got) > done, timeout=5, what=f"more after {acked} acknowledgements"
+            )
             batch = got[acked:]
             writes = len(client._out_packet)
             client.ack_all(batch)
@@ -362,8 +370,8 @@ def test_ack_all_acknowledges_in_one_write_and_frees_the_window(mosquitto: Mosqu
     again.on_payload = lambda _topic, _payload, mid, _qos: redelivered.append(mid)
     again.loop_start()
     try:
-        wait_for(again.is_connected)
-        time.sleep(0.5)
+        wait_until(again.is_connected, what="the second session to connect")
+        time.sleep(0.5)  # a fixed time: a redelivery would come right after the connect; none may
         assert redelivered == []
     finally:
         again.loop_stop()
@@ -377,7 +385,7 @@ def test_without_manual_ack_paho_delivers_and_acknowledges(mosquitto: Mosquitto)
     client.on_message = lambda _c, _u, m: slow.append(bytes(m.payload))
     with publishing_to(client, mosquitto.port) as publisher:
         infos = [publisher.publish("t/auto", str(i).encode(), qos=1) for i in range(30)]
-        wait_for(lambda: len(slow) >= 30)
+        wait_until(lambda: len(slow) >= 30, what="30 messages through paho")
         assert slow == [str(i).encode() for i in range(30)] and lean == []
         for info in infos:
             info.wait_for_publish(5)
@@ -397,5 +405,5 @@ def test_an_exception_in_on_payload_is_paho_s_to_report(mosquitto: Mosquitto) ->
     with publishing_to(client, mosquitto.port) as publisher:
         for payload in (b"one", b"bad", b"two"):
             publisher.publish("t/raise", payload, qos=1)
-        wait_for(lambda: len(got) >= 2)
+        wait_until(lambda: len(got) >= 2, what="the two good payloads")
         assert got == [b"one", b"two"] and client.is_connected()

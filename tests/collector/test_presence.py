@@ -15,6 +15,7 @@ from collector.presence import Seen
 from tests.collector.conftest import MakeCollector
 from tests.support import fake_agents
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 S = 10**9
 
@@ -93,12 +94,12 @@ def test_agent_up_on_metrics(make_collector: MakeCollector, mosquitto: Mosquitto
     publisher.publish(fake_agents.birth(2, now, site="Annex", interval_seconds=60))
     publisher.publish(fake_agents.make_batch(2, 0, now))
     publisher.close()
-    deadline = time.monotonic() + 10
-    text = ""
-    while time.monotonic() < deadline:
-        text = collector.metrics()
-        if 'deskwatch_agent_status{agent_id="pc-00001",site="Annex",status="stale"} 1.0' in text:
-            break
-        time.sleep(0.2)
+    text = wait_until(
+        collector.metrics,
+        done=lambda now: 'deskwatch_agent_status{agent_id="pc-00001",site="Annex",status="stale"} 1.0' in now,
+        timeout=10,
+        interval=0.2,
+        what="pc-00001 to go stale",
+    )
     assert 'deskwatch_agent_up{agent_id="pc-00001",site="Annex"} 0.0' in text
     assert 'deskwatch_agent_up{agent_id="pc-00002",site="Annex"} 1.0' in text

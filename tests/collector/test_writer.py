@@ -16,6 +16,7 @@ from collector.selfmetrics import SelfMetrics
 from collector.writer import DiskBuffer, MetricsSettings, MetricsWriter, Sink
 from tests.support import fake_agents
 from tests.support.services import VictoriaMetrics
+from tests.support.waiting import wait_until
 
 
 def test_buffer_keeps_order_across_a_restart_and_drops_oldest_beyond_its_bound(tmp_path: Path) -> None:
@@ -59,17 +60,15 @@ class _Auth(VictoriaMetrics):
         return [*super().command(), "-httpAuth.username=ops", "-httpAuth.password=secret"]
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1):
-                    return
+                    return True
             except urllib.error.HTTPError as err:
                 err.close()
-                return  # it answers: up (whether /health itself wants credentials or not)
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError("VictoriaMetrics with auth did not come up")
+                return True  # it answers: up (whether /health itself wants credentials or not)
+
+        wait_until(answers, timeout=20, what="VictoriaMetrics with auth to come up", ignore=(OSError,))
 
 
 def test_a_refused_token_keeps_bodies_buffered_until_the_database_takes_them(tmp_path: Path) -> None:
@@ -97,16 +96,16 @@ def test_a_refused_token_keeps_bodies_buffered_until_the_database_takes_them(tmp
     try:
         sink = _sink(settings, metrics)
         sink.start()
-        deadline = time.monotonic() + 15
-        while metrics.buffer_segments._value.get() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert sink.healthy and metrics.buffer_segments._value.get() == 0
-        found: list[dict[str, Any]] = []
-        while not found and time.monotonic() < deadline + 15:  # a new series takes a moment to index
+        wait_until(lambda: metrics.buffer_segments._value.get() == 0, timeout=15, what="the buffer to drain")
+        assert sink.healthy
+
+        def found() -> list[dict[str, Any]]:
             fake_agents.flush_vm(opened.url)
-            found = fake_agents.query(opened.url, "last_over_time(refused_v[1h])")
-            time.sleep(0.2)
-        assert len(found) == 1 and found[0]["value"][1] == "7"
+            return fake_agents.query(opened.url, "last_over_time(refused_v[1h])")
+
+        # a new series takes a moment to index
+        points = wait_until(found, timeout=30, interval=0.2, what="the buffered point in VictoriaMetrics")
+        assert len(points) == 1 and points[0]["value"][1] == "7"
         sink.close(timeout=2.0)
     finally:
         opened.stop()

@@ -23,6 +23,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from tests.console.conftest import PASSWORDS, ConsoleOffice
 from tests.support.services import REPO
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -61,16 +62,10 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def wait(what: str, check: Callable[[], T | None], timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except WebDriverException:
-            found = None
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"waited {timeout} s for {what}")
+    """wait_until for a page: one still loading (a WebDriverException) is not there yet."""
+    found = wait_until(check, timeout=timeout, interval=0.1, what=what, ignore=(WebDriverException,))
+    assert found is not None
+    return found
 
 
 def shot(driver: WebDriver, name: str) -> None:

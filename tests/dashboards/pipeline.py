@@ -20,7 +20,7 @@ import contextlib
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +29,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.agent_process import AgentProcess, write_config
 from tests.support.collector_process import CollectorProcess
-from tests.support.fake_agents import flush_vm
+from tests.support.fake_agents import flush_vm, query
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port
 from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.waiting import wait_until
 
 PRINTER_WALK = "sharp"
 MODEM_WALK = "draytek"
@@ -145,15 +146,6 @@ def _publish_malformed(port: int) -> None:
     client.disconnect()
 
 
-def _wait(condition: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(condition)
-
-
 @contextlib.contextmanager
 def office(workdir: Path, phase_seconds: float = 6.0) -> Iterator[Office]:
     """Run the office for two phases of `phase_seconds`, then yield it (still running) for queries."""
@@ -209,7 +201,7 @@ enabled = false
 """
         run.agents.append(_agent(run, "pc-branch-1", "branch", branch_network))
         _publish_malformed(broker.port)
-        time.sleep(phase_seconds)
+        time.sleep(phase_seconds)  # the first phase runs this long: a fixed time is the scenario
 
         # Second phase: the devices answer again with moved values, on the same ports.
         for name, walk, later in (
@@ -222,19 +214,27 @@ enabled = false
 
         # A short VictoriaMetrics outage: the writer counts failed writes and buffers on disk.
         vm.stop()
-        _wait(
-            "collector saw a failed write",
+        wait_until(
             lambda: collector.metric("deskwatch_writer_write_errors_total") > 0,
+            timeout=30,
+            interval=0.2,
+            what="the collector to see a failed write",
         )
         vm.start()
-        time.sleep(phase_seconds)
-        _wait(
-            "the printer's low-toner incident resolved",
+        time.sleep(phase_seconds)  # the second phase runs this long: a fixed time is the scenario
+        wait_until(
             lambda: collector.metric("deskwatch_incidents_resolved_total") > 0,
+            timeout=30,
+            interval=0.2,
+            what="the printer's low-toner incident to resolve",
         )
-        # The cycle that resolved it writes the incident figures right after; let it finish.
-        time.sleep(2 * CYCLE_SECONDS)
-        flush_vm(vm.url)
+
+        # The cycle that resolved it writes the incident figures right after.
+        def resolved_stored() -> bool:
+            flush_vm(vm.url)
+            return bool(query(vm.url, "incidents_resolved_total > 0"))
+
+        wait_until(resolved_stored, timeout=30, interval=0.2, what="the resolved incident's figures stored")
         yield run
     finally:
         run._stop_scrape.set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.support.commands import Commander, make_command, public_key_text, sig
 from tests.support.local_targets import DnsTarget, HttpTarget
 from tests.support.services import Mosquitto, free_port
 from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.waiting import wait_until
 
 
 @dataclass
@@ -52,14 +52,13 @@ def agent_config(
 
 def wait_ready(commander: Commander, agent_id: str, key: Ed25519PrivateKey, timeout: float = 20) -> None:
     """Until the agent answers a command: it is connected and subscribed to its cmd topic."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            commander.send(sign(make_command(agent_id, "memory"), key), timeout=1)
-            return
-        except TimeoutError:
-            continue
-    raise TimeoutError(f"agent {agent_id} never answered")
+    wait_until(
+        lambda: commander.send(sign(make_command(agent_id, "memory"), key), timeout=1),
+        done=lambda _answer: True,
+        timeout=timeout,
+        what=f"agent {agent_id} to answer",
+        ignore=(TimeoutError,),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from tests.support.agent_process import AgentProcess
 from tests.support.commands import Commander, make_command, public_key_text, sign
 from tests.support.local_targets import HttpTarget
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -254,10 +255,7 @@ def test_bad_commands_are_rejected_with_reason_and_nothing_runs(
     assert result.status == "rejected" and reason in result.error, result.error
     assert result.result == {}
     assert sum(diag.http.hits.values()) == before  # the HTTP target was never asked
-    deadline = time.monotonic() + 5
-    while reason not in diag.log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert reason in diag.log.read_text()  # and the agent's log says why
+    wait_until(lambda: reason in diag.log.read_text(), timeout=5, what=f"the agent's log to say {reason!r}")
 
 
 def test_replayed_nonce_is_rejected_and_runs_once(diag: DiagEnv) -> None:

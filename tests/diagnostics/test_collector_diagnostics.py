@@ -26,6 +26,7 @@ from tests.support.agent_process import AgentProcess
 from tests.support.collector_process import CollectorProcess
 from tests.support.fake_agents import Publisher
 from tests.support.services import REPO, Mosquitto, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 AGENT = "pc-caller"
@@ -96,11 +97,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         agent = AgentProcess(config, tmp / "agent.log").start()
         try:
             s = Stack(collector, db_url, public_key, helpdesk, viewer, incident_id, broker)
-            deadline = time.monotonic() + 30
-            while s.post(AGENT, {"check": "memory"}).status_code != 200:  # until presence says online
-                if time.monotonic() > deadline:
-                    raise TimeoutError(collector.log()[-2000:])
-                time.sleep(0.2)
+            wait_until(  # until presence says online
+                lambda: s.post(AGENT, {"check": "memory"}).status_code,
+                done=lambda status: status == 200,
+                timeout=30,
+                interval=0.2,
+                what=lambda: f"the agent to take a check: {collector.log()[-2000:]}",
+            )
             yield s
         finally:
             agent.cleanup()
@@ -172,15 +175,19 @@ def test_offline_agent_gets_a_clear_error_at_once(stack: Stack) -> None:
         Presence(v=PROTOCOL_VERSION, agent_id="pc-gone", status="offline", time_ns=t + 1, reason="shutdown")
     )
     publisher.close()
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answer() -> tuple[httpx.Response, float]:
         started = time.monotonic()
         response = stack.post("pc-gone", {"check": "memory"})
-        elapsed = time.monotonic() - started
-        if response.status_code == 409 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert response.status_code == 409, (response.status_code, response.text, stack.collector.log()[-1500:])
+        return response, time.monotonic() - started
+
+    response, elapsed = wait_until(
+        answer,
+        done=lambda got: got[0].status_code == 409,
+        timeout=10,
+        interval=0.2,
+        what=lambda: f"a 409 for the offline agent: {stack.collector.log()[-1500:]}",
+    )
     assert "pc-gone is offline" in response.json()["detail"]
     assert elapsed < 2.0, (elapsed, stack.collector.log()[-1500:])
 

@@ -11,7 +11,6 @@ is served again with the toner replaced, the incident resolves and the webhook h
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,11 @@ from tests.support.collector_process import CollectorProcess, create_token
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port
 from tests.support.snmpsim import SnmpSim, walk_paths
 from tests.support.stored import FAULT_REPORT
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 SHARP_SERIAL = "6509415X00"  # prtGeneralSerialNumber in the Sharp walk
 ERROR_STATE = "1.3.6.1.2.1.25.3.5.1.2.1"  # hrPrinterDetectedErrorState of hrDevice 1
-
-
-def _wait(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not done(value):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: last seen {value!r}"[:2000])
-        time.sleep(0.5)
-        value = fetch()
-    return value
 
 
 MAGENTA_LEVEL = "1.3.6.1.2.1.43.11.1.1.9.1.2"  # prtMarkerSuppliesLevel of the magenta toner: 19 %
@@ -106,22 +95,28 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
         def printer_incidents() -> list[dict[str, Any]]:
             return [i for i in all_incidents() if SHARP_SERIAL in i["key"] and i["condition"] == "supply_low"]
 
-        _wait(
+        wait_until(
             all_incidents,
-            lambda items: any(SHARP_SERIAL in i["key"] and i["condition"] == "supply_low" for i in items),
+            done=lambda items: any(
+                SHARP_SERIAL in i["key"] and i["condition"] == "supply_low" for i in items
+            ),
+            timeout=60,
+            interval=0.5,
             what="toner incident",
         )
         opened = printer_incidents()
-        time.sleep(3)  # more rounds from all three agents: still one incident
+        time.sleep(3)  # a fixed time: more rounds from all three agents, and still one incident
         found = printer_incidents()
         assert len(found) == 1, found
         incident = api.get(f"/api/v1/incidents/{found[0]['id']}").json()
         assert incident["status"] == "open"
         articles = incident.get("articles") or incident.get("kb") or []
         assert any("toner" in (a.get("title", "") + a.get("slug", "")).lower() for a in articles), incident
-        _wait(
+        wait_until(
             lambda: [e for e, doc, _ in receiver.received if doc["incident"]["id"] == opened[0]["id"]],
-            lambda events: "opened" in " ".join(events),
+            done=lambda events: "opened" in " ".join(events),
+            timeout=60,
+            interval=0.5,
             what="webhook opened",
         )
 
@@ -146,8 +141,12 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
             fake_agents.flush_vm(victoria_metrics.url)
             return fake_agents.query(victoria_metrics.url, 'incidents_open{category="supply",site="test"}')
 
-        _wait(
-            open_printer_incidents, lambda rows: any(float(r["value"][1]) == 1 for r in rows), what="metric"
+        wait_until(
+            open_printer_incidents,
+            done=lambda rows: any(float(r["value"][1]) == 1 for r in rows),
+            timeout=60,
+            interval=0.5,
+            what="metric",
         )
 
         # Fresh toner: the printer is served again without the low-toner bit.
@@ -155,16 +154,19 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
         sim = SnmpSim(port=sim.port)  # the same printer, same address, fresh toner
         _serve_printer(sim, toner_low=False)
         sim.start()
-        resolved = _wait(
+        resolved = wait_until(
             lambda: api.get(f"/api/v1/incidents/{found[0]['id']}").json(),
-            lambda doc: doc["status"] == "resolved",
+            done=lambda doc: doc["status"] == "resolved",
             timeout=90,
+            interval=0.5,
             what="resolution",
         )
         assert resolved["status"] == "resolved"
-        events = _wait(
+        events = wait_until(
             lambda: [e for e, doc, _ in receiver.received if doc["incident"]["id"] == found[0]["id"]],
-            lambda ev: any("resolved" in e for e in ev),
+            done=lambda ev: any("resolved" in e for e in ev),
+            timeout=60,
+            interval=0.5,
             what="webhook resolved",
         )
         assert all(good for _, _, good in receiver.received), "a webhook signature did not verify"
@@ -176,7 +178,13 @@ def test_toner_low_opens_one_incident_and_resolves_when_replaced(
             rows = fake_agents.query(victoria_metrics.url, 'incidents_resolved_total{category="supply"}')
             return max((float(r["value"][1]) for r in rows), default=0.0)
 
-        _wait(resolved_total, lambda total: total >= 1, what="incidents_resolved_total")
+        wait_until(
+            resolved_total,
+            done=lambda total: total >= 1,
+            timeout=60,
+            interval=0.5,
+            what="incidents_resolved_total",
+        )
 
         # The printer's figures reached VictoriaMetrics, keyed by the serial, from the agents.
         fake_agents.flush_vm(victoria_metrics.url)

@@ -15,7 +15,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from tests.incidents.test_notify import self_signed
 from tests.support.agent_process import agent_env
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics
+from tests.support.waiting import wait_until
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -342,20 +342,13 @@ def test_the_api_speaks_tls_with_the_configured_certificate(
 
 def _start_tls(process: CollectorProcess, cert: Path) -> None:
     """CollectorProcess.start() waits on plain /healthz; this waits on HTTPS."""
-    log = open(process.workdir / "collector.log", "ab")  # noqa: SIM115 - lives as long as the child
-    process.proc = subprocess.Popen(
-        [sys.executable, "-m", "collector", "run", "--config", str(process.config_path)],
-        cwd=REPO,
-        env=process.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
+    process.spawn()
     context = ssl.create_default_context(cafile=str(cert))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"https://127.0.0.1:{process.port}/healthz", verify=context).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(process.log()[-2000:])
+    wait_until(
+        lambda: httpx.get(f"https://127.0.0.1:{process.port}/healthz", verify=context).status_code,
+        done=lambda status: status == 200,
+        timeout=20,
+        interval=0.2,
+        what=lambda: f"/healthz over HTTPS: {process.log()[-2000:]}",
+        ignore=(httpx.HTTPError,),
+    )

@@ -87,21 +87,17 @@ def notices(store: IncidentStore) -> list[tuple[int, str]]:
 def serve(app: object) -> Iterator[str]:
     """Run an ASGI app under a real uvicorn on a free port; yield its base URL."""
     import threading
-    import time
 
     import uvicorn
 
     from tests.support.services import free_port
+    from tests.support.waiting import wait_until
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("uvicorn did not start")
-        time.sleep(0.02)
+    wait_until(lambda: server.started, timeout=10, interval=0.02, what="uvicorn to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

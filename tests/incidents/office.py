@@ -28,6 +28,7 @@ from tests.support.agent_process import AgentProcess, write_config
 from tests.support.collector_process import CollectorProcess, create_token
 from tests.support.services import Mosquitto, VictoriaMetrics
 from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.waiting import wait_until
 
 SHARP = "6509415X00"  # prtGeneralSerialNumber of the recorded Sharp
 SUPPLY_LEVEL = "1.3.6.1.2.1.43.11.1.1.9.1"  # prtMarkerSuppliesLevel.1.<supply>
@@ -98,6 +99,8 @@ class Gateway:
         self._sock.settimeout(0.1)
         self.port: int = self._sock.getsockname()[1]
         self._up = threading.Event()
+        self._downs = 0  # how often down() was called
+        self._idle_after = 0  # as many as the accept loop had seen when it last found the gateway down
         self._closed = threading.Event()
         self._fillers: list[socket.socket] = []
         self._up.set()
@@ -105,7 +108,9 @@ class Gateway:
 
     def _serve(self) -> None:
         while not self._closed.is_set():
-            if not self._up.wait(0.1):
+            if not self._up.is_set():
+                self._idle_after = self._downs
+                self._up.wait(0.1)
                 continue
             with contextlib.suppress(OSError):
                 conn, _ = self._sock.accept()
@@ -113,7 +118,11 @@ class Gateway:
 
     def down(self) -> None:
         self._up.clear()
-        time.sleep(0.2)  # the accept loop has stopped taking connections
+        self._downs += 1
+        downs = self._downs
+        wait_until(
+            lambda: self._idle_after == downs, what="the gateway's accept loop to stop taking connections"
+        )
         for _ in range(self.BACKLOG * 3):  # fill the queue: from now on SYNs get no answer
             filler = socket.socket()
             filler.setblocking(False)
@@ -223,27 +232,22 @@ class Office:
         self, keys: set[str], timeout: float = 45.0, settle: float = 3.0, queue: bool = True
     ) -> dict[str, dict[str, Any]]:
         """Wait until the open tickets are exactly `keys`, and still are `settle` s later."""
-        deadline = time.monotonic() + timeout
-        seen: set[str] = set()
-        while time.monotonic() < deadline:
-            tickets = self.open_tickets(queue)
-            seen = set(tickets)
-            if seen == keys:
-                time.sleep(settle)
-                tickets = self.open_tickets(queue)
-                assert set(tickets) == keys, f"more opened after settling: {set(tickets) - keys}"
-                return tickets
-            time.sleep(0.3)
-        raise AssertionError(
-            f"open tickets {sorted(seen)} != expected {sorted(keys)}\n{self.collector.log()[-3000:]}"
+        wait_until(
+            lambda: sorted(self.open_tickets(queue)),
+            done=lambda seen: set(seen) == keys,
+            timeout=timeout,
+            interval=0.3,
+            what=lambda: f"open tickets {sorted(keys)}\n{self.collector.log()[-3000:]}",
         )
+        time.sleep(settle)  # the scenario: nothing more may open in this long
+        tickets = self.open_tickets(queue)
+        assert set(tickets) == keys, f"more opened after settling: {set(tickets) - keys}"
+        return tickets
 
     def wait(self, what: str, check: Callable[[], bool], timeout: float = 45.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}\n{self.collector.log()[-3000:]}")
-            time.sleep(0.3)
+        wait_until(
+            check, timeout=timeout, interval=0.3, what=lambda: f"{what}\n{self.collector.log()[-3000:]}"
+        )
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ observer of CollectorService and its router is mounted in the service's app.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from collector.service import CollectorService
 from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, write_config
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -87,15 +88,6 @@ def running(
         service.stop()
 
 
-def wait_for(fetch: Callable[[], Any], predicate: Callable[[Any], bool], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not predicate(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = fetch()
-    return value
-
-
 def test_printer_and_lost_agent_incidents_through_the_broker(
     running: tuple[str, str], mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
 ) -> None:
@@ -139,13 +131,23 @@ def test_printer_and_lost_agent_incidents_through_the_broker(
     for agent in range(5):
         publisher.publish(fake_agents.birth(agent, time.time_ns(), interval_seconds=60))
     report(ok=False)
-    found = wait_for(lambda: incidents(device="SN-E2E"), lambda items: len(items) == 1)
+    found = wait_until(
+        lambda: incidents(device="SN-E2E"),
+        done=lambda items: len(items) == 1,
+        timeout=20,
+        what="one incident",
+    )
     assert [i["key"] for i in found] == ["device/SN-E2E/printer_toner_low/black"]
-    time.sleep(0.5)
+    time.sleep(0.5)  # the agents' pace: the next round comes later
     report(ok=False)
     assert len(incidents(device="SN-E2E")) == 1  # five agents, more rounds: still one
     report(ok=True)
-    assert wait_for(lambda: incidents(device="SN-E2E"), lambda items: items == []) == []
+    wait_until(
+        lambda: incidents(device="SN-E2E"),
+        done=lambda items: items == [],
+        timeout=20,
+        what="the incident resolved",
+    )
 
     # pc-00001 vanishes (its Last Will), pc-00002 says goodbye
     now = time.time_ns()
@@ -165,14 +167,17 @@ def test_printer_and_lost_agent_incidents_through_the_broker(
         )
     )
     publisher.wait()
-    lost = wait_for(lambda: incidents(condition="agent_lost"), lambda items: len(items) >= 1)
+    lost = wait_until(lambda: incidents(condition="agent_lost"), timeout=20, what="an agent_lost incident")
     assert [i["agent_id"] for i in lost if i["condition"] == "agent_lost"] == ["pc-00001"]
-    time.sleep(1.5)
+    time.sleep(1.5)  # a fixed time: a few cycles in which the goodbye must not become "lost"
     assert [i["agent_id"] for i in incidents() if i["condition"] == "agent_lost"] == ["pc-00001"]
     publisher.publish(fake_agents.birth(1, time.time_ns(), interval_seconds=60))
     publisher.wait()
-    assert (
-        wait_for(lambda: [i for i in incidents() if i["condition"] == "agent_lost"], lambda i: i == []) == []
+    wait_until(
+        lambda: [i for i in incidents() if i["condition"] == "agent_lost"],
+        done=lambda items: items == [],
+        timeout=20,
+        what="the agent_lost incident resolved",
     )
     publisher.close()
     api.close()
@@ -182,8 +187,8 @@ def test_printer_and_lost_agent_incidents_through_the_broker(
         fake_agents.flush_vm(victoria_metrics.url)
         return fake_agents.query(victoria_metrics.url, 'incidents_opened_total{category="printer"}')
 
-    result = wait_for(opened_total, lambda r: bool(r))
-    assert result and float(result[0]["value"][1]) == 1
+    result = wait_until(opened_total, timeout=20, what="incidents_opened_total in VictoriaMetrics")
+    assert float(result[0]["value"][1]) == 1
     assert httpx.get(f"{url}/metrics").status_code == 401  # not for anyone on the network
     scraped = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert 'deskwatch_incidents_opened_total{category="agent"} 1.0' in scraped
@@ -213,7 +218,7 @@ def test_killed_agent_is_lost_and_stopped_agent_is_not(
         def statuses() -> dict[str, str]:
             return {a["agent_id"]: a["status"] for a in api.get("/agents").json()}
 
-        assert wait_for(statuses, lambda s: s.get("pc-kill") == s.get("pc-stop") == "online", 30)
+        wait_until(statuses, done=lambda s: s.get("pc-kill") == s.get("pc-stop") == "online", timeout=30)
         agents["pc-kill"].kill()  # kill -9: the broker publishes its Last Will
         assert agents["pc-stop"].terminate() == 0  # a goodbye: no incident
 
@@ -223,11 +228,11 @@ def test_killed_agent_is_lost_and_stopped_agent_is_not(
             ]
             return sorted(i["agent_id"] for i in items)
 
-        assert wait_for(lost, lambda ids: ids != [], 30) == ["pc-kill"]
-        time.sleep(2)
+        assert wait_until(lost, timeout=30, what="a lost agent") == ["pc-kill"]
+        time.sleep(2)  # a fixed time: a few cycles in which the stopped agent must not become "lost"
         assert lost() == ["pc-kill"] and statuses()["pc-stop"] == "offline"
         agents["pc-kill"].start()
-        assert wait_for(lost, lambda ids: ids == [], 30) == []
+        wait_until(lost, done=lambda ids: ids == [], timeout=30, what="the lost agent back")
     finally:
         for agent in agents.values():
             agent.cleanup()

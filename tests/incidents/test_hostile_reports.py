@@ -35,7 +35,7 @@ def test_a_pc_ten_years_ahead_cannot_close_a_jam_another_pc_still_sees(tmp_path:
             fine = State(SHARP, "printer_paper_jam", True, Severity.INFO, "", {"device": SHARP}, t)
             ahead.publish(Batch(v=protocol.PROTOCOL_VERSION, agent_id="pc-ahead", seq=seq + 1, created_ns=t,
                                 site="office", states=[fine]))  # fmt: skip
-            time.sleep(0.5)
+            time.sleep(0.5)  # its pace: one report per poll, over a few incident cycles
         assert run.wait_for_tickets({JAM}, settle=4)[JAM]["id"] == ticket["id"]  # still open, still one
         port = run.silence_printer("sharp")
         run.printer("sharp", sharp(), port=port)  # the jam cleared: pc-a sees it fine
@@ -60,7 +60,8 @@ def test_a_hundred_thousand_unique_states_from_one_pc_do_not_grow_the_collector(
                 wild.publish(Batch(v=protocol.PROTOCOL_VERSION, agent_id="pc-wild", seq=seq, created_ns=t,
                                    site="office", states=states))  # fmt: skip
             run.wait("the collector took every batch", lambda r=round_: _accepted(run) >= 100 * (r + 1))
-            time.sleep(2)  # a few incident cycles over all of it
+            # A fixed time: a few incident cycles over all of it (the engine shows no cycle count).
+            time.sleep(2)
             rss.append(collector.memory_info().rss)
         steps = ", ".join(f"+{(b - a) / 2**20:.1f}" for a, b in zip([start, *rss], rss, strict=False))
         FAULT_REPORT.append(

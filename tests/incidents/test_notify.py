@@ -33,6 +33,7 @@ from collector.notify.notifier import Notifier, RetryPolicy
 from collector.notify.webhook import Webhook, WebhookSettings, verify
 from tests.incidents.fleet import T0, S, batch, engine_for, sqlite_store, state
 from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 SECRET = b"s3cret"
 
@@ -221,16 +222,6 @@ def _jam(device: str, text: str) -> Any:
     return state(device, "printer_paper_jam", False, T0, text=text)
 
 
-def _wait(condition: Any, timeout: float, what: str) -> float:
-    """Poll `condition` until true; return the seconds it took, fail naming `what` otherwise."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what} not within {timeout} s")
-        time.sleep(0.02)
-    return time.monotonic() - started
-
-
 POISON = "jam in tray 2\nBcc: everyone@example.org\x85Subject: fake\u2028more\u2029end\r\n\x00"
 
 
@@ -261,7 +252,9 @@ def test_a_poison_summary_stops_no_notice_of_any_connector(tmp_path: Path, recei
     notifier = Notifier(store.outbox, {"mail": mail, "hook": hook}, clock=lambda: T0)
     notifier.start(interval_seconds=0.05)
     try:
-        _wait(lambda: len(receiver.received) == 6 and len(inbox.messages) == 5, 20, "every notice")
+        wait_until(
+            lambda: len(receiver.received) == 6 and len(inbox.messages) == 5, timeout=20, what="every notice"
+        )
     finally:
         notifier.stop()
         controller.stop()
@@ -314,7 +307,9 @@ def test_a_hanging_webhook_does_not_hold_up_the_mail(tmp_path: Path) -> None:
     notifier = Notifier(store.outbox, {"hook": hook, "mail": mail}, clock=lambda: T0)
     notifier.start(interval_seconds=0.05)
     try:
-        took = _wait(lambda: len(inbox.messages) == 6, 20, "six e-mails")
+        started = time.monotonic()
+        wait_until(lambda: len(inbox.messages) == 6, timeout=20, interval=0.02, what="six e-mails")
+        took = time.monotonic() - started
     finally:
         notifier.stop()
         controller.stop()

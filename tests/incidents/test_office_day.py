@@ -147,7 +147,7 @@ def test_maintenance_and_silence_keep_the_queue_and_the_receivers_quiet_until_th
                 assert api.delete(f"/silences/{window.json()['id']}").status_code in (200, 204)
             ticket = run.wait_for_tickets({SUPPLY})[SUPPLY]
             run.wait("one 'opened' notice", lambda: events() == [("opened", ticket["id"])])
-            time.sleep(2)
+            time.sleep(2)  # a fixed time, in which no second notice may come
             assert events() == [("opened", ticket["id"])]
     finally:
         receiver.stop()

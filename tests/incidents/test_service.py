@@ -14,6 +14,7 @@ from collector.app import Incidents
 from collector.config import IncidentsConfig
 from collector.db import make_engine, migrate
 from tests.incidents.fleet import batch, state
+from tests.support.waiting import wait_until
 
 CONFIG = """
 [incidents]
@@ -47,9 +48,7 @@ def test_incidents_part_builds_and_runs(tmp_path: Path, monkeypatch: pytest.Monk
     )
     incidents.start()
     try:
-        deadline = time.monotonic() + 5
-        while incidents.store.open_views() == [] and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(incidents.store.open_views, timeout=5, interval=0.02, what="the jam's incident")
     finally:
         incidents.stop()
     (view,) = incidents.store.open_views()

@@ -14,6 +14,7 @@ from collector.line_protocol import batch_lines
 from tests.incidents.fleet import batch, engine_for, sample, sqlite_store, state
 from tests.support import fake_agents
 from tests.support.services import VictoriaMetrics, free_port
+from tests.support.waiting import wait_until
 
 S = 1_000_000_000
 
@@ -50,15 +51,15 @@ def write_history(vm: VictoriaMetrics, at: int) -> None:
     with urllib.request.urlopen(request, timeout=10):
         pass
     fake_agents.flush_vm(vm.url)
-    deadline = time.monotonic() + 20  # new series take VictoriaMetrics a moment to index
-    while time.monotonic() < deadline:
-        if all(
+    wait_until(  # new series take VictoriaMetrics a moment to index
+        lambda: all(
             fake_agents.query(vm.url, f"count(last_over_time({name}[3d]))")
             for name in ("printer_supply_level_percent", "disk_free_bytes", "snmp_device_info_value")
-        ):
-            return
-        time.sleep(0.2)
-    raise TimeoutError("VictoriaMetrics did not index the history")
+        ),
+        timeout=20,
+        interval=0.2,
+        what="VictoriaMetrics to index the history",
+    )
 
 
 def condition_keys(tmp_path: Path, vm_url: str | None, at: int) -> tuple[set[str], int]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import msgspec
@@ -34,19 +33,9 @@ from tests.inventory.fake_tree import SERIAL, USER, make_tree, write_packages
 from tests.support.agent_process import AgentProcess, write_config
 from tests.support.collector_process import CollectorProcess
 from tests.support.services import Mosquitto, VictoriaMetrics, free_port, wait_for_port
+from tests.support.waiting import wait_until
 
 AGENT = "inv-pc-1"
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -82,7 +71,10 @@ def test_inventory_reaches_the_collector_history_and_lookup(
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
     inventories = InventoryStore(engine)
 
-    stored = wait_for(lambda: inventories.latest(AGENT), "the first inventory")
+    stored = wait_until(
+        lambda: inventories.latest(AGENT), timeout=30, interval=0.2, what="the first inventory"
+    )
+    assert stored is not None
     names = {p.name for p in stored.inventory.software}
     assert {"zz-old-office", "zz-kept"} <= names
     if Path("/var/lib/dpkg/status").exists():
@@ -96,7 +88,7 @@ def test_inventory_reaches_the_collector_history_and_lookup(
         seen = [(h.kind, h.subject) for h in inventories.history(AGENT) if h.subject.startswith("zz-")]
         return seen if len(seen) >= 2 else None
 
-    assert sorted(wait_for(changed, "the change history")) == [
+    assert sorted(wait_until(changed, timeout=30, interval=0.2, what="the change history") or []) == [
         (ChangeKind.INSTALLED, "zz-new-tool"),
         (ChangeKind.REMOVED, "zz-old-office"),
     ]
@@ -169,9 +161,11 @@ def test_inventory_reaches_the_collector_history_and_lookup(
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()
     publisher.publish(protocol.topic(protocol.DEFAULT_PREFIX, AGENT, protocol.Kind.STATE), payload, qos=1)
-    wait_for(
+    wait_until(
         lambda: collector.metric('deskwatch_ingest_decode_errors_total{reason="too_large"}') >= 1,
-        "the oversize birth to be rejected",
+        timeout=30,
+        interval=0.2,
+        what="the oversize birth to be rejected",
     )
     publisher.loop_stop()
     publisher.disconnect()

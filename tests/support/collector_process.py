@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tests.support.services import REPO, free_port
+from tests.support.waiting import wait_until
 
 # The switches to ingest's slower paths (collector/ingest.py, collector/line_protocol.py):
 # deploy/test.sh sets them to run the same tests on those paths, so children inherit them.
@@ -107,15 +107,15 @@ internal_listen = "127.0.0.1:{self.internal_port}"
 
     def start(self, timeout: float = 20.0) -> None:
         self.spawn()
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"collector exited with {self.proc.returncode}: {self.log()[-2000:]}")
-            if self.health().get("mqtt_connected"):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"collector not healthy: {self.log()[-2000:]}")
+        proc = self.proc
+        assert proc is not None
+        wait_until(
+            lambda: proc.poll() is not None or self.health().get("mqtt_connected"),
+            timeout=timeout,
+            what=lambda: f"the collector to connect to the broker: {self.log()[-2000:]}",
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"collector exited with {proc.returncode}: {self.log()[-2000:]}")
 
     def health(self) -> dict[str, object]:
         with contextlib.suppress(OSError, ValueError):

@@ -165,6 +165,12 @@ def stored_seqs(
     }
 
 
+def flushed_seqs(vm_url: str, agent_ids: Iterable[str] | None = None) -> dict[str, list[int]]:
+    """stored_seqs() of everything written so far (VictoriaMetrics flushed first)."""
+    flush_vm(vm_url)
+    return stored_seqs(vm_url, agent_ids)
+
+
 def flush_vm(vm_url: str) -> None:
     """Make everything VictoriaMetrics received searchable now (it otherwise waits about a second)."""
     with urllib.request.urlopen(f"{vm_url}/internal/force_flush", timeout=30):

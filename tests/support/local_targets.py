@@ -25,7 +25,7 @@ class HttpTarget:
             def do_GET(self) -> None:
                 target.hits[self.path] += 1
                 if self.path == "/slow":
-                    time.sleep(slow_seconds)
+                    time.sleep(slow_seconds)  # the scenario: a target that answers late, by this much
                 code = 404 if self.path == "/missing" else 200
                 body = b"deskwatch test target\n"
                 self.send_response(code)

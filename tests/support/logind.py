@@ -13,12 +13,13 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 from jeepney import DBusAddress, HeaderFields, MessageType, new_method_return, new_signal
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import Proxy, open_dbus_connection
+
+from tests.support.waiting import wait_until
 
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -52,12 +53,12 @@ class Bus:
         daemon = shutil.which("dbus-daemon")
         if daemon is None:
             raise RuntimeError("dbus-daemon is not installed (deploy/install-deps.sh installs it)")
-        self.proc = subprocess.Popen([daemon, f"--config-file={self.config}", "--nofork"])
-        deadline = time.monotonic() + 10
-        while not self.socket.exists():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("dbus-daemon did not start")
-            time.sleep(0.02)
+        proc = self.proc = subprocess.Popen([daemon, f"--config-file={self.config}", "--nofork"])
+        wait_until(
+            lambda: self.socket.exists() or proc.poll() is not None, timeout=10, what="dbus-daemon's socket"
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"dbus-daemon exited with {proc.returncode}")
         return self
 
     def __exit__(self, *exc: object) -> None:

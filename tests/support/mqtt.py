@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from tests.support.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Subscriber:
         client_id: str = "",
         persistent: bool = False,
     ) -> None:
+        self.topic_filter = topic
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
@@ -70,14 +72,8 @@ class Subscriber:
             return list(self.messages)
 
     def wait_for(self, done: Callable[[list[Received]], bool], timeout: float = 15.0) -> list[Received]:
-        """Wait until `done(messages)` holds; return the messages (raise TimeoutError otherwise)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.snapshot()
-            if done(got):
-                return got
-            time.sleep(0.05)
-        raise TimeoutError(f"condition not met; {len(self.snapshot())} messages received")
+        """Wait until `done(messages)` holds; return the messages (raise AssertionError otherwise)."""
+        return wait_until(self.snapshot, done=done, timeout=timeout, what=f"messages on {self.topic_filter}")
 
     def close(self) -> None:
         self.client.disconnect()

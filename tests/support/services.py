@@ -7,15 +7,15 @@ stopped, killed and restarted on the same port and data, as the fault tests need
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
+
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -30,13 +30,13 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
-    """Return once a TCP connect to the port succeeds; raise TimeoutError otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+    """Return once a TCP connect to the port succeeds; raise AssertionError otherwise."""
+
+    def connects() -> bool:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+
+    wait_until(connects, timeout=timeout, what=f"something to listen on {host}:{port}", ignore=(OSError,))
 
 
 def require_binary(name: str) -> str:
@@ -67,7 +67,7 @@ class Service:
         log.close()
         try:
             self.wait_ready()
-        except TimeoutError:
+        except AssertionError:
             self.stop()
             raise
 
@@ -156,16 +156,17 @@ class VictoriaMetrics(Service):
         ]
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp,
-            ):
-                if resp.status == 200:
-                    return
-            time.sleep(0.1)
-        raise TimeoutError(f"VictoriaMetrics on {self.port} not healthy")
+        def status() -> int:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
+                return int(resp.status)
+
+        wait_until(
+            status,
+            done=lambda code: code == 200,
+            timeout=20,
+            what=f"VictoriaMetrics on {self.port} to be healthy",
+            ignore=(OSError,),
+        )
 
 
 class ProductionMosquitto(Mosquitto):
@@ -186,7 +187,24 @@ class ProductionMosquitto(Mosquitto):
             subprocess.run(
                 [require_binary("mosquitto_passwd"), "-b", str(passwd), user, password], check=True
             )
-        super().__init__(
-            workdir, config=(DEPLOY / "mosquitto" / "production.conf").read_text() + "user root\n"
-        )
+        # `information` adds the line that says a SIGHUP was taken (reload() waits for it).
+        config = (DEPLOY / "mosquitto" / "production.conf").read_text() + "user root\nlog_type information\n"
+        super().__init__(workdir, config=config)
         self.ca_file = str(workdir / "certs" / "ca.crt")
+
+    def reload(self) -> None:
+        """SIGHUP, and return once Mosquitto has re-read its password file and ACL.
+
+        It logs "Reloading config." and reloads before it serves anything else (one thread),
+        so a client that connects after the line is there meets the new passwords.
+        """
+        log = self.workdir / "mosquitto.log"
+
+        def reloads() -> int:
+            return log.read_text(errors="replace").count("Reloading config.") if log.exists() else 0
+
+        before = reloads()
+        if self.proc is None:
+            raise RuntimeError("Mosquitto is not running")
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(reloads, done=lambda count: count > before, what="Mosquitto to re-read its config")

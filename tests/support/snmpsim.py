@@ -15,11 +15,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from tests.support.services import free_port, require_binary
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 WALKS = Path(os.environ.get("DESKWATCH_SNMP_DATA", REPO.parent / "shared" / "data" / "snmp"))
@@ -126,12 +126,11 @@ class SnmpSim:
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
         log.close()
         snmpget = require_binary("snmpget")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                output = (self.root / "snmpsim.log").read_text()[-2000:]
-                self.stop()
-                raise RuntimeError(f"snmpsim exited: {output}")
+        proc = self.proc
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                return True  # it exited: said below
             probe = subprocess.run(
                 [
                     snmpget,
@@ -149,10 +148,17 @@ class SnmpSim:
                 capture_output=True,
                 check=False,
             )
-            if probe.returncode == 0:
-                return
-        self.stop()
-        raise TimeoutError(f"snmpsim on udp/{self.port} did not answer within {timeout} s")
+            return probe.returncode == 0
+
+        try:
+            wait_until(answers, timeout=timeout, what=f"snmpsim on udp/{self.port} to answer")
+        except AssertionError:
+            self.stop()
+            raise
+        if proc.poll() is not None:
+            output = (self.root / "snmpsim.log").read_text()[-2000:]
+            self.stop()
+            raise RuntimeError(f"snmpsim exited: {output}")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.spool import Spool
 from tests.support import fake_agents
+from tests.support.waiting import wait_until
 
 # Fault tests add a line each (what was sent, what was stored); tests/conftest.py prints
 # them as one table at the end of the run, so the CI log carries the counts.
@@ -67,10 +68,10 @@ def stored_batches(vm_url: str, agent_id: str) -> tuple[frozenset[int], int]:
 def tally(vm_url: str, agent_id: str, spool: Path, timeout: float = 30.0) -> Tally:
     """Wait until every batch the agent sent is stored (or time runs out) and count."""
     made, waiting = spool_contents(spool)
-    deadline = time.monotonic() + timeout
-    while True:
-        stored, samples = stored_batches(vm_url, agent_id)
-        result = Tally(made, waiting, stored, samples)
-        if not result.missing or time.monotonic() > deadline:
-            return result
-        time.sleep(0.5)
+
+    def count() -> Tally:
+        return Tally(made, waiting, *stored_batches(vm_url, agent_id))
+
+    with contextlib.suppress(AssertionError):  # out of time: the caller reports what is missing
+        return wait_until(count, done=lambda t: not t.missing, timeout=timeout, interval=0.5)
+    return count()

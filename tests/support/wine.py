@@ -15,10 +15,10 @@ import contextlib
 import os
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from tests.support.services import REPO
+from tests.support.waiting import wait_until
 
 WINE = "/usr/lib/wine/wine64"
 WINESERVER = "/usr/lib/wine/wineserver"
@@ -119,7 +119,7 @@ class Wine:
         pythonw.exe needs no console, so it runs without cmd.exe, whose command line would
         mangle the quotes of a `-c` argument (cmd then cannot find the program at all).
         """
-        code = f"import time; time.sleep({seconds})"
+        code = f"import time; time.sleep({seconds})"  # its job is to be there, for up to `seconds`
         keeper = subprocess.Popen(
             [WINE, windows_path(runtime / "pythonw.exe"), "-c", code],
             env=self.env,
@@ -127,11 +127,14 @@ class Wine:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while not self._runs("pythonw.exe", code):  # Wine is up once the Windows program is
-            if keeper.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the keeper did not start (exit status {keeper.poll()})")
-            time.sleep(0.1)
+        wait_until(  # Wine is up once the Windows program is
+            lambda: keeper.poll() is not None or self._runs("pythonw.exe", code),
+            timeout=60,
+            interval=0.1,
+            what="the keeper to run under Wine",
+        )
+        if keeper.poll() is not None:
+            raise RuntimeError(f"the keeper did not start (exit status {keeper.poll()})")
         return keeper
 
     def _runs(self, program: str, marker: str) -> bool:
@@ -167,11 +170,13 @@ class Wine:
         """End every process of this prefix (the agent, services.exe, ...), like pulling the plug."""
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             subprocess.run([WINESERVER, "-k"], env=self.env, timeout=30, check=False, capture_output=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            done = subprocess.run(
+
+        def ended() -> bool:
+            waited = subprocess.run(
                 [WINESERVER, "-w"], env=self.env, timeout=30, check=False, capture_output=True
             )
-            if done.returncode == 0:
-                return
-            time.sleep(0.2)
+            return waited.returncode == 0
+
+        # As before: a wineserver that lingers is left to the next kill.
+        with contextlib.suppress(AssertionError):
+            wait_until(ended, timeout=10, interval=0.2, what="the wineserver to end")

@@ -26,6 +26,7 @@ from tests.support.collector_process import CollectorProcess
 from tests.support.mqtt import Received, Subscriber
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics
 from tests.support.stored import FAULT_REPORT, spool_contents, stored_batches, tally
+from tests.support.waiting import wait_until
 from tests.support.wine import Wine, windows_path
 from tests.windows.conftest import WindowsBuild
 
@@ -97,15 +98,6 @@ def test_once_reports_host_network_and_the_registry_inventory(
     assert inventory["network"]["dns_servers"][: len(linux_dns)] == linux_dns
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise TimeoutError(what)
-
-
 def test_windows_agent_batches_reach_victoria_metrics_across_a_broker_restart(
     tmp_path: Path,
     wine: Wine,
@@ -121,13 +113,21 @@ def test_windows_agent_batches_reach_victoria_metrics_across_a_broker_restart(
     log, err = tmp_path / "agent.out", tmp_path / "agent.err"
     proc = wine.start_python(windows_build.runtime, f"-m agent run --config {windows_path(config)}", log, err)
     try:
-        _wait(lambda: len(stored_batches(victoria_metrics.url, agent_id)[0]) >= 5, 90, "first batches")
+        wait_until(
+            lambda: len(stored_batches(victoria_metrics.url, agent_id)[0]) >= 5,
+            timeout=90,
+            interval=0.5,
+            what="first batches",
+        )
         before = len(stored_batches(victoria_metrics.url, agent_id)[0])
         mosquitto.restart()
-        _wait(
-            lambda: len(stored_batches(victoria_metrics.url, agent_id)[0]) >= before + 5, 90, "after restart"
+        wait_until(
+            lambda: len(stored_batches(victoria_metrics.url, agent_id)[0]) >= before + 5,
+            timeout=90,
+            interval=0.5,
+            what="batches after the restart",
         )
-    except TimeoutError:
+    except AssertionError:
         raise AssertionError(err.read_text(errors="replace")[-3000:]) from None
     finally:
         wine.kill()  # the agent goes like a PC losing power: the spool is all it keeps
@@ -166,7 +166,7 @@ def test_windows_cpython_relays_sleep_resume_and_shutdown_to_the_broker(
                 feed.write(event + "\n")
         try:
             sub.wait_for(lambda messages: presences(messages).count(expected) >= count, 60)
-        except TimeoutError:
+        except AssertionError:
             raise AssertionError(err.read_text(errors="replace")[-3000:]) from None
 
     with Subscriber(mosquitto.port, f"deskwatch/v1/{agent_id}/state") as sub:
@@ -177,7 +177,8 @@ def test_windows_cpython_relays_sleep_resume_and_shutdown_to_the_broker(
             step(sub, "resume", ("online", ""), count=2)
             step(sub, "shutdown", ("offline", "shutdown"))
             assert proc.wait(60) == 0, err.read_text(errors="replace")[-3000:]
-            time.sleep(1.0)  # the connection is closed: a Last Will would have come by now
+            # A fixed time: what is checked is that nothing more comes; a Last Will would have by now.
+            time.sleep(1.0)
         finally:
             if proc.poll() is None:
                 wine.kill()

@@ -21,8 +21,6 @@ Wine runs services only while some other program of the prefix runs, so one
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from agent import protocol
@@ -31,6 +29,7 @@ from tests.support.agent_process import write_config
 from tests.support.mqtt import Received, Subscriber
 from tests.support.services import Mosquitto
 from tests.support.stored import spool_contents
+from tests.support.waiting import wait_until
 from tests.support.wine import Wine, build, windows_path
 from tests.windows.conftest import WindowsBuild
 
@@ -116,14 +115,6 @@ def _seqs(messages: list[Received]) -> set[int]:
     return {protocol.decode(m.payload, Batch).seq for m in messages if m.topic.endswith("/metrics")}
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.2)
-
-
 def _retained(port: int, agent_id: str) -> Presence:
     """The retained state as a newcomer (the collector after a restart) gets it."""
     with Subscriber(port, f"deskwatch/v1/{agent_id}/state") as sub:
@@ -180,20 +171,24 @@ def test_msiexec_installs_starts_stops_upgrades_and_uninstalls(
             assert "deskwatch agent" in uninstall.stdout  # Programs and Features lists it
 
             # The MSI's StartServices started it: no `net start` needed.
-            _wait(lambda: any(p.status == "online" for p in presences()), 90, "the installed service's birth")
+            wait_until(
+                lambda: any(p.status == "online" for p in presences()),
+                timeout=90,
+                what="the installed service's birth",
+            )
             birth = next(p for p in presences() if p.status == "online")
             assert birth.site == "HQ" and birth.facts is not None and birth.facts.version == "0.1.0"
             # platform.platform() without _wmi.pyd: sys.getwindowsversion() and `ver` (Wine says 10)
             assert birth.facts.os.startswith("Windows-10-10.0."), birth.facts.os
             log = data / "agent.log"
             assert "service deskwatch-agent starting" in log.read_text(errors="replace")
-            _wait(lambda: len(_seqs(sub.snapshot())) >= 3, 60, "batches from the service")
+            wait_until(lambda: len(_seqs(sub.snapshot())) >= 3, timeout=60, what="batches from the service")
 
             # A clean stop, as `net stop` (or the Services console) asks for it: what is in
             # flight is acknowledged, the goodbye replaces the birth, and nothing waits.
             done = wine.run_tool(["net", "stop", "deskwatch-agent"])
             assert done.returncode == 0, done.stdout + done.stderr
-            _wait(lambda: presences()[-1].status == "offline", 30, "goodbye after net stop")
+            wait_until(lambda: presences()[-1].status == "offline", timeout=30, what="goodbye after net stop")
             assert presences()[-1].reason == "shutdown"
             stopped = wine.run_tool(["sc", "query", "deskwatch-agent"]).stdout
             assert "STOPPED" in stopped, stopped
@@ -206,7 +201,7 @@ def test_msiexec_installs_starts_stops_upgrades_and_uninstalls(
 
             done = wine.run_tool(["net", "start", "deskwatch-agent"])
             assert done.returncode == 0, done.stdout + done.stderr
-            _wait(lambda: presences()[-1].status == "online", 60, "birth after net start")
+            wait_until(lambda: presences()[-1].status == "online", timeout=60, what="birth after net start")
 
             # An upgrade given no properties keeps them (and the spool); the installer stops the
             # old service (a clean stop again) and starts the new one.
@@ -220,11 +215,11 @@ def test_msiexec_installs_starts_stops_upgrades_and_uninstalls(
                 last = presences()[-1]
                 return last.status == "online" and last.facts is not None and last.facts.version == "0.1.1"
 
-            _wait(upgraded, 90, "birth of the upgraded service")
+            wait_until(upgraded, timeout=90, what="birth of the upgraded service")
 
             done = wine.run_tool(["msiexec", "/x", windows_path(newer), "/qn"], timeout=300)
             assert done.returncode == 0, done.stdout + done.stderr
-            _wait(lambda: presences()[-1].status == "offline", 30, "goodbye at uninstall")
+            wait_until(lambda: presences()[-1].status == "offline", timeout=30, what="goodbye at uninstall")
             went = [(p.status, p.reason) for p in presences()]
             assert ("offline", "lost") not in went, went  # every stop was a clean one
             assert went.count(("offline", "shutdown")) == 3, went  # net stop, upgrade, uninstall

@@ -195,7 +195,7 @@ def test_power_relay_hands_each_change_to_the_loop_once() -> None:
         # the service manager's thread: sleep, both resumes Windows sends, preshutdown then shutdown
         events: list[power.PowerEvent] = ["resume", "sleep", "resume", "resume", "shutdown", "shutdown"]
         await asyncio.to_thread(lambda: [relay.deliver(e) for e in events])
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one turn of the loop, no time: it runs what the thread handed over
 
     asyncio.run(scenario())
     assert seen == ["resume", "sleep", "resume", "shutdown"]
