@@ -354,10 +354,12 @@ def stack(url: str, workdir: Path) -> Iterator[tuple[str, IncidentStore]]:
         vm: VictoriaMetrics = stack.enter_context(VictoriaMetrics(workdir / "vm"))
         fill_metrics(vm.url, now)
         broker: Mosquitto = stack.enter_context(Mosquitto(workdir / "broker"))
-        diagnostics = Diagnostics(MqttSettings(broker=broker.url), engine, store)
+        diagnostics = Diagnostics(
+            MqttSettings(broker=broker.url), engine, store, key_file=workdir / "signing-key"
+        )
         diagnostics.start()
         stack.callback(diagnostics.stop)
-        key = public_key_text(signing_key(engine))
+        key = public_key_text(signing_key(engine, workdir / "signing-key"))
         config = agent_config(
             workdir / "agent.toml", agent_id=CALLER, broker=broker.url, key_text=key, commands=QUICK_AGENT
         )
