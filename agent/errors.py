@@ -8,7 +8,9 @@
     └── _UsageError            agent/probe.py: `deskwatch-agent probe` called with bad arguments
 
 Problems with what the agent watches (a dead printer, a failed DNS lookup) are not
-errors: they travel as States in a batch.
+errors: they travel as States in a batch. `agent.protocol.ProtocolError` (a message that
+breaks the wire contract, with its `code`) stands apart on purpose: the contract is the one
+module the collector shares, and it imports nothing else of the agent.
 """
 
 from __future__ import annotations
