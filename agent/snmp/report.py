@@ -538,7 +538,9 @@ def build_report(
         vendor=_vendor(ex, vendor_names, profile_vendor),
         model=_model(ex, chassis),
         serial=serial,
-        firmware=_str(ex.scalars, "firmware") or _str(chassis, "firmware") or _str(chassis, "software"),
+        # the running software before the boot code: a switch's entPhysicalFirmwareRev is its
+        # boot ROM, entPhysicalSoftwareRev the release the helpdesk compares with advisories
+        firmware=_str(ex.scalars, "firmware") or _str(chassis, "software") or _str(chassis, "firmware"),
         uptime_s=uptime / 100 if isinstance(uptime, int) else None,  # sysUpTime is in hundredths of a second
     )
     status = _str(hr_printer[0][1], "status") if hr_printer else None

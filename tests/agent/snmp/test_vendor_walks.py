@@ -149,10 +149,10 @@ DEVICES: dict[str, Device] = {
     "tplink_1": Device("tplink", ident("other", "TP-Link", None, None, None)),
     # Cisco CBS350-24P-4G. LibreNMS (tests/data/ciscosb_cbs350.json): hardware
     # CBS350-24P-4G, serial none. Of its 37 ENTITY-MIB rows the chassis holds the serial;
-    # the firmware we report is its entPhysicalFirmwareRev (3.0.0.23, the boot code; the
-    # running software, entPhysicalSoftwareRev, is 3.0.0.61). No rlPhdUnitGenParam objects
-    # are in the walk.
-    "ciscosb_cbs350": Device("ciscosb", ident("other", "Cisco", "CBS350-24P-4G", "FOC2433L650", "3.0.0.23")),
+    # the firmware we report is the running software, its entPhysicalSoftwareRev (3.0.0.61),
+    # not entPhysicalFirmwareRev (3.0.0.23, the boot code). No rlPhdUnitGenParam objects are
+    # in the walk.
+    "ciscosb_cbs350": Device("ciscosb", ident("other", "Cisco", "CBS350-24P-4G", "FOC2433L650", "3.0.0.61")),
     "ciscosb": Device("ciscosb", ident("other", "Cisco", None, None, None)),
 }
 
