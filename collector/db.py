@@ -24,6 +24,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_URL = "sqlite:///var/deskwatch/collector.db"
+SQLITE_BUSY_MS = 30_000  # how long a statement waits for another writer's lock
 
 
 def make_engine(url: str = DEFAULT_URL) -> Engine:
@@ -32,7 +33,7 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -64,6 +65,25 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the database behind `engine` to the newest schema of every subsystem."""
     command.upgrade(alembic_config(engine), "heads")
+
+
+def give_back_wal(engine: Engine, wait_ms: int = 200) -> None:
+    """Checkpoint SQLite's WAL and cut it to zero bytes, waiting at most `wait_ms` for readers.
+
+    After a burst of large writes (a dead-letter flood) the WAL holds megabytes that
+    journal_size_limit only trims once a checkpoint completes, which readers can put off;
+    the store's disk use should follow what it keeps. A checkpoint that readers still hold
+    up is left for the next time: the wait is bounded, ingest never stalls on it.
+    PostgreSQL: nothing to do.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
 @contextmanager

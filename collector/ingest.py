@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine
 from agent.protocol import Batch, Kind, Presence, ProtocolError, decode, parse_topic
 from collector import deadletter, fastlane, lean_paho, presence, sequence
 from collector.broker import MqttSettings, broker_address
-from collector.db import begin_write
+from collector.db import begin_write, give_back_wal
 from collector.deadletter import DeadLetter, DeadLetterSettings
 from collector.errors import CollectorError
 from collector.limits import OVER_LIMIT, AgentLimits, LimitSettings
@@ -420,6 +420,8 @@ class Ingest:
             self._tracker.mark_dirty(views)
             raise
         self._tracker.adopt(merged)
+        if dropped:  # the dead-letter store is at its budget: a flood, whose WAL is given back
+            give_back_wal(self._engine)
         self._metrics.deadletter_dropped.inc(dropped)
         self._metrics.gaps.inc(opened)
         self._metrics.gaps_filled.inc(filled)

@@ -281,12 +281,13 @@ def test_a_dead_letter_flood_stays_within_its_budget(
     )
     newest = deadletter.recent(engine, limit=1)[0]
     engine.dispose()
-    store_bytes = sum(p.stat().st_size for p in collector.workdir.glob("collector.db*"))
+    files = {p.name: p.stat().st_size for p in collector.workdir.glob("collector.db*")}
+    store_bytes = sum(files.values())
     dropped = collector.metric("deskwatch_deadletter_dropped_total")
     FAULT_REPORT.append(
         f"dead-letter flood: 150 payloads of 1,000,000 bytes (150 MB) rejected: {totals.letters} kept "
         f"({totals.bytes} bytes of prefixes), {dropped:.0f} dropped and counted, store files "
-        f"{store_bytes / 2**20:.1f} MiB; valid batches among them stored {len(stored.get('pc-00000', []))}"
+        f"{store_bytes / 2**20:.1f} MiB ({', '.join(f'{n} {b / 2**20:.1f}' for n, b in sorted(files.items()))}); valid batches among them stored {len(stored.get('pc-00000', []))}"
         f"/{len(sent['pc-00000'])}"
     )
     assert stored == sent  # ingest kept acknowledging
@@ -294,7 +295,7 @@ def test_a_dead_letter_flood_stays_within_its_budget(
     assert dropped == totals.dropped > 0
     assert (newest.size, len(newest.payload)) == (len(junk), 65536)
     assert newest.sha256 == hashlib.sha256(junk).hexdigest() and not newest.complete
-    assert store_bytes < 16 * 2**20  # 4 MiB kept + a WAL cut back to 4 MiB; kept whole, 150 MB
+    assert store_bytes < 16 * 2**20, files  # 4 MiB kept + a WAL cut back to 4 MiB; kept whole, 150 MB
 
 
 def test_a_collector_without_its_broker_says_so_at_once_and_at_every_retry(
