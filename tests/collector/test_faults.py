@@ -284,11 +284,12 @@ def test_a_dead_letter_flood_stays_within_its_budget(
     files = {p.name: p.stat().st_size for p in collector.workdir.glob("collector.db*")}
     store_bytes = sum(files.values())
     dropped = collector.metric("deskwatch_deadletter_dropped_total")
+    sizes = ", ".join(f"{name} {size / 2**20:.1f}" for name, size in sorted(files.items()))
     FAULT_REPORT.append(
         f"dead-letter flood: 150 payloads of 1,000,000 bytes (150 MB) rejected: {totals.letters} kept "
         f"({totals.bytes} bytes of prefixes), {dropped:.0f} dropped and counted, store files "
-        f"{store_bytes / 2**20:.1f} MiB ({', '.join(f'{n} {b / 2**20:.1f}' for n, b in sorted(files.items()))}); valid batches among them stored {len(stored.get('pc-00000', []))}"
-        f"/{len(sent['pc-00000'])}"
+        f"{store_bytes / 2**20:.1f} MiB ({sizes}); valid batches among them stored "
+        f"{len(stored.get('pc-00000', []))}/{len(sent['pc-00000'])}"
     )
     assert stored == sent  # ingest kept acknowledging
     assert totals.bytes <= 4 * 2**20 and totals.letters + totals.dropped == 150
