@@ -235,16 +235,30 @@ def _away_key(agent_id: str, status: AgentStatus) -> str:
     return agent_key(agent_id, "agent_lost" if status in _LOST else status.value)
 
 
-def _confirmed_sites(state: FleetState, settings: Correlation) -> set[str]:
-    """Sites where some agent's own gateway or internet check fails now: the independent signal
-    without which a silent modem or router explains nothing."""
-    return {
-        entry.site
-        for entry in state.states.values()
-        if entry.condition in settings.confirming_conditions
-        and not entry.ok
-        and state.current(Scope.AGENT, entry.agent_id, entry.observed_ns)
-    }
+def _confirmed_sites(state: FleetState, settings: Correlation) -> dict[str, set[tuple[str, str]]]:
+    """Per site, which of the agents' own checks say its way out is down now: the independent
+    signal without which a silent modem or router explains nothing.
+
+    A check is confirmed at a site when most of the agents reporting it there fail it, and at
+    least `site_min_agents` of them (or all, in a smaller office): one PC whose own internet
+    check fails (its cable, its proxy) says nothing about the site's modem. Gateway checks
+    count per gateway address (`("gateway_reachable", address)`); the others as `(name, "")`.
+    """
+    votes: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])  # [failing, reporting]
+    for entry in state.states.values():
+        if entry.condition not in settings.confirming_conditions or not state.current(
+            Scope.AGENT, entry.agent_id, entry.observed_ns
+        ):
+            continue
+        gateway = entry.tag("gateway") if entry.condition == "gateway_reachable" else ""
+        tally = votes[(entry.site, entry.condition, gateway)]
+        tally[0] += not entry.ok
+        tally[1] += 1
+    confirmed: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for (site, condition, gateway), (failing, reporting) in votes.items():
+        if failing >= min(settings.site_min_agents, reporting) and 2 * failing > reporting:
+            confirmed[site].add((condition, gateway))
+    return confirmed
 
 
 def _gateways(state: FleetState) -> dict[str, set[str]]:
@@ -257,23 +271,29 @@ def _gateways(state: FleetState) -> dict[str, set[str]]:
 
 
 def _is_upstream(
-    c: Condition, settings: Correlation, gateways: dict[str, set[str]], confirmed: set[str]
+    c: Condition,
+    settings: Correlation,
+    gateways: dict[str, set[str]],
+    confirmed: dict[str, set[tuple[str, str]]],
 ) -> bool:
     """A site's way out is down: its gateway for many agents, or (confirmed by the agents' own
-    checks) a modem or router device that stopped answering."""
+    checks) a modem or router device that stopped answering. A device at the address the
+    agents check as their gateway is confirmed only by those gateway checks failing: a
+    gateway that answers them is not down because its SNMP is silent."""
     if c.condition not in settings.upstream_conditions:
         return False
     if c.scope in (Scope.SITE, Scope.FLEET):
         return True
+    if c.scope is not Scope.DEVICE:
+        return False
     tags = dict(c.tags)
-    return (
-        c.scope is Scope.DEVICE
-        and c.site in confirmed
-        and (
-            tags.get("role", "") in settings.upstream_roles
-            or tags.get("kind", "") in settings.upstream_roles
-            or tags.get("source", "") == "gateway"
-            or c.subject in settings.upstream_devices
-            or tags.get("address", "") in gateways.get(c.site, set())
-        )
+    site_confirms = confirmed.get(c.site, set())
+    address = tags.get("address", "")
+    if address and address in gateways.get(c.site, set()):
+        return ("gateway_reachable", address) in site_confirms
+    return bool(site_confirms) and (
+        tags.get("role", "") in settings.upstream_roles
+        or tags.get("kind", "") in settings.upstream_roles
+        or tags.get("source", "") == "gateway"
+        or c.subject in settings.upstream_devices
     )

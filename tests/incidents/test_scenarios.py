@@ -305,34 +305,73 @@ def test_printer_problem_that_a_new_poll_no_longer_lists_clears(tmp_path: Path) 
     assert {i.key for i in open_incidents(engine)} == {"device/SN5/printer_alert_1103/alert/7"}
 
 
-def test_unreachable_device_at_the_gateway_address_suppresses_the_site_behind_it(tmp_path: Path) -> None:
-    engine = engine_for(sqlite_store(tmp_path))
-    t = T0
+def _branch_round(
+    engine,  # type: ignore[no-untyped-def]
+    t: int,
+    *,
+    gateway_ok: bool,
+    internet_failing: int,
+    modem: dict[str, str],
+    modem_answers: bool,
+) -> None:
+    """One poll round of a four-PC branch: each PC's gateway and internet checks, pc-0's poll
+    of the modem, and the printer at 2 % that pc-1 polls."""
     for i in range(4):
-        engine.observe_batch(
-            batch(
-                f"pc-{i}",
-                t,
-                site="branch",
-                states=[
-                    state("gateway:192.168.1.1", "gateway_reachable", True, t, gateway="192.168.1.1"),
-                    state("internet", "internet_reachable", False, t),
-                ],
-            ),
-            t,
-        )
-    engine.observe_batch(
-        batch(
-            "pc-0",
-            t,
-            site="branch",
-            states=[
-                state(
-                    "MOD1", "snmp_reachable", False, t, device="MOD1", address="192.168.1.1", kind="network"
-                )
-            ],
-        ),
-        t,
+        states = [
+            state("gateway:192.168.1.1", "gateway_reachable", gateway_ok, t, gateway="192.168.1.1"),
+            state("internet", "internet_reachable", i >= internet_failing, t),
+        ]
+        if i == 0:
+            states.append(state(modem["device"], "snmp_reachable", modem_answers, t, **modem))
+        if i == 1:
+            states.append(state("SN1", "printer_toner_low", False, t, device="SN1", supply="black"))
+        engine.observe_batch(batch(f"pc-{i}", t, site="branch", states=states), t)
+
+
+MODEM_AT_GATEWAY = {"device": "MOD1", "address": "192.168.1.1", "kind": "network"}
+MODEM_BEHIND = {"device": "MOD2", "address": "192.168.0.254", "role": "modem"}
+
+
+def test_a_gateway_that_answers_the_agents_is_not_down_because_its_snmp_is_silent(tmp_path: Path) -> None:
+    engine = engine_for(sqlite_store(tmp_path))
+    _branch_round(engine, T0, gateway_ok=True, internet_failing=0, modem=MODEM_AT_GATEWAY, modem_answers=True)
+    t = T0 + 60 * S
+    # the router at the gateway address stops answering SNMP while every PC still reaches it,
+    # and the internet is down for all four: two problems, neither explains the other
+    _branch_round(engine, t, gateway_ok=True, internet_failing=4, modem=MODEM_AT_GATEWAY, modem_answers=False)
+    engine.evaluate(t)
+    assert {i.key for i in open_incidents(engine)} == {
+        "device/MOD1/snmp_reachable",
+        "site/branch/internet_reachable",
+        "device/SN1/printer_toner_low/black",
+    }
+    assert not [c.key for c in engine.last_conditions if c.suppressed_by]
+    # the agents' gateway checks fail too: now the router is the site's way out, and explains
+    # the printer behind it
+    t += 60 * S
+    _branch_round(
+        engine, t, gateway_ok=False, internet_failing=4, modem=MODEM_AT_GATEWAY, modem_answers=False
     )
     engine.evaluate(t)
-    assert [i.key for i in open_incidents(engine)] == ["device/MOD1/snmp_reachable"]
+    (toner,) = [c for c in engine.last_conditions if c.key == "device/SN1/printer_toner_low/black"]
+    assert toner.suppressed_by in {"device/MOD1/snmp_reachable", "site/branch/gateway_reachable"}
+
+
+def test_one_pc_without_internet_does_not_make_a_silent_modem_hide_the_toner(tmp_path: Path) -> None:
+    engine = engine_for(sqlite_store(tmp_path))
+    _branch_round(engine, T0, gateway_ok=True, internet_failing=0, modem=MODEM_BEHIND, modem_answers=True)
+    t = T0 + 60 * S
+    # the modem goes silent on SNMP; one PC of four has no internet (its own problem)
+    _branch_round(engine, t, gateway_ok=True, internet_failing=1, modem=MODEM_BEHIND, modem_answers=False)
+    engine.evaluate(t)
+    assert {i.key for i in open_incidents(engine)} == {
+        "device/MOD2/snmp_reachable",
+        "device/SN1/printer_toner_low/black",
+    }
+    assert not [c.key for c in engine.last_conditions if c.suppressed_by]
+    # three of four lose the internet: the modem's silence is confirmed and explains the rest
+    t += 60 * S
+    _branch_round(engine, t, gateway_ok=True, internet_failing=3, modem=MODEM_BEHIND, modem_answers=False)
+    engine.evaluate(t)
+    (toner,) = [c for c in engine.last_conditions if c.key == "device/SN1/printer_toner_low/black"]
+    assert toner.suppressed_by == "device/MOD2/snmp_reachable"
