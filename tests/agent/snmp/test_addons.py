@@ -197,15 +197,18 @@ CASES: dict[str, Case] = {
         },
         identity={"serial": "AK12345678", "model": "C532", "vendor": "OKI"},
     ),
+    # The TEC MIB (bcp*) is the TEC label printers' (LibreNMS records a B-EV4 with sysObjectID
+    # 1129.1.2.1; a B-850-R answers bcpDeviceModel, glpi-agent issue #1044); no recording shows
+    # an e-STUDIO (branch 1129.2.3) answering it.
     "toshiba": Case(
         "dell-laser_s5830dn",
         {
-            SYS_OBJECT_ID: "6|1.3.6.1.4.1.1129.2.3.45.1",
+            SYS_OBJECT_ID: "6|1.3.6.1.4.1.1129.1.2.1",
             PRT_SERIAL: "4|",
             "1.3.6.1.4.1.1129.1.2.1.1.1.1.1.0": "4|CNCJ12345",
-            "1.3.6.1.4.1.1129.1.2.1.1.1.2.1.0": "4|e-STUDIO2010AC",
+            "1.3.6.1.4.1.1129.1.2.1.1.1.2.1.0": "4|B-EX4T1-GS12",
         },
-        identity={"serial": "CNCJ12345", "model": "e-STUDIO2010AC", "vendor": "Toshiba"},
+        identity={"serial": "CNCJ12345", "model": "B-EX4T1-GS12", "vendor": "Toshiba"},
     ),
     # The recorded Xerox and Canon with their vendors' counters added.
     "xerox": Case(

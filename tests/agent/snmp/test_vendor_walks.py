@@ -2,8 +2,8 @@
 
 The walks in `walks/` are LibreNMS test recordings (MANIFEST.tsv names each file's source
 commit; LICENSE-NOTE.md says under which terms they are here) of the vendors that
-../shared/data/snmp has no recording of: HP, Kyocera, Ricoh, Lexmark, OKI, Sophos, SonicWall,
-pfSense/OPNsense, TP-Link, Cisco small business and ZyWALL. Several are what LibreNMS keeps
+../shared/data/snmp has no recording of: HP, Kyocera, Ricoh, Lexmark, OKI, Toshiba, Sophos,
+SonicWall, pfSense/OPNsense, TP-Link, Cisco small business and ZyWALL. Several are what LibreNMS keeps
 to test its OS detection: sysDescr and sysObjectID, sometimes with the few objects its
 detection reads. Each case says, per device, which add-on applies (by sysObjectID, and
 sysDescr where the vendor shares an enterprise branch) and exactly what the poll makes of
@@ -72,6 +72,28 @@ DEVICES: dict[str, Device] = {
         interfaces=4,
         not_applied=("kyocera",),
     ),
+    # HP LaserJet MFP M130nw, with HP's "dm" tree (HP-LASERJET-COMMON-MIB). Raw records:
+    # total-engine-page-count and total-mono-page-count 15232 (as prtMarkerLifeCount),
+    # duplex-page-count 0, no colour count; serial-number "\x01\x15VNCRC48198" (PML type and
+    # length octets, then the serial sysDescr also names); no fw-rom-revision. model-name was
+    # broken by the recording, not the device: its Hex-STRING was folded after 16 octets and
+    # the rest kept as the hex digits' text ("HP LaserJet MF", newline, "50 20 4D 31 33 30 6E
+    # 77" for "P M130nw"); the add-on decodes that record as it stands and, listed last, it
+    # wins over gdStatusId's "MDL:HP LaserJet MFP M129-M134". Toner 28 %, drum 71 % (of 100).
+    "jetdirect_m130nw": Device(
+        "hp",
+        ident("printer", "HP", "HP LaserJet MF\n50 20 4D 31 33 30 6E 77", "VNCRC48198", None),
+        samples={
+            ("printer_counter", (("counter", "pages"),)): {"value_total": 15232},
+            ("printer_counter", (("counter", "pages_mono"),)): {"value_total": 15232},
+            ("printer_counter", (("counter", "duplex"),)): {"value_total": 0},
+            # hrStorage RAM: 268435456 units of 1 byte, 97495183 used.
+            RESOURCES: {"memory_total_bytes": 268435456, "memory_used_bytes": 97495183},
+        },
+        supplies={1: 28.0, 5: 71.0},
+        interfaces=4,
+        not_applied=("kyocera",),
+    ),
     # Kyocera FS-1028MFP: the three objects LibreNMS's Kyocera poller reads, as recorded
     # (its includes/polling/os/kyocera.inc.php quotes the same three values).
     "kyocera": Device("kyocera", ident("other", "Kyocera", "FS-1028MFP", "QUV9600664", "2H9_2F00.002.002")),
@@ -80,8 +102,30 @@ DEVICES: dict[str, Device] = {
     # Ricoh detection walks: model and system version from sysDescr.
     "ricoh": Device("ricoh", ident("other", "Ricoh", "MP 3053", None, "1.09")),
     "ricoh_aficio": Device("ricoh", ident("other", "Ricoh", "Aficio MP 201", None, "1.04")),
+    # Ricoh Aficio MP C3002, a full walk: Ricoh's system model name "Aficio MP C3002" and
+    # engine serial "W492KB03439" (the Printer-MIB serial says the same), system version 2.20
+    # in sysDescr. No Ricoh counter or toner table in it; the Printer-MIB toners are 40/100,
+    # waste 100, 20, 50, 50. hrStorage RAM: 1572864 units of 1024 bytes, all used.
+    "ricoh_mpc3002": Device(
+        "ricoh",
+        ident("printer", "Ricoh", "Aficio MP C3002", "W492KB03439", "2.20"),
+        samples={RESOURCES: {"memory_total_bytes": 1610612736, "memory_used_bytes": 1610612736}},
+        supplies={1: 40.0, 2: 100.0, 3: 20.0, 4: 50.0, 5: 50.0},
+        interfaces=3,
+    ),
     # Lexmark T640 (detection walk): model and firmware from sysDescr.
     "lexmarkprinter": Device("lexmark", ident("other", "Lexmark", "Lexmark T640", None, "NS.NP.N219")),
+    # Toshiba detection walks (sysDescr and sysObjectID only). An e-STUDIO answers with branch
+    # 1129.2.3 and a TEC label printer with 1129.1.2.1: the toshiba add-on applies to both and
+    # the model comes from sysDescr; neither walk holds the TEC MIB's serial or firmware.
+    "toshiba-tec_estudio2505": Device("toshiba", ident("other", "Toshiba", "e-STUDIO2505AC", None, None)),
+    "toshiba-tec_ev4": Device("toshiba", ident("other", "Toshiba", "B-EV4", None, None)),
+    # The e-STUDIO 305CS is a Lexmark: Lexmark's sysObjectID (641.2.71107164), TOSHIBA's badge.
+    "toshiba-tec_estudio305": Device(
+        "lexmark",
+        ident("other", "TOSHIBA", "TOSHIBA e-STUDIO305CS", None, "NH63.GM.N639"),
+        not_applied=("toshiba",),
+    ),
     # An OkiLAN 8500e print server "Attached to MC342".
     "okilan": Device("oki", ident("other", "OKI", "MC342", None, None)),
     # Sophos XG (SFOS 18). LibreNMS (tests/data/sophos-xg.json): hardware SFVH_SO01_SFOS,
@@ -107,6 +151,16 @@ DEVICES: dict[str, Device] = {
         "sonicwall",
         ident("firewall", "SonicWall", "TZ 210", None, "SonicOS Enhanced 5.9.1.6-5o"),
         samples={FIREWALL: {"cpu_percent": 42}},
+    ),
+    # SonicWall TZ 570, SonicOS 7, whose sysObjectID is 1.0.3.0.6.0.1.0 (LibreNMS detects it by
+    # that OID too): SNWL-COMMON-MIB model "TZ 570", serial 2CB8ED6DFE5C, firmware "SonicOS
+    # 7.0.1-R1456"; connections 573 of 375000, RAM 36 %, no CPU figure (sonicCurrentCPUUtil
+    # absent). The device key is the serial.
+    "sonicwall_sonicos7": Device(
+        "sonicwall",
+        ident("firewall", "SonicWall", "TZ 570", "2CB8ED6DFE5C", "SonicOS 7.0.1-R1456"),
+        samples={FIREWALL: {"sessions": 573, "sessions_max": 375000, "memory_used_percent": 36}},
+        interfaces=17,
     ),
     "sonicwall_1": Device(
         "sonicwall", ident("firewall", "SonicWall", "TZ 205 wireless-N", None, "SonicOS Enhanced 5.9.1.5-16o")
@@ -154,6 +208,12 @@ DEVICES: dict[str, Device] = {
     # in the walk.
     "ciscosb_cbs350": Device("ciscosb", ident("other", "Cisco", "CBS350-24P-4G", "FOC2433L650", "3.0.0.61")),
     "ciscosb": Device("ciscosb", ident("other", "Cisco", None, None, None)),
+    # Cisco Catalyst 1200 (C1200-8T-D), sysObjectID 9.1.3210 outside the SB branch, answers
+    # rlPhdUnitGenParam: software 4.1.6.53, serial PSZ28171BEE, model C1200-8T-D (ENTITY-MIB's
+    # chassis row says the same). 20 interfaces.
+    "ciscosb_c1200": Device(
+        "ciscosb", ident("network", "Cisco", "C1200-8T-D", "PSZ28171BEE", "4.1.6.53"), interfaces=20
+    ),
 }
 
 
