@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from collector.helpdesk import whois
 from tests.incidents.office import (
     BLACK,
     CYCLE,
@@ -52,8 +53,12 @@ def test_router_without_snmp_low_toner_without_alert_and_two_full_disks(tmp_path
             assert set(devices) == {SHARP, SILENT_GATEWAY}
             assert devices[SILENT_GATEWAY]["monitoring"] == "not monitored by SNMP"
             assert devices[SHARP]["monitoring"] == "answers"
-            pc = api.get("/lookup", params={"q": "agent:pc-a"}).json()["pc"]
+            answer = api.get("/lookup", params={"q": "agent:pc-a"}).json()
+            pc = answer["pc"]
             assert {d["device"] for d in pc["devices"]} == {SHARP, SILENT_GATEWAY}
+            # and `deskwatch whois` says so on the router's line
+            (router,) = [line for line in whois.render(answer).splitlines() if SILENT_GATEWAY in line]
+            assert "not monitored by SNMP" in router
             printer = api.get("/lookup", params={"q": SHARP}).json()
             assert printer["result"] == "device"
             assert {p["selector"] for p in printer["device"]["seen_by"]} == {"agent:pc-a", "agent:pc-b"}

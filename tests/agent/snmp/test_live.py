@@ -66,6 +66,8 @@ def test_probe_cli_exit_codes_for_dead_device_and_bad_arguments(black_hole: int)
     assert dead.returncode == 2
     assert json.loads(dead.stdout)["reachable"] is False
     assert "did not answer" in dead.stderr and len(dead.stderr.strip().splitlines()) == 1
+    shown = run_probe(f"127.0.0.1:{black_hole}", "--timeout", "0.3", "--retries", "0")
+    assert "not monitored by SNMP" in shown.stdout, shown.stdout
     assert time.monotonic() - started < 10
     for bad in (
         ["--bogus", "h"],
