@@ -6,7 +6,9 @@ a real collector; the queue is read back through its API (tests/incidents/office
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,25 @@ SITE_GATEWAY = "site/office/gateway_reachable"
 
 def disk(agent_id: str) -> str:
     return f"agent/{agent_id}/disk_full/{MOUNTS[0]}"
+
+
+@contextlib.contextmanager
+def helpdesk_endpoint() -> Iterator[tuple[Receiver, str, dict[str, str]]]:
+    """A helpdesk system's webhook receiver, the collector config that sends to it, and its env."""
+    receiver = Receiver(free_port())
+    receiver.start()
+    hook = (
+        f'[incidents.webhooks.helpdesk]\nurl = "http://127.0.0.1:{receiver.port}/hook"\n'
+        'secret_env = "OFFICE_WEBHOOK_SECRET"\n'
+    )
+    try:
+        yield receiver, f"notify_interval_seconds = 0.2\n{hook}", {"OFFICE_WEBHOOK_SECRET": SECRET.decode()}
+    finally:
+        receiver.stop()
+
+
+def notices(receiver: Receiver) -> list[tuple[str, int]]:
+    return [(event, doc["incident"]["id"]) for event, doc, _ in receiver.received]
 
 
 def test_router_without_snmp_low_toner_without_alert_and_two_full_disks(tmp_path: Path) -> None:
@@ -84,7 +105,10 @@ def test_a_printer_that_answered_and_goes_silent_is_one_ticket_until_it_answers(
 
 
 def test_a_real_gateway_outage_hides_the_printer_and_gives_it_back(tmp_path: Path) -> None:
-    with office(tmp_path) as run:
+    with (
+        helpdesk_endpoint() as (receiver, extra, env),
+        office(tmp_path, collector_extra=extra, env=env) as run,
+    ):
         run.printer("sharp", sharp(black=2))
         for pc in ("pc-a", "pc-b"):
             run.agent(pc, printers=("sharp",))
@@ -101,7 +125,15 @@ def test_a_real_gateway_outage_hides_the_printer_and_gives_it_back(tmp_path: Pat
         assert set(run.open_tickets(queue=False)) == {SUPPLY}
         with run.api as api:
             kinds = [e["kind"] for e in api.get(f"/incidents/{supply['id']}/timeline").json()]
-        assert kinds == ["opened", "suppressed", "unsuppressed"]
+        assert [k for k in kinds if k != "notified"] == ["opened", "suppressed", "unsuppressed"]
+        # the helpdesk system heard of it when it opened and again when it came back
+        run.wait(
+            "an 'updated' notice for the printer back in the queue",
+            lambda: (
+                [n for n in notices(receiver) if n[1] == supply["id"]]
+                == [("opened", supply["id"]), ("updated", supply["id"])]
+            ),
+        )
 
 
 def test_a_problem_resolved_by_hand_while_still_there_comes_back(tmp_path: Path) -> None:
@@ -131,19 +163,11 @@ def test_a_problem_resolved_by_hand_while_still_there_comes_back(tmp_path: Path)
 def test_maintenance_and_silence_keep_the_queue_and_the_receivers_quiet_until_they_end(
     tmp_path: Path,
 ) -> None:
-    receiver = Receiver(free_port())
-    receiver.start()
-    hook = (
-        f'[incidents.webhooks.helpdesk]\nurl = "http://127.0.0.1:{receiver.port}/hook"\n'
-        'secret_env = "OFFICE_WEBHOOK_SECRET"\n'
-    )
-    extra = f"notify_interval_seconds = 0.2\n{hook}"
-    env = {"OFFICE_WEBHOOK_SECRET": SECRET.decode()}
+    with helpdesk_endpoint() as (receiver, extra, env):
 
-    def events() -> list[tuple[str, int]]:
-        return [(event, doc["incident"]["id"]) for event, doc, _ in receiver.received]
+        def events() -> list[tuple[str, int]]:
+            return notices(receiver)
 
-    try:
         with office(tmp_path, collector_extra=extra, env=env) as run:
             with run.api as api:
                 window = api.post(
@@ -169,8 +193,6 @@ def test_maintenance_and_silence_keep_the_queue_and_the_receivers_quiet_until_th
             run.wait("one 'opened' notice", lambda: events() == [("opened", ticket["id"])])
             time.sleep(2)  # a fixed time, in which no second notice may come
             assert events() == [("opened", ticket["id"])]
-    finally:
-        receiver.stop()
 
 
 def test_laptops_that_go_home_are_no_tickets_and_a_desktop_that_vanishes_is_one(tmp_path: Path) -> None:
