@@ -78,11 +78,12 @@ DEVICES: dict[str, Device] = {
     # length octets, then the serial sysDescr also names); no fw-rom-revision. model-name was
     # broken by the recording, not the device: its Hex-STRING was folded after 16 octets and
     # the rest kept as the hex digits' text ("HP LaserJet MF", newline, "50 20 4D 31 33 30 6E
-    # 77" for "P M130nw"); the add-on decodes that record as it stands and, listed last, it
-    # wins over gdStatusId's "MDL:HP LaserJet MFP M129-M134". Toner 28 %, drum 71 % (of 100).
+    # 77" for "P M130nw"). A value with a line break does not replace a clean one, so the
+    # model is gdStatusId's IEEE 1284 "MDL:HP LaserJet MFP M129-M134", read before it.
+    # Toner 28 %, drum 71 % (of 100).
     "jetdirect_m130nw": Device(
         "hp",
-        ident("printer", "HP", "HP LaserJet MF\n50 20 4D 31 33 30 6E 77", "VNCRC48198", None),
+        ident("printer", "HP", "HP LaserJet MFP M129-M134", "VNCRC48198", None),
         samples={
             ("printer_counter", (("counter", "pages"),)): {"value_total": 15232},
             ("printer_counter", (("counter", "pages_mono"),)): {"value_total": 15232},
