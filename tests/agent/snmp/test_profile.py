@@ -279,7 +279,8 @@ def test_a_damaged_identity_value_does_not_replace_a_clean_one(
 ) -> None:
     oids = ("1.3.6.1.4.1.99.9.1.0", "1.3.6.1.4.1.99.9.2.0", "1.3.6.1.4.1.99.9.3.0")
     scalars = {
-        parse_oid(o): VarBind(parse_oid(o), ValueKind.OCTETS, v) for o, v in zip(oids, (first, second, serial))
+        parse_oid(o): VarBind(parse_oid(o), ValueKind.OCTETS, v)
+        for o, v in zip(oids, (first, second, serial), strict=True)
     }
     ex = extract([LABELS], scalars, {})
     assert ex.scalars["model"] == model

@@ -4,9 +4,9 @@ The walks in `walks/` are LibreNMS test recordings (MANIFEST.tsv names each file
 commit; LICENSE-NOTE.md says under which terms they are here) of the vendors that
 ../shared/data/snmp has no recording of (HP, Kyocera and its UTAX badge, Ricoh and its
 Gestetner badge, Lexmark, OKI, Toshiba, Sophos, SonicWall, pfSense/OPNsense, TP-Link, Cisco
-small business and ZyWALL), and a second Konica Minolta, whose counters it holds. Several are what LibreNMS keeps
-to test its OS detection: sysDescr and sysObjectID, sometimes with the few objects its
-detection reads. Each case says, per device, which add-on applies (by sysObjectID, and
+small business and ZyWALL), and a second Konica Minolta, whose counters it holds. Several
+are what LibreNMS keeps to test its OS detection: sysDescr and sysObjectID, sometimes with
+the few objects its detection reads. Each case says, per device, which add-on applies (by sysObjectID, and
 sysDescr where the vendor shares an enterprise branch) and exactly what the poll makes of
 the walk: kind, vendor, model, serial, firmware and the add-on's samples. Nothing is edited.
 
@@ -140,7 +140,9 @@ DEVICES: dict[str, Device] = {
     # A Gestetner MP C2500, built by Ricoh (sysObjectID 367.1.1), detection walk: the badge
     # from sysDescr, Ricoh's system model name "Gestetner MPC2500/DSc525", engine serial
     # M6394300657 and system version 1.71.
-    "gestetner": Device("ricoh", ident("other", "Gestetner", "Gestetner MPC2500/DSc525", "M6394300657", "1.71")),
+    "gestetner": Device(
+        "ricoh", ident("other", "Gestetner", "Gestetner MPC2500/DSc525", "M6394300657", "1.71")
+    ),
     # Ricoh Aficio MP C3002, a full walk: Ricoh's system model name "Aficio MP C3002" and
     # engine serial "W492KB03439" (the Printer-MIB serial says the same), system version 2.20
     # in sysDescr. No Ricoh counter or toner table in it; the Printer-MIB toners are 40/100,
