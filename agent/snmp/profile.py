@@ -60,6 +60,12 @@ TagName = Annotated[str, msgspec.Meta(pattern=r"^([a-z_][a-z0-9_]*)?\Z", max_len
 IDENTITY: Final = frozenset(
     {"sys_descr", "sys_object_id", "sys_uptime", "sys_name", "serial", "model", "firmware", "manufacturer"}
 )
+# Identity slots whose value is a name or number printed on a label: a control character
+# or line break in one says the record is damaged (HP's model-name folded in two by the
+# recording of an M130nw), and such a value does not replace a clean one read before it.
+_LABELS: Final = frozenset({"serial", "model", "firmware", "manufacturer"})
+_DAMAGED: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 # Tables report.py gives RFC meaning to; a profile may add columns to them but not send them itself.
 STANDARD_TABLES: Final = frozenset(
     {
@@ -439,7 +445,11 @@ def _emit_table(profile: Profile, table: Table, columns: Mapping[Oid, Sequence[V
 def extract(
     profiles: Sequence[Profile], scalars: Mapping[Oid, VarBind], columns: Mapping[Oid, Sequence[VarBind]]
 ) -> Extraction:
-    """Name and decode what was read; later profiles add to, and where they have a value override, earlier."""
+    """Name and decode what was read; later profiles add to, and where they have a value override, earlier.
+
+    Identity slots follow the same rule (the last present wins) except that a damaged value,
+    one with a control character or line break, never replaces a clean one.
+    """
     result = Extraction()
     for profile in profiles:
         for column in profile.scalars:
@@ -462,6 +472,8 @@ def extract(
                 )
                 result.measured.append(measured)
             elif not column.measurement:
+                if _damaged_over_clean(column.name, value, result.scalars.get(column.name)):
+                    continue
                 result.scalars[column.name] = value
         for table in profile.tables:
             if table.measurement:
@@ -482,6 +494,13 @@ def extract(
                         result.answered.add(profile.name)
     result.measured = _merged(result.measured)
     return result
+
+
+def _damaged_over_clean(name: str, value: Value, earlier: Value | None) -> bool:
+    """A later identity value holding a control character or line break, where an earlier one is clean."""
+    if name not in _LABELS or not isinstance(value, str) or not _DAMAGED.search(value):
+        return False
+    return isinstance(earlier, str) and bool(earlier) and not _DAMAGED.search(earlier)
 
 
 def _merged(measured: list[Measured]) -> list[Measured]:

@@ -250,3 +250,38 @@ def test_columns_joined_to_a_standard_table_travel_with_its_samples() -> None:
         if isinstance(o, Sample) and o.measurement == "printer_supply"
     )
     assert sample.fields["pages_printed_total"] == 2500 and sample.tags["part_number"] == "TN-2420"
+
+
+LABELS = load_profile(
+    "labels.toml",
+    """
+name = "labels"
+match = { sys_object_id = ["1.3.6.1.4.1.99"] }
+scalars = [
+  { oid = "1.3.6.1.4.1.99.9.1.0", name = "model", type = "text" },
+  { oid = "1.3.6.1.4.1.99.9.2.0", name = "model", type = "text" },
+  { oid = "1.3.6.1.4.1.99.9.3.0", name = "serial", type = "text" },
+]
+""",
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "serial", "model"),
+    [
+        (b"LaserJet MFP M129-M134", b"LaserJet MF\n50 20 4D", b"ABC\t123", "LaserJet MFP M129-M134"),
+        (b"LaserJet M404", b"LaserJet M404dn", b"ABC123", "LaserJet M404dn"),  # clean: the last wins
+        (b"", b"LaserJet MF\n50 20 4D", b"ABC123", "LaserJet MF\n50 20 4D"),  # nothing clean before it
+    ],
+)
+def test_a_damaged_identity_value_does_not_replace_a_clean_one(
+    first: bytes, second: bytes, serial: bytes, model: str
+) -> None:
+    oids = ("1.3.6.1.4.1.99.9.1.0", "1.3.6.1.4.1.99.9.2.0", "1.3.6.1.4.1.99.9.3.0")
+    scalars = {
+        parse_oid(o): VarBind(parse_oid(o), ValueKind.OCTETS, v)
+        for o, v in zip(oids, (first, second, serial), strict=True)
+    }
+    ex = extract([LABELS], scalars, {})
+    assert ex.scalars["model"] == model
+    assert ex.scalars["serial"] == serial.decode()  # the only value, damaged or not, is kept

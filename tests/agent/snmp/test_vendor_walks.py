@@ -2,10 +2,11 @@
 
 The walks in `walks/` are LibreNMS test recordings (MANIFEST.tsv names each file's source
 commit; LICENSE-NOTE.md says under which terms they are here) of the vendors that
-../shared/data/snmp has no recording of: HP, Kyocera, Ricoh, Lexmark, OKI, Toshiba, Sophos,
-SonicWall, pfSense/OPNsense, TP-Link, Cisco small business and ZyWALL. Several are what LibreNMS keeps
-to test its OS detection: sysDescr and sysObjectID, sometimes with the few objects its
-detection reads. Each case says, per device, which add-on applies (by sysObjectID, and
+../shared/data/snmp has no recording of (HP, Kyocera and its UTAX badge, Ricoh and its
+Gestetner badge, Lexmark, OKI, Toshiba, Sophos, SonicWall, pfSense/OPNsense, TP-Link, Cisco
+small business and ZyWALL), and a second Konica Minolta, whose counters it holds. Several
+are what LibreNMS keeps to test its OS detection: sysDescr and sysObjectID, sometimes with
+the few objects its detection reads. Each case says, per device, which add-on applies (by sysObjectID, and
 sysDescr where the vendor shares an enterprise branch) and exactly what the poll makes of
 the walk: kind, vendor, model, serial, firmware and the add-on's samples. Nothing is edited.
 
@@ -78,11 +79,12 @@ DEVICES: dict[str, Device] = {
     # length octets, then the serial sysDescr also names); no fw-rom-revision. model-name was
     # broken by the recording, not the device: its Hex-STRING was folded after 16 octets and
     # the rest kept as the hex digits' text ("HP LaserJet MF", newline, "50 20 4D 31 33 30 6E
-    # 77" for "P M130nw"); the add-on decodes that record as it stands and, listed last, it
-    # wins over gdStatusId's "MDL:HP LaserJet MFP M129-M134". Toner 28 %, drum 71 % (of 100).
+    # 77" for "P M130nw"). A value with a line break does not replace a clean one, so the
+    # model is gdStatusId's IEEE 1284 "MDL:HP LaserJet MFP M129-M134", read before it.
+    # Toner 28 %, drum 71 % (of 100).
     "jetdirect_m130nw": Device(
         "hp",
-        ident("printer", "HP", "HP LaserJet MF\n50 20 4D 31 33 30 6E 77", "VNCRC48198", None),
+        ident("printer", "HP", "HP LaserJet MFP M129-M134", "VNCRC48198", None),
         samples={
             ("printer_counter", (("counter", "pages"),)): {"value_total": 15232},
             ("printer_counter", (("counter", "pages_mono"),)): {"value_total": 15232},
@@ -94,6 +96,39 @@ DEVICES: dict[str, Device] = {
         interfaces=4,
         not_applied=("kyocera",),
     ),
+    # Konica Minolta bizhub C250i. The Konica counter group as recorded: duplex 7357, total
+    # scans 5653 (1.1.1.5.7.2.1.5.0), black copy 3672, black print 22876, colour copy 544,
+    # colour print 6711; no total (5.7.2.1.1.0) and no scan table. Serial from the Printer-MIB
+    # (prtGeneralSerialNumber AA2M021115700), firmware 1.102, model the Konica product name.
+    # LibreNMS (tests/data/konica_c250i.json in the fork) reads the same six counter values.
+    # Toner 76/78/77/86 of 100, the waste box -3 of -2 (no percentage). hrStorage RAM: 8192
+    # units of 1 MiB, 7751 used.
+    "konica_c250i": Device(
+        "konica",
+        ident("printer", "Konica Minolta", "KONICA MINOLTA bizhub C250i", "AA2M021115700", "1.102"),
+        samples={
+            ("printer_counter", (("counter", "duplex"),)): {"value_total": 7357},
+            ("printer_counter", (("counter", "scan"),)): {"value_total": 5653},
+            ("printer_counter", (("counter", "copy_mono"),)): {"value_total": 3672},
+            ("printer_counter", (("counter", "print_mono"),)): {"value_total": 22876},
+            ("printer_counter", (("counter", "copy_color"),)): {"value_total": 544},
+            ("printer_counter", (("counter", "print_color"),)): {"value_total": 6711},
+            RESOURCES: {"memory_total_bytes": 8589934592, "memory_used_bytes": 8127512576},
+        },
+        supplies={1: 76.0, 2: 78.0, 3: 77.0, 4: 86.0, 13: None},
+        interfaces=2,
+    ),
+    # A TA Triumph-Adler/UTAX P-4532DN, built by Kyocera: Kyocera's sysObjectID (1347.41),
+    # sysDescr "TA_UTAX Printing System", and the serial only in Kyocera's MIB
+    # (kcprtSerialNumber R9L0309954; the walk has no prtGeneralSerialNumber). Model P-4532DN
+    # and firmware 2TP_S000.003.402 from the same MIB. Toner 5340 of 6000 (89 %), the waste
+    # box -3 of -2.
+    "utax": Device(
+        "kyocera",
+        ident("printer", "UTAX", "P-4532DN", "R9L0309954", "2TP_S000.003.402"),
+        supplies={1: 89.0, 2: None},
+        interfaces=1,
+    ),
     # Kyocera FS-1028MFP: the three objects LibreNMS's Kyocera poller reads, as recorded
     # (its includes/polling/os/kyocera.inc.php quotes the same three values).
     "kyocera": Device("kyocera", ident("other", "Kyocera", "FS-1028MFP", "QUV9600664", "2H9_2F00.002.002")),
@@ -102,6 +137,12 @@ DEVICES: dict[str, Device] = {
     # Ricoh detection walks: model and system version from sysDescr.
     "ricoh": Device("ricoh", ident("other", "Ricoh", "MP 3053", None, "1.09")),
     "ricoh_aficio": Device("ricoh", ident("other", "Ricoh", "Aficio MP 201", None, "1.04")),
+    # A Gestetner MP C2500, built by Ricoh (sysObjectID 367.1.1), detection walk: the badge
+    # from sysDescr, Ricoh's system model name "Gestetner MPC2500/DSc525", engine serial
+    # M6394300657 and system version 1.71.
+    "gestetner": Device(
+        "ricoh", ident("other", "Gestetner", "Gestetner MPC2500/DSc525", "M6394300657", "1.71")
+    ),
     # Ricoh Aficio MP C3002, a full walk: Ricoh's system model name "Aficio MP C3002" and
     # engine serial "W492KB03439" (the Printer-MIB serial says the same), system version 2.20
     # in sysDescr. No Ricoh counter or toner table in it; the Printer-MIB toners are 40/100,
@@ -199,6 +240,23 @@ DEVICES: dict[str, Device] = {
         ident("network", "TP-Link", None, None, None),
         samples={RESOURCES: {"cpu_percent": 90}},
         interfaces=55,  # a VLAN interface, two port channels, 52 ports
+    ),
+    # TP-Link JetStream T2600G-28TS with TPLINK-SYSINFO-MIB (the whole recording is the
+    # system group, the three sysinfo objects and two monitor figures): tpSysInfoHwVersion
+    # "T2600G-28TS 3.0", tpSysInfoSwVersion "3.0.3 Build 20181101 Rel.42543(s)",
+    # tpSysInfoSerialNum 217B851000014, the device key. Its CPU figure is the 5-second one
+    # (6.4.1.1.1.1.2.1 = 27), not the 1-minute one the add-on reads: no CPU sample.
+    "jetstream_t2600g-28ts": Device(
+        "tplink",
+        ident("other", "TP-Link", "T2600G-28TS 3.0", "217B851000014", "3.0.3 Build 20181101 Rel.42543(s)"),
+    ),
+    # TP-Link Omada SG2218P: hardware "SG2218P 1.20", software "1.20.4 Build 20241205
+    # Rel.64944", serial 222C014000151. Interfaces only in ifXTable (20 rows: 18 ports, two
+    # VLAN interfaces); again only the 5-second CPU figure (79).
+    "jetstream_sg2218p": Device(
+        "tplink",
+        ident("network", "TP-Link", "SG2218P 1.20", "222C014000151", "1.20.4 Build 20241205 Rel.64944"),
+        interfaces=20,
     ),
     "tplink_1": Device("tplink", ident("other", "TP-Link", None, None, None)),
     # Cisco CBS350-24P-4G. LibreNMS (tests/data/ciscosb_cbs350.json): hardware
