@@ -27,6 +27,9 @@ so the collector is upgraded first and agents follow at their own pace:
        carry `spool_id`, the identity of the spool that numbered it (made with the spool
        file): a new one tells the collector the sequence started over (a re-imaged PC, a
        deleted spool). Optional, so a version 1 batch (none) decodes as before.
+       A Batch may carry `sent_ns`, the agent's clock when it published the batch (not
+       when it made it: see `stamp_sent`), from which the collector learns how far the
+       agent's clock is off. Optional too: a batch without it decodes as before.
 """
 
 from __future__ import annotations
@@ -152,6 +155,9 @@ class Batch(_Struct, frozen=True, gc=False):
     states: Annotated[list[State], msgspec.Meta(max_length=MAX_ITEMS_PER_BATCH)] = []
     # Which life of the agent's spool numbered `seq` (see agent/spool.py); "" from old agents.
     spool_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    # The agent's clock as it published this batch (`stamp_sent`); 0 from old agents. The
+    # collector compares it with its own receive time to learn the agent's clock offset.
+    sent_ns: TimeNs = 0
 
 
 class AgentFacts(_Struct, frozen=True):
@@ -334,6 +340,26 @@ class _Header(msgspec.Struct):
 def encode(message: Message) -> bytes:
     """Serialize a message to the JSON that goes on the wire."""
     return _encoder.encode(message)
+
+
+_SENT_KEY: Final = b',"sent_ns":'
+
+
+def stamp_sent(payload: bytes, sent_ns: int) -> bytes:
+    """An encoded Batch with `sent_ns` set to the sender's clock now, just before it is published.
+
+    The spool keeps each batch as the bytes `encode` made when it was measured, and a batch
+    may wait there for days, so the stamp cannot be part of that encoding: it is added to
+    the JSON object's end at each send (the encoder never writes `sent_ns` itself, and a
+    repeated send gets a fresh stamp). A payload the stamp would push over the size limit,
+    or that is not a JSON object, is sent as it is: unstamped, never refused.
+    """
+    stamp = _SENT_KEY + str(sent_ns).encode() + b"}"
+    if sent_ns <= 0 or len(payload) < 3 or not payload.endswith(b"}"):
+        return payload
+    if len(payload) - 1 + len(stamp) > MAX_PAYLOAD_BYTES:
+        return payload
+    return payload[:-1] + stamp
 
 
 def decode(payload: bytes, kind: type[M], *, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:

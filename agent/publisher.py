@@ -51,6 +51,7 @@ class Publisher:
         facts: AgentFacts,
         spool: Spool,
         commands: CommandSink | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.settings = settings
         self.agent_id = agent_id
@@ -65,6 +66,7 @@ class Publisher:
         self._sent_up_to = 0  # highest seq published on this connection
         self._retry_handle: asyncio.TimerHandle | None = None
         self._commands = commands
+        self._clock = clock  # this PC's clock: stamps presence and each batch as it is sent
         self._answering: set[asyncio.Task[None]] = set()
         self._asleep = False  # announced sleep or shutdown: disconnected on purpose until wake()
         self._idle = asyncio.Event()  # set when the last batch in flight is acknowledged
@@ -87,7 +89,7 @@ class Publisher:
                 v=protocol.PROTOCOL_VERSION,
                 agent_id=self.agent_id,
                 status=status,  # type: ignore[arg-type]
-                time_ns=time.time_ns(),
+                time_ns=self._clock(),
                 site=self.site,
                 reason=reason,  # type: ignore[arg-type]
                 facts=facts,
@@ -318,7 +320,9 @@ class Publisher:
             return
         topic = self._topic(Kind.METRICS)
         for seq, payload in self.spool.oldest(self._sent_up_to, room):
-            info = self._client.publish(topic, payload, qos=1)
+            # Stamped now, not when measured: the collector learns this PC's clock offset from
+            # it, and a backlog from the spool keeps its true age (protocol.stamp_sent).
+            info = self._client.publish(topic, protocol.stamp_sent(payload, self._clock()), qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self.publish_failures_total += 1
                 return  # disconnected meanwhile: the reconnect sends it again

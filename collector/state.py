@@ -11,8 +11,11 @@ A sample or state that carries the `device` tag (protocol.DEVICE_TAG) belongs to
 SNMP device, not to the agent that polled it: five PCs reporting one printer update one
 series. Everything else an agent sends is the agent's own, whatever its other tags.
 
-What one PC says cannot override the others: times an agent gives are clamped to the
-collector's clock (a PC ten years ahead cannot make its report the newest for good),
+What one PC says cannot override the others: times an agent gives are put on the
+collector's clock (corrected by the agent's clock offset, learnt from batches stamped as
+they were sent, when it is beyond the skew: `collector.clock_offset`) and clamped to it
+(a PC ten years ahead cannot make its report the newest for good, one ten years behind
+still reports a jam that is there now, and a backlog from its spool keeps its true age),
 each PC's view of a device is kept apart (`observers`), a view stops counting once it is
 `Limits.stale_seconds` old, and one agent can hold only so many states and series here.
 An agent unseen for `forget_agent_seconds` is forgotten with everything it reported.
@@ -27,6 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from agent.protocol import DEVICE_TAG, NS, AgentFacts, Batch, Severity
+from collector.clock_offset import ClockOffset
 from collector.observers import AgentStatus, PresenceChange
 
 # Tags the agent's scheduler adds to everything; they identify the sender, not the thing.
@@ -61,7 +65,8 @@ class Track:
 class Limits:
     """How far the collector trusts what one agent says, and how much of it it keeps."""
 
-    max_skew_seconds: float = 5  # an agent's times later than receive time + this are clamped
+    # an agent's clock offset beyond this is corrected; its times later than receive time + this are clamped
+    max_skew_seconds: float = 5
     stale_seconds: float = 900  # a report not renewed for this long no longer counts
     max_states_per_agent: int = 2_000
     max_series_per_agent: int = 500  # tracked series an agent may start (its own and its devices')
@@ -125,6 +130,7 @@ class AgentEntry:
     states: int = 0  # StateEntries held for it
     series: int = 0  # Series it started
     refused: int = 0  # states and series not kept because it was at its limit
+    clock: ClockOffset = dataclasses.field(default_factory=ClockOffset)  # how far its clock is off
 
 
 class Monitoring(enum.StrEnum):
@@ -174,6 +180,7 @@ class FleetState:
     devices: dict[str, DeviceEntry] = field(default_factory=dict)
     active: frozenset[str] = frozenset()  # condition keys firing after the previous evaluation
     clamped_total: int = 0  # times taken from an agent that lay in the future
+    corrected_total: int = 0  # batches whose times were corrected by their agent's clock offset
     _tracked: dict[str, list[Track]] = field(default_factory=dict, init=False)
     # measurement -> the fields its tracks read: most samples carry none and are passed over in one test
     _tracked_fields: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
@@ -200,8 +207,15 @@ class FleetState:
         """Take in one accepted batch: tracked samples, every state, and the agent as seen."""
         agent = self._agent(batch.agent_id, batch.site, received_ns)
         agent.last_seen_ns = max(agent.last_seen_ns, received_ns)
-        latest = received_ns + int(self.limits.max_skew_seconds * NS)
-        created = batch.created_ns or received_ns
+        skew_ns = int(self.limits.max_skew_seconds * NS)
+        latest = received_ns + skew_ns
+        agent.clock.observe(received_ns, batch.sent_ns)
+        # The agent's times on the collector's clock: a PC ten years behind reports "now", and
+        # a batch from its spool keeps the age it has (0 while the offset is unknown or small).
+        shift = agent.clock.correction_ns(skew_ns)
+        if shift:
+            self.corrected_total += 1
+        created = batch.created_ns + shift if batch.created_ns else received_ns
         if created > latest:
             created = latest
             self.clamped_total += 1
@@ -217,7 +231,7 @@ class FleetState:
                 if value is None:
                     continue
                 if key is None:
-                    time_ns = sample.time_ns or created
+                    time_ns = sample.time_ns + shift if sample.time_ns else created
                     if time_ns > latest:
                         time_ns = latest
                         self.clamped_total += 1
@@ -251,7 +265,7 @@ class FleetState:
         reported: dict[str, set[StateKey]] = {}  # device -> state keys in this batch
         unreachable: set[str] = set()
         for state in batch.states:
-            observed = state.observed_ns or created
+            observed = state.observed_ns + shift if state.observed_ns else created
             if observed > latest:
                 observed = latest
                 self.clamped_total += 1

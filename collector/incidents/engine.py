@@ -56,6 +56,7 @@ class IncidentEngine:
         self.last_conditions: list[Condition] = []
         self.after_cycle: Callable[[int], None] | None = None  # e.g. ship incident metrics
         self._over_limit: set[str] = set()  # agents already logged as over their limits
+        self._skewed: dict[str, int] = {}  # agent -> the clock correction last logged for it
         self._forgot_ns = 0  # when FleetState last dropped what nobody renewed
 
     @classmethod
@@ -71,8 +72,30 @@ class IncidentEngine:
         try:
             with self._lock:
                 self.state.apply_batch(batch, received_ns)
+                entry = self.state.agents.get(batch.agent_id)
+                skew_ns = int(self.state.limits.max_skew_seconds * NS)
+                shift = entry.clock.correction_ns(skew_ns) if entry else 0
         except Exception:
             log.exception("incidents could not take batch %s/%s", batch.agent_id, batch.seq)
+            return
+        said = self._skewed.get(batch.agent_id, 0)
+        if (shift == 0) != (said == 0) or abs(shift - said) > skew_ns:  # not every millisecond it settles by
+            self._said_clock(batch.agent_id, shift)
+
+    def _said_clock(self, agent_id: str, shift: int) -> None:
+        """Log once when an agent's times start or stop being corrected, or by a new offset."""
+        if shift:
+            self._skewed[agent_id] = shift
+            log.warning(
+                "agent %s's clock is %s %s the collector's: its times are corrected by that "
+                "(trust.max_skew_seconds is exceeded)",
+                agent_id,
+                _span(abs(shift)),
+                "behind" if shift > 0 else "ahead of",
+            )
+            return
+        self._skewed.pop(agent_id, None)
+        log.info("agent %s's clock agrees with the collector's again", agent_id)
 
     def preload(
         self, track: Track, history: Iterable[tuple[Mapping[str, str], Iterable[tuple[int, float]]]]
@@ -308,3 +331,13 @@ def devices_of(state: FleetState, device_conditions: frozenset[str]) -> list[Dev
             )
         )
     return summaries
+
+
+def _span(ns: int) -> str:
+    """A clock offset as a person reads it: 3650 days, 1.5 h, 12 s."""
+    seconds = ns / NS
+    if seconds >= 2 * 86_400:
+        return f"{seconds / 86_400:.0f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds:.0f} s"

@@ -37,6 +37,39 @@ def test_a_version_1_batch_is_read_with_its_disk_device_renamed() -> None:
     assert protocol.decode(protocol.encode(current), Batch).samples[0].tags == disk.tags  # v2 as sent
 
 
+def test_a_batch_is_stamped_as_it_is_sent() -> None:
+    # The spool keeps the bytes made at measuring time; the stamp goes on at each send.
+    payload = protocol.encode(BATCH)
+    assert b"sent_ns" not in payload  # nothing to send when the stamp is 0
+    first = protocol.stamp_sent(payload, 1_700_000_060_000_000_000)
+    again = protocol.stamp_sent(payload, 1_700_000_090_000_000_000)
+    assert protocol.decode(first, Batch) == msgspec.structs.replace(BATCH, sent_ns=1_700_000_060_000_000_000)
+    assert protocol.decode(again, Batch).sent_ns == 1_700_000_090_000_000_000  # a resend, a fresh stamp
+    # an unstamped batch (an agent before the stamp) decodes as before, with no stamp
+    assert protocol.decode(payload, Batch).sent_ns == 0
+    old = msgspec.structs.replace(BATCH, v=1)
+    assert protocol.decode(protocol.encode(old), Batch).sent_ns == 0
+
+
+def test_a_stamp_never_gets_a_batch_refused() -> None:
+    # A batch a few bytes under the size limit goes unstamped rather than over it; so does
+    # anything that is not an encoded object, and a clock that reads nothing.
+    filler = "x" * 200
+    big = msgspec.structs.replace(
+        BATCH, states=[State(f"s{n}", "dns_resolves", True, text=filler) for n in range(1_100)]
+    )
+    payload = protocol.encode(big)
+    while len(payload) > protocol.MAX_PAYLOAD_BYTES - 10:
+        big = msgspec.structs.replace(big, states=big.states[:-1])
+        payload = protocol.encode(big)
+    payload = payload[:-1] + b" " * (protocol.MAX_PAYLOAD_BYTES - 10 - len(payload)) + b"}"
+    assert len(payload) == protocol.MAX_PAYLOAD_BYTES - 10  # valid JSON, 10 bytes under the limit
+    assert protocol.stamp_sent(payload, 1_700_000_000_000_000_000) == payload
+    for odd in (b"", b"{}", b"[1]"):
+        assert protocol.stamp_sent(odd, 1_700_000_000_000_000_000) == odd
+    assert protocol.stamp_sent(protocol.encode(BATCH), 0) == protocol.encode(BATCH)
+
+
 def test_presence_may_announce_sleep() -> None:
     message = Presence(v=protocol.PROTOCOL_VERSION, agent_id="pc-1", status="offline", reason="sleep")
     assert protocol.decode(protocol.encode(message), Presence).reason == "sleep"

@@ -287,6 +287,19 @@ def test_the_lane_takes_a_batch_with_its_spool_id() -> None:
     assert isinstance(decoded, Decoded) and decoded.batch.spool_id == "3f9a0c1d2e4b5a69"
 
 
+def test_the_lane_takes_a_batch_stamped_as_it_was_sent() -> None:
+    # The publisher adds `sent_ns` after the states (protocol.stamp_sent): the lane passes it on.
+    from agent.protocol import stamp_sent
+    from tests.support import fake_agents
+
+    batch = fake_agents.make_batch(7, 3, 1_700_000_000_000_000_000, with_state=True)
+    payload = stamp_sent(encode(msgspec.structs.replace(batch, v=2)), 1_700_000_000_500_000_000)
+    assert payload.endswith(b',"sent_ns":1700000000500000000}')
+    assert lane_takes(payload)
+    decoded = assert_same(payload)
+    assert isinstance(decoded, Decoded) and decoded.batch.sent_ns == 1_700_000_000_500_000_000
+
+
 def test_without_observers_nothing_is_kept_and_none_keeps_all() -> None:
     payload = agent_batch(
         '{"measurement":"cpu","fields":{"used_percent":1}},{"measurement":"net","fields":{"rx":2}}'

@@ -30,9 +30,18 @@ def batch(
     samples: Sequence[Sample] = (),
     states: Sequence[State] = (),
     seq: int = 0,
+    sent: int = 0,
 ) -> Batch:
+    """A batch made at `t` on its agent's clock; `sent` is that clock when it was published (0: no stamp)."""
     return Batch(
-        v=1, agent_id=agent_id, seq=seq, created_ns=t, site=site, samples=list(samples), states=list(states)
+        v=2 if sent else 1,
+        agent_id=agent_id,
+        seq=seq,
+        created_ns=t,
+        site=site,
+        samples=list(samples),
+        states=list(states),
+        sent_ns=sent,
     )
 
 

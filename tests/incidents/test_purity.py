@@ -9,6 +9,7 @@ import pytest
 
 PURE = [
     "collector.state",
+    "collector.clock_offset",
     "collector.rules",
     "collector.incidents.correlate",
     "collector.incidents.reconcile",

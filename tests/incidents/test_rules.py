@@ -286,6 +286,58 @@ def test_a_pc_ten_years_ahead_cannot_close_what_another_pc_reports() -> None:
     assert "device/SN1/supply_low/4" in {c.key for c in evaluate(fleet, SETTINGS)}
 
 
+def test_a_pc_ten_years_behind_reports_a_jam_that_is_there_now() -> None:
+    # Its clock says 2015. Each batch is stamped as it is sent, so from the second one on the
+    # collector knows the offset and puts its times on its own clock.
+    fleet = FleetState(tracks=SETTINGS.tracks())
+    levels = {"device": "SN1", "supply_index": "4", "supply": "Black", "kind": "toner"}
+    for n in range(2):
+        now, pc = T0 + n * 30 * S, T0 + n * 30 * S - 10 * YEAR
+        jam = state("SN1", "printer_paper_jam", False, pc, device="SN1")
+        toner = sample("printer_supply", pc, levels, level_percent=2)
+        fleet.apply_batch(batch("pc-behind", pc, states=[jam], samples=[toner], sent=pc), now)
+        fleet.as_of = now + S
+        keys = {c.key for c in evaluate(fleet, SETTINGS)}
+        # the first batch alone does not tell a clock from a delay: its report is ten years old
+        assert ("device/SN1/printer_paper_jam" in keys) is (n == 1)
+    assert "device/SN1/supply_low/4" in keys
+    assert fleet.agents["pc-behind"].clock.offset_ns == 10 * YEAR
+    assert fleet.corrected_total == 1 and fleet.clamped_total == 0
+
+
+def test_a_backlog_from_a_pc_behind_keeps_its_true_age() -> None:
+    # Ten years behind, and away for an hour: its spool sends the hour's batches when it is
+    # back, stamped as they leave. They are an hour old, not "now", so the jam they report
+    # an hour ago is no current problem (stale_seconds is 900); the live one is.
+    fleet = FleetState(tracks=SETTINGS.tracks())
+    now, offset = T0 + 3600 * S, 10 * YEAR
+    for n in range(3):  # the backlog: batches made 60, 50 and 40 min ago, sent now
+        made = now - (60 - 10 * n) * 60 * S - offset
+        jam = state("SN1", "printer_paper_jam", False, made, device="SN1")
+        fleet.apply_batch(batch("pc-behind", made, states=[jam], sent=now - offset), now + n * S // 1000)
+    fleet.as_of = now + S
+    assert "device/SN1/printer_paper_jam" not in {c.key for c in evaluate(fleet, SETTINGS)}
+    (entry,) = fleet.states.values()
+    assert entry.observed_ns == now - 40 * 60 * S  # its true time, on the collector's clock
+    pc = now + 30 * S - offset
+    live = state("SN1", "printer_paper_jam", False, pc, device="SN1")
+    fleet.apply_batch(batch("pc-behind", pc, states=[live], sent=pc), now + 30 * S)
+    fleet.as_of = now + 31 * S
+    assert "device/SN1/printer_paper_jam" in {c.key for c in evaluate(fleet, SETTINGS)}
+
+
+def test_an_agent_without_a_stamp_keeps_the_upside_clamp() -> None:
+    # An old agent sends no `sent_ns`: its times are clamped to receipt + skew and nothing more.
+    fleet = FleetState(tracks=SETTINGS.tracks())
+    for n in range(3):
+        t = T0 + n * S
+        for agent_id, pc in (("pc-old", t + 10 * YEAR), ("pc-old-behind", t - YEAR)):
+            fleet.apply_batch(batch(agent_id, pc, states=[state("dns", "dns_resolves", False, pc)]), t)
+    observed = {e.agent_id: e.observed_ns for e in fleet.states.values()}
+    assert observed == {"pc-old": T0 + 2 * S + 5 * S, "pc-old-behind": T0 + 2 * S - YEAR}
+    assert fleet.corrected_total == 0 and fleet.agents["pc-old"].clock.offset_ns is None
+
+
 def test_one_agent_cannot_grow_the_collector_without_bound() -> None:
     fleet = FleetState(tracks=SETTINGS.tracks())
     for n in range(50):  # 100,000 states that are all different, as a broken agent sent
