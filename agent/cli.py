@@ -71,16 +71,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_path(args: argparse.Namespace) -> Path | None:
+    """The agent.toml to read: --config, else on Windows C:\\ProgramData\\deskwatch\\agent.toml if there."""
+    path: Path | None = args.config
+    if path is None and sys.platform == "win32":
+        from agent.windows import paths
+
+        if paths.config_path().exists():
+            path = paths.config_path()
+    return path
+
+
 def _config(args: argparse.Namespace) -> AgentConfig:
     keys = ("broker", "agent_id", "site", "interval", "spool", "device", "command_key", "ca_file")
     overrides = {k: getattr(args, k) for k in keys}
-    path: Path | None = args.config
+    path = _config_path(args)
     origins: dict[str, str] = {}
     if sys.platform == "win32":
-        from agent.windows import paths, registry
+        from agent.windows import registry
 
-        if path is None and paths.config_path().exists():
-            path = paths.config_path()
         for flag, value in registry.deployment_settings().items():
             if overrides.get(flag) is None:  # a flag wins over the MSI's property
                 overrides[flag] = value
@@ -139,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _config(args)
         if args.command == "check":
-            return _check(config, args.config)
+            return _check(config, _config_path(args))  # the file it read, not only --config
         if args.command == "once":
             batch = asyncio.run(_once(config))
             document = protocol.to_builtins(batch)

@@ -9,7 +9,6 @@ partial report goes back marked `timeout`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -20,10 +19,9 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent import protocol
-from agent.diagnostics import registry, security
+from agent.diagnostics import execute, registry, security
 from agent.diagnostics.context import Context
 from agent.diagnostics.params import Params
-from agent.diagnostics.report import CheckFailed, Report
 from agent.diagnostics.settings import Settings
 from agent.protocol import NS, Command, CommandResult, ProtocolError
 
@@ -155,33 +153,17 @@ class CommandHandler:
     async def _run(
         self, command: Command, check: registry.Check, params: Params, budget: float
     ) -> CommandResult:
-        report = Report()
-        start = time.perf_counter()
-        task = asyncio.create_task(check.run(params, self.context, report))
-        done, _ = await asyncio.wait({task}, timeout=budget)
-        seconds = time.perf_counter() - start
-        status, error = "ok", ""
-        if not done:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            status, error = (
-                "timeout",
-                f"{command.check} did not finish within {budget:.1f} s; the result is partial",
-            )
-        elif isinstance(task.exception(), CheckFailed):
-            status, error = "error", str(task.exception())
-        elif task.exception() is not None:
-            err = task.exception()
-            log.error("check %s failed", command.check, exc_info=err)
-            status, error = "error", f"{command.check} failed: {err!r}"
-        if error:
-            report.problem(error)  # the reason leads the problems the helpdesk reads first
-        result, cut = report.finish(self.settings.max_result_bytes)
-        if cut:
-            error = (error + "; " if error else "") + f"result cut to {self.settings.max_result_bytes} bytes"
-        log.info("%s (command %s): %s in %.2f s", command.check, command.id, status, seconds)
+        done = await execute.run_check(
+            command.check, check, params, self.context, budget, self.settings.max_result_bytes
+        )
+        log.info("%s (command %s): %s in %.2f s", command.check, command.id, done.status, done.seconds)
         return self._reply(
-            command.id, status, command.check, error, duration_seconds=round(seconds, 4), result=result
+            command.id,
+            done.status,
+            command.check,
+            done.error,
+            duration_seconds=round(done.seconds, 4),
+            result=done.result,
         )
 
 

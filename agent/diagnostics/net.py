@@ -89,6 +89,7 @@ async def _windows_ping(p: PingParams, address: str, report: Report) -> None:
     report.set("host", p.host)
     report.set("address", address)
     report.set("method", "icmp")
+    report.set("api", "IcmpSendEcho")  # not a socket: what any Windows user may send
     attempts: list[Attempt] = []
     for seq in range(p.count):
         if seq:
@@ -348,14 +349,19 @@ class Hop(_Out, frozen=True):
 
 
 async def route(p: RouteParams, ctx: Context, report: Report) -> None:
-    """The path to a host, hop by hop: the OS tool where present, else UDP probes with IP_RECVERR (Linux)."""
+    """The path to a host, hop by hop: the ICMP API (Windows), traceroute/tracepath, else UDP probes."""
     address = await _address(p.host, 2.0)
     report.set("host", p.host)
     report.set("address", address)
     hops: list[Hop] = []
     report.set("hops", hops)
     tool = _route_tool(p, address)
-    if tool is not None:
+    if sys.platform == "win32" and ":" not in address:
+        # tracert's own method, without tracert.exe and its translated output
+        report.set("method", "icmp")
+        report.set("api", "IcmpSendEcho")
+        await _windows_route(p, address, hops)
+    elif tool is not None:
         report.set("method", os.path.basename(tool[0]))
         await _run_tool(tool, hops, p.timeout_seconds * p.max_hops + 5)
     elif sys.platform.startswith("linux") and ":" not in address:
@@ -366,7 +372,7 @@ async def route(p: RouteParams, ctx: Context, report: Report) -> None:
             if reached:
                 break
     elif sys.platform == "win32":
-        raise CheckFailed("route: not available on this Windows (no tracert.exe)")
+        raise CheckFailed("route to an IPv6 address: not available on Windows without tracert.exe")
     else:
         raise CheckFailed("no traceroute tool on this PC (traceroute, tracepath or tracert)")
     if not any(h.address == address for h in hops):
@@ -374,6 +380,21 @@ async def route(p: RouteParams, ctx: Context, report: Report) -> None:
         report.problem(
             f"route to {p.host} ends after {len(hops)} hops" + (f" at {last}" if last else " with no answer")
         )
+
+
+async def _windows_route(p: RouteParams, address: str, hops: list[Hop]) -> None:
+    """One echo a hop with TTL 1, 2, ... through the ICMP API, until the host itself answers."""
+    from agent.windows import icmp
+
+    for ttl in range(1, p.max_hops + 1):
+        answer = await asyncio.to_thread(icmp.send_echo, address, p.timeout_seconds, ttl)
+        if answer is None:
+            hops.append(Hop(ttl))
+            continue
+        responder, status, seconds = answer
+        hops.append(Hop(ttl, responder, seconds))
+        if responder == address or status in icmp.UNREACHABLE:
+            break
 
 
 def _route_tool(p: RouteParams, address: str) -> list[str] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ntpath
 import os
 import shutil
 import subprocess
@@ -158,11 +159,30 @@ def _read(procs: list[psutil.Process]) -> list[Proc]:
         try:
             with proc.oneshot():
                 rows.append(
-                    Proc(proc.pid, proc.name(), proc.cpu_percent(None), proc.memory_info().rss, _user(proc))
+                    Proc(proc.pid, _name(proc), proc.cpu_percent(None), proc.memory_info().rss, _user(proc))
                 )
         except psutil.Error:
             continue  # it ended meanwhile
     return rows
+
+
+def _name(proc: psutil.Process) -> str:
+    """The process's name; on Windows from its command line when the image name cannot be read.
+
+    psutil reads a Windows image name through NtQuerySystemInformation's
+    SystemProcessIdInformation; Wine 8 does not implement that class and says "invalid
+    parameter", an OSError rather than a psutil error, for every process.
+    """
+    try:
+        return proc.name()
+    except OSError:
+        if sys.platform != "win32":
+            raise
+    try:
+        argv = proc.cmdline()
+    except (psutil.Error, OSError):
+        return ""
+    return ntpath.basename(argv[0]) if argv else ""
 
 
 def _user(proc: psutil.Process) -> str:

@@ -1,7 +1,8 @@
 """Ping on Windows through the ICMP API (IcmpSendEcho): an echo needs no administrator there.
 
-`parse_reply` is pure and reads the ICMP_ECHO_REPLY that IcmpSendEcho writes, so the
-tests feed it recorded replies; `echo` is the one call into iphlpapi.dll.
+`parse_reply` and `hop_of` are pure and read the ICMP_ECHO_REPLY that IcmpSendEcho writes,
+so the tests feed them recorded replies; `send_echo` is the one call into iphlpapi.dll: an
+echo for ping, or one with a small TTL for each hop of a route (what tracert.exe does).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Final
 _HEAD: Final = struct.Struct("<4sIIHH")
 REPLY_SIZE_64: Final = 40  # sizeof(ICMP_ECHO_REPLY) on x64
 IP_SUCCESS: Final = 0
+IP_TTL_EXPIRED_TRANSIT: Final = 11013
+# the destination (or a router on the way) says it cannot deliver: an answer, but not an echo
+UNREACHABLE: Final = (11002, 11003, 11004, 11005)
 # ipexport.h IP_* statuses a helpdesk person may meet
 STATUS_TEXT: Final = {
     11002: "destination network unreachable",
@@ -37,10 +41,43 @@ def parse_reply(data: bytes) -> tuple[str, int, float]:
 
 def echo(address: str, timeout: float) -> float | None:
     """One echo request to an IPv4 address; seconds until the reply, None without one (blocks)."""
+    answer = send_echo(address, timeout)
+    if answer is None:
+        return None
+    _, status, seconds = answer
+    return seconds if status == IP_SUCCESS else None
+
+
+def hop_of(count: int, reply: bytes) -> tuple[str, int, float] | None:
+    """What one TTL-limited IcmpSendEcho found: (who answered, status, seconds), None for silence.
+
+    A router that drops the request answers "TTL expired in transit" from its own address;
+    IcmpSendEcho may return 0 for that (GetLastError IP_TTL_EXPIRED_TRANSIT) and still
+    write the reply, so the reply is read whenever it names an answerer.
+    """
+    responder, status, seconds = parse_reply(reply)
+    if count and status == IP_SUCCESS:
+        return responder, status, seconds
+    if status in (IP_TTL_EXPIRED_TRANSIT, *UNREACHABLE) and responder != "0.0.0.0":
+        return responder, status, seconds
+    return None
+
+
+def send_echo(address: str, timeout: float, ttl: int = 0) -> tuple[str, int, float] | None:
+    """One echo request (with this TTL, 0: the system's); see `hop_of`. Blocks up to `timeout`."""
     if sys.platform != "win32":
         raise OSError("the ICMP API is Windows'")
     import ctypes
     from ctypes import wintypes
+
+    class IpOptionInformation(ctypes.Structure):  # ipexport.h IP_OPTION_INFORMATION
+        _fields_ = (
+            ("Ttl", ctypes.c_ubyte),
+            ("Tos", ctypes.c_ubyte),
+            ("Flags", ctypes.c_ubyte),
+            ("OptionsSize", ctypes.c_ubyte),
+            ("OptionsData", ctypes.c_void_p),
+        )
 
     iphlpapi = ctypes.windll.iphlpapi
     iphlpapi.IcmpCreateFile.restype = wintypes.HANDLE
@@ -62,13 +99,18 @@ def echo(address: str, timeout: float) -> float | None:
     try:
         request = ctypes.create_string_buffer(PAYLOAD, len(PAYLOAD))
         reply = ctypes.create_string_buffer(REPLY_SIZE_64 + len(PAYLOAD) + 8 + 64)
+        options = ctypes.byref(IpOptionInformation(Ttl=ttl)) if ttl else None
         (destination,) = struct.unpack("<I", ipaddress.IPv4Address(address).packed)
         count = iphlpapi.IcmpSendEcho(
-            handle, destination, request, len(PAYLOAD), None, reply, len(reply), max(1, int(timeout * 1000))
+            handle,
+            destination,
+            request,
+            len(PAYLOAD),
+            options,
+            reply,
+            len(reply),
+            max(1, int(timeout * 1000)),
         )
-        if count == 0:
-            return None  # timed out or unreachable: GetLastError says which, the caller needs only "no"
-        _, status, seconds = parse_reply(reply.raw)
-        return seconds if status == IP_SUCCESS else None
+        return hop_of(count, reply.raw)
     finally:
         iphlpapi.IcmpCloseHandle(handle)

@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[2]
 UPGRADE_CODE = "6F1C8C53-3A4E-4C1B-9A0B-2D3E5C7A9B11"
 SERVICE = "deskwatch-agent"
 REGISTRY_KEY = r"SOFTWARE\deskwatch\Agent"
-# MSI property -> registry value the agent reads (agent/windows/deployment.py has the same names).
+# MSI property -> registry value the agent reads (agent/windows/registry.py, DEPLOYMENT_FLAGS,
+# has the same names).
 PROPERTIES = {
     "BROKER": "Broker",
     "AGENT_ID": "AgentId",

@@ -230,3 +230,57 @@ def test_msiexec_installs_starts_stops_upgrades_and_uninstalls(
     assert not (drive / "Program Files" / "deskwatch" / "python.exe").exists()
     assert wine.reg_query(SERVICE_KEY) == ""
     assert (data / "spool.db").exists()  # an uninstall keeps the data
+
+
+def test_msiexec_without_agent_id_names_the_agent_after_the_computer(
+    tmp_path: Path, windows_build: WindowsBuild, mosquitto: Mosquitto
+) -> None:
+    """No AGENT_ID and no agent_id in agent.toml: the agent is the computer's name, and
+    `deskwatch-agent.cmd check` (as docs/agent.md tells an administrator to run it) says so.
+
+    Wine's computer name is this Linux machine's host name (what its hostname.exe prints).
+    The agent.toml beside it only keeps the round fast and the checks on loopback.
+    """
+    wine = Wine(tmp_path / "prefix")
+    wine.boot()
+    drive = tmp_path / "prefix" / "drive_c"
+    data = drive / "ProgramData" / "deskwatch"
+    data.mkdir(parents=True, exist_ok=True)
+    toml = write_config(
+        data / "agent.toml",
+        agent_id="unused",
+        broker="mqtt://127.0.0.1:1",
+        spool=Path("C:/ProgramData/deskwatch/spool.db"),
+        interval=0.5,
+        gateway_port=mosquitto.port,
+    )
+    toml.write_text(toml.read_text().replace('agent_id = "unused"\n', ""))
+    computer = wine.run_tool(["hostname"]).stdout.strip()
+    assert computer, "Wine's hostname.exe printed nothing"
+    keeper = wine.keep_running(windows_build.runtime)
+    try:
+        with Subscriber(mosquitto.port, "deskwatch/v1/+/state") as sub:
+            done = wine.run_tool(
+                ["msiexec", "/i", windows_path(windows_build.msi), "/qn", f"BROKER={mosquitto.url}"],
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "AgentId" not in wine.reg_query(SETTINGS_KEY)
+            wait_until(lambda: sub.snapshot(), timeout=90, what="the installed service's birth")
+            (topic,) = {m.topic for m in sub.snapshot()}
+            agent_id = topic.split("/")[2]
+            # Windows compares computer names without case; hostname.exe prints the NetBIOS
+            # form (upper case), the agent the host name as gethostname() gives it
+            assert agent_id.lower() == computer.lower(), (agent_id, computer)
+        out, err = tmp_path / "check.out", tmp_path / "check.err"
+        launcher = r"C:\Program Files\deskwatch\deskwatch-agent.cmd"
+        done = wine.run_tool(
+            ["cmd", "/c", launcher, "check", ">", windows_path(out), "2>", windows_path(err)], timeout=120
+        )
+        assert done.returncode == 0, err.read_text(errors="replace") + done.stdout + done.stderr
+        shown = out.read_text(errors="replace")
+        assert f"agent id  {agent_id}  site test" in shown, shown  # site: agent.toml's
+        assert f"broker    {mosquitto.url}" in shown and r"C:\ProgramData\deskwatch\agent.toml: OK" in shown
+    finally:
+        wine.kill()
+        keeper.wait(30)

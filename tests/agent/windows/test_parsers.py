@@ -396,3 +396,74 @@ def test_last_update_is_the_newest_installed_update_package() -> None:
     ]
     assert registry.last_update_ns(packages) == int(dt.datetime.fromisoformat(july).timestamp()) * 10**9
     assert registry.last_update_ns([]) == 0
+
+
+def test_icmp_hops_of_a_route() -> None:
+    def reply(address: str, status: int, rtt_ms: int) -> bytes:
+        return (
+            bytes(int(p) for p in address.split("."))
+            + struct.pack("<IIHH", status, rtt_ms, 16, 0)
+            + bytes(24)
+        )
+
+    # the host itself answers the echo
+    assert icmp.hop_of(1, reply("10.0.0.5", icmp.IP_SUCCESS, 3)) == ("10.0.0.5", icmp.IP_SUCCESS, 0.003)
+    # a router on the way drops it: "TTL expired in transit" from the router, returned as 0 replies
+    expired = reply("192.168.1.1", icmp.IP_TTL_EXPIRED_TRANSIT, 1)
+    assert icmp.hop_of(0, expired) == ("192.168.1.1", icmp.IP_TTL_EXPIRED_TRANSIT, 0.001)
+    assert icmp.hop_of(1, expired) == ("192.168.1.1", icmp.IP_TTL_EXPIRED_TRANSIT, 0.001)
+    # a router that cannot deliver answers too (the route ends there)
+    assert icmp.hop_of(1, reply("192.168.1.1", 11003, 2))[:2] == ("192.168.1.1", 11003)
+    # silence: nothing written, or a time-out
+    assert icmp.hop_of(0, bytes(40)) is None
+    assert icmp.hop_of(0, reply("0.0.0.0", 11010, 0)) is None
+
+
+# `netsh wlan show interfaces` laid out as Windows 11 23H2 prints it (written after its English
+# output, not captured on this machine, which has no Windows): an unplugged USB adapter, then the laptop's own
+NETSH_WLAN = """
+There are 2 interfaces on the system:
+
+    Name                   : Wi-Fi 2
+    Description            : TP-Link Wireless USB Adapter
+    GUID                   : 0d6e3b4a-1f2c-4e5d-8a9b-7c6d5e4f3a21
+    Physical address       : 50:c7:bf:12:34:56
+    Interface type         : Primary
+    State                  : disconnected
+    Radio status           : Hardware On
+                             Software On
+
+    Name                   : Wi-Fi
+    Description            : Intel(R) Wi-Fi 6 AX201 160MHz
+    GUID                   : 3f1a9c2e-7b1d-4c6e-9d8a-0b2c4e6f8a10
+    Physical address       : 4c:79:6e:a1:b2:c3
+    Interface type         : Primary
+    State                  : connected
+    SSID                   : Office-5G
+    AP BSSID               : 9c:53:22:aa:bb:cc
+    Band                   : 5 GHz
+    Channel                : 44
+    Network type           : Infrastructure
+    Radio type             : 802.11ax
+    Authentication         : WPA2-Enterprise
+    Cipher                 : CCMP
+    Connection mode        : Profile
+    Profile                : Office-5G
+    Receive rate (Mbps)    : 573.5
+    Transmit rate (Mbps)   : 573.5
+    Signal                 : 82%
+    QoS MSCS Configured         : 0
+    QoS Map Configured          : 0
+    QoS Map Allowed by Policy   : 0
+
+    Hosted network status  : Not available
+"""
+
+
+def test_netsh_wlan_interfaces() -> None:
+    from agent.diagnostics.system import Wifi, parse_netsh_wlan
+
+    assert parse_netsh_wlan(NETSH_WLAN) == [Wifi("Wi-Fi", signal_percent=82.0, ssid="Office-5G")]
+    assert parse_netsh_wlan(NETSH_WLAN.replace("\n", "\r\n")) == parse_netsh_wlan(NETSH_WLAN)
+    # Wine's netsh, or a PC without Wi-Fi: "The Wireless AutoConfig Service (wlansvc) is not running."
+    assert parse_netsh_wlan("The Wireless AutoConfig Service (wlansvc) is not running.\n") == []
