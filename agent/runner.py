@@ -81,28 +81,53 @@ class LazyCommands:
 
     async def handle(self, payload: bytes) -> CommandResult:
         if self._handler is None:
-            from agent.diagnostics.context import Context
-            from agent.diagnostics.handler import CommandHandler
-            from agent.diagnostics.security import load_public_key
-
-            key = None
-            if self._config.command_key:
-                try:
-                    key = load_public_key(self._config.command_key)
-                except ValueError as err:  # every command is then refused for want of a key
-                    log.error("command_key unusable, diagnostics refused: %s", err)
-            context = Context(network=self._config.network, snmp=self._config.snmp)
-            spool = self._config.spool_path
-            self._handler = CommandHandler(
-                self._agent_id,
-                key,
-                self._config.commands,
-                context,
-                started_ns=self._started_ns,
-                nonce_file=spool.with_name(spool.name + ".nonces"),  # beside the spool, as private
-            )
+            try:
+                self._load()
+            except (ImportError, OSError) as err:  # a broken install: say so to the helpdesk
+                log.error("diagnostics cannot load, commands refused: %s", err)
+                return CommandResult(
+                    v=protocol.PROTOCOL_VERSION,
+                    command_id=_quoted_id(payload),
+                    agent_id=self._agent_id,
+                    status="rejected",
+                    error=f"diagnostics cannot load on this agent: {err}",
+                )
         result: CommandResult = await self._handler.handle(payload)
         return result
+
+    def _load(self) -> None:
+        from agent.diagnostics.context import Context
+        from agent.diagnostics.handler import CommandHandler
+        from agent.diagnostics.security import load_public_key
+
+        key = None
+        if self._config.command_key:
+            try:
+                key = load_public_key(self._config.command_key)
+            except ValueError as err:  # every command is then refused for want of a key
+                log.error("command_key unusable, diagnostics refused: %s", err)
+        context = Context(network=self._config.network, snmp=self._config.snmp)
+        spool = self._config.spool_path
+        self._handler = CommandHandler(
+            self._agent_id,
+            key,
+            self._config.commands,
+            context,
+            started_ns=self._started_ns,
+            nonce_file=spool.with_name(spool.name + ".nonces"),  # beside the spool, as private
+        )
+
+
+class _QuotedId(msgspec.Struct):
+    id: str = ""
+
+
+def _quoted_id(payload: bytes) -> str:
+    """The id of a command this agent cannot read properly, to quote back in its refusal."""
+    try:
+        return msgspec.json.decode(payload, type=_QuotedId).id[:64]
+    except (msgspec.DecodeError, TypeError):
+        return ""
 
 
 def source_runs(config: AgentConfig) -> list[SourceRun]:
