@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from collector import agents_cli, deadletter, line_protocol, token_cli, user_cli
 from collector import config as config_module
-from collector import deadletter, enroll, line_protocol, token_cli, user_cli
 from collector.config import CollectorConfig
 from collector.db import make_engine, migrate
 from collector.errors import CollectorError
@@ -170,7 +170,11 @@ def signing_key_command(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, AddArguments, Handle]] = {
     "run": ("run the collector service", _run_arguments, run),
     "deadletter": ("inspect and replay rejected messages", _deadletter_arguments, deadletter_command),
-    "agents": ("broker credentials for agents (agents enroll NAME)", enroll.add_arguments, enroll.handle),
+    "agents": (
+        "broker credentials and sites of agents (agents enroll|bind|unbind|sites)",
+        agents_cli.add_arguments,
+        agents_cli.command,
+    ),
     "token": ("manage API tokens (token create|list|revoke)", token_cli.add_arguments, token_cli.command),
     "user": ("console users (user add|list|remove|passwd)", user_cli.add_arguments, user_cli.command),
     "signing-key": (

@@ -10,6 +10,11 @@ An id already in the password file is refused unless `--rotate` is given (enroll
 again would change the password under a running PC, which then loses the broker), and so
 is every user the ACL file names in a `user` section, such as the collector itself:
 those are services, not agents, and their password is not enroll's to change.
+
+`--site S` also binds the agent to site S in the collector's store (collector/sites.py):
+ingest then refuses whatever it sends naming another site. An agent bound to another
+site is moved only together with `--rotate` (re-enrolling it); without `--site` the store
+is not touched. collector/agents_cli.py wires the command and finds the store.
 """
 
 from __future__ import annotations
@@ -18,9 +23,13 @@ import argparse
 import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from agent import protocol
+from collector import sites
 from collector.errors import CollectorError
 
 DEFAULT_PASSWD = "/etc/mosquitto/deskwatch/passwd"
@@ -34,9 +43,8 @@ ACL_PATTERNS = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="agents_command", required=True)
-    enroll = sub.add_parser("enroll", help="make broker credentials for one agent")
+def add_arguments(enroll: argparse.ArgumentParser) -> None:
+    """The arguments of `agents enroll` (collector/agents_cli.py adds the store's)."""
     enroll.add_argument("name", help="the agent id (also its broker user name)")
     enroll.add_argument(
         "--passwd-file", default=DEFAULT_PASSWD, help=f"Mosquitto password file ({DEFAULT_PASSWD})"
@@ -49,16 +57,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     enroll.add_argument(
         "--rotate",
         action="store_true",
-        help="the agent is enrolled already: give it a new password (its PC needs the new one)",
+        help="the agent is enrolled already: give it a new password (its PC needs the new one); "
+        "with --site, also moves it to that site if it is bound to another",
+    )
+    enroll.add_argument(
+        "--site",
+        help="bind the agent to this site in the collector's store: the collector refuses whatever "
+        "it sends naming another site (default: not bound, the PC names its site)",
     )
 
 
-def handle(args: argparse.Namespace) -> int:
+def check_site(site: str) -> None:
+    """Refuse a site the protocol would refuse in a batch (the binding must be one a PC can name)."""
+    if not site or len(site) > 64:
+        raise CollectorError(f"site {site!r} must be 1 to 64 characters")
+
+
+def handle(args: argparse.Namespace, store: Engine | None = None) -> int:
+    """Enroll `args.name`; with `args.site`, bind it in `store` (which must then be given)."""
     name: str = args.name
+    site: str | None = args.site
     if not protocol.is_valid_agent_id(name):
         raise CollectorError(
             f"agent id {name!r} may hold only letters, digits, '.', '_' and '-' (1 to 64 characters)"
         )
+    if site is not None:
+        check_site(site)
     tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     if not Path(tool).exists():
         raise CollectorError("mosquitto_passwd is not installed (Debian package mosquitto)")
@@ -73,7 +97,17 @@ def handle(args: argparse.Namespace) -> int:
         raise CollectorError(
             f"agent {name} is enrolled already in {passwd}; a new password would lock out the PC that "
             "uses the current one. Give --rotate to replace it (then update that PC's password file)"
+            + (f", or `agents bind {name} --site {site}` to bind it without a new password" if site else "")
         )
+    if site is not None:
+        if store is None:
+            raise CollectorError("--site needs the collector's store (--db or --config)")
+        with store.connect() as conn:
+            bound = sites.bound_site(conn, name)
+        if bound not in (None, site) and not args.rotate:
+            raise CollectorError(
+                f"agent {name} is bound to site {bound!r} already; give --rotate to re-enroll it at {site!r}"
+            )
     password = secrets.token_urlsafe(24)
     create = [] if passwd.exists() else ["-c"]
     passwd.parent.mkdir(parents=True, exist_ok=True)
@@ -88,9 +122,22 @@ def handle(args: argparse.Namespace) -> int:
     print(
         f"agent {name} enrolled in {passwd}" + (f"; ACL patterns added to {args.acl_file}" if added else "")
     )
+    if site is not None and store is not None:
+        try:
+            before = sites.bind(store, name, site, time.time_ns(), replace=True)
+        except Exception as err:
+            raise CollectorError(
+                f"agent {name} has its new password in {passwd}, but binding it to site {site!r} failed "
+                f"({err}); run `deskwatch-collector agents bind {name} --site {site}`"
+            ) from err
+        moved = f" (was {before!r})" if before not in (None, site) else ""
+        print(
+            f"agent {name} bound to site {site!r}{moved}: the collector refuses what it sends naming another"
+        )
     print("reload the broker so it reads them: systemctl reload mosquitto (or send it SIGHUP)")
     print("in the PC's agent.toml:")
-    print(f'  agent_id = "{name}"\n  [mqtt]\n  broker = "{args.broker}"\n  username = "{name}"')
+    print(f'  agent_id = "{name}"' + (f'\n  site = "{site}"' if site is not None else ""))
+    print(f'  [mqtt]\n  broker = "{args.broker}"\n  username = "{name}"')
     print('  password_file = "/etc/deskwatch/mqtt-password"   # the line below; only the agent reads it')
     print(password)
     return 0

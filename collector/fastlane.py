@@ -52,10 +52,12 @@ def _pair(measurement: str, field: str) -> bytes:
     return f"{measurement}\0{field}".encode()  # as scan_batch compares them
 
 
-def decode_batch(payload: bytes, keep: tuple[bytes, ...] | None) -> Decoded:
+def decode_batch(payload: bytes, keep: tuple[bytes, ...] | None, bound_site: str = "") -> Decoded:
     """Decode a metrics payload and build its lines; raise ProtocolError if it is not a valid Batch.
 
     `keep` (from `wanted()`) names the samples the returned Batch must hold; None keeps all.
+    `bound_site` is the site a batch naming none gets (the agent's bound site, collector/sites.py):
+    in its Batch and in the `site` tag of its lines.
     """
     if _native is not None and keep is not None and len(payload) <= MAX_PAYLOAD_BYTES:
         scanned = _native.scan_batch(
@@ -67,6 +69,8 @@ def decode_batch(payload: bytes, keep: tuple[bytes, ...] | None) -> Decoded:
                 batch = decode(reduced, Batch)
             except ProtocolError:
                 batch = None  # decoding the whole payload below gives the reason
+            if batch is not None and bound_site and not batch.site:
+                batch = None  # its lines need the bound site: the ordinary way below puts it in
             # The lane read the first of any repeated key, msgspec the last: they must agree.
             if batch is not None and (batch.agent_id, batch.site, batch.created_ns, len(batch.samples)) == (
                 agent_id,
@@ -77,6 +81,8 @@ def decode_batch(payload: bytes, keep: tuple[bytes, ...] | None) -> Decoded:
                 body, lines = line_protocol.with_states(batch, body, lines)
                 return Decoded(batch, body, lines, samples + len(batch.states))
     batch = decode(payload, Batch)
+    if bound_site and not batch.site:
+        batch = msgspec.structs.replace(batch, site=bound_site)
     body, lines = line_protocol.batch_body(batch)
     items = len(batch.samples) + len(batch.states)
     if keep is not None:  # observers see the same batch whichever way it came

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
 import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -45,6 +46,7 @@ from collector.limits import OVER_LIMIT, AgentLimits, LimitSettings
 from collector.observers import Observer, PresenceChange
 from collector.selfmetrics import SelfMetrics
 from collector.sequence import SequenceTracker, Verdict
+from collector.sites import SiteMap
 from collector.writer import LineStore
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 PresenceWriter = Callable[[Connection, Sequence[tuple[Presence, int]]], object]
 
 AGENT_ID_MISMATCH: Final = "agent_id_mismatch"
+SITE_MISMATCH: Final = "site_mismatch"  # an agent bound to a site (collector/sites.py) named another
 INTERNAL_ERROR: Final = "internal_error"
 SESSION_TAKEN_OVER: Final = 0x8E  # MQTT v5 DISCONNECT reason: another client took this client id
 SHORT_SESSION_SECONDS: Final = 5.0
@@ -106,6 +109,7 @@ class IngestSettings:
     flush_interval_seconds: float = 0.2  # [metrics] flush_interval_seconds
     deadletter: DeadLetterSettings = field(default_factory=DeadLetterSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    site_refresh_seconds: float = 30.0  # how often the agents' site bindings are read again
 
 
 class Ingest:
@@ -121,9 +125,12 @@ class Ingest:
         password: str = "",
         clock: Callable[[], int] = time.time_ns,
         limits: AgentLimits | None = None,
+        sites: SiteMap | None = None,
     ) -> None:
         self._settings = settings
         self._limits = limits or AgentLimits(settings.limits)
+        self._sites = sites or SiteMap(engine, settings.site_refresh_seconds)
+        self._site_refused: dict[str, str] = {}  # bound agent -> the other site it was last refused for
         self._prefix = settings.mqtt.prefix
         self._engine = engine
         self._sink = sink
@@ -193,8 +200,9 @@ class Ingest:
         return client
 
     def start(self) -> None:
-        """Load the sequence state, connect and start receiving."""
+        """Load the sequence state and the site bindings, connect and start receiving."""
         self._tracker.load(self._engine)
+        self._sites.refresh()
         settings = self._settings.mqtt
         host, port, _ = broker_address(settings)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -281,8 +289,14 @@ class Ingest:
                 if over:
                     self._reject(topic, payload, received_ns, OVER_LIMIT, over, mid, qos)
                     return
-                decoded = fastlane.decode_batch(payload, self._keep)
+                bound = self._sites.get(agent_id)
+                decoded = fastlane.decode_batch(payload, self._keep, bound or "")
                 _check_agent(decoded.batch.agent_id, agent_id)
+                if bound is not None and self._wrong_site(agent_id, bound, decoded.batch.site):
+                    self._reject_site(
+                        topic, payload, received_ns, agent_id, bound, decoded.batch.site, mid, qos
+                    )
+                    return
                 self._accept_batch(decoded, received_ns, mid, qos)
                 return
             self._metrics.messages.labels(kind=kind.value).inc()
@@ -293,6 +307,13 @@ class Ingest:
                 raise ProtocolError(f"ingest does not take {kind.value} messages")
             message = decode(payload, Presence)
             _check_agent(message.agent_id, agent_id)
+            bound = self._sites.get(agent_id)
+            if bound is not None:
+                if self._wrong_site(agent_id, bound, message.site or bound):
+                    self._reject_site(topic, payload, received_ns, agent_id, bound, message.site, mid, qos)
+                    return
+                if not message.site:
+                    message = msgspec.structs.replace(message, site=bound)
         except _Mismatch as err:
             self._reject(topic, payload, received_ns, AGENT_ID_MISMATCH, str(err), mid, qos)
             return
@@ -302,6 +323,40 @@ class Ingest:
         with self._lock:
             self._pending.presences.append((message, received_ns))
             self._pending.acks.append((mid, qos))
+
+    def _wrong_site(self, agent_id: str, bound: str, site: str) -> bool:
+        """True if a bound agent names another site than its own; says when it is back at its own."""
+        if site == bound:
+            if agent_id in self._site_refused:
+                del self._site_refused[agent_id]
+                log.info("agent %s names its bound site %r again", agent_id, bound)
+            return False
+        return True
+
+    def _reject_site(
+        self,
+        topic: str,
+        payload: bytes,
+        received_ns: int,
+        agent_id: str,
+        bound: str,
+        site: str,
+        mid: int,
+        qos: int,
+    ) -> None:
+        reason = f"agent {agent_id} is bound to site {bound!r} but names site {site!r}"
+        if self._site_refused.get(agent_id) != site:  # said once per agent and site it claims
+            self._site_refused[agent_id] = site
+            log.warning(
+                "%s: its messages are dead-lettered (%s) until its agent.toml names %r, or "
+                "`deskwatch-collector agents bind %s --site %s --rebind` moves it",
+                reason,
+                SITE_MISMATCH,
+                bound,
+                agent_id,
+                site,
+            )
+        self._reject(topic, payload, received_ns, SITE_MISMATCH, reason, mid, qos)
 
     def _parse_topic(self, topic: str) -> tuple[str, Kind]:
         parsed = parse_topic(self._prefix, topic)
@@ -358,6 +413,7 @@ class Ingest:
     def _flush_loop(self) -> None:
         interval = self._settings.flush_interval_seconds
         while not self._stop.is_set():
+            self._sites.refresh_if_due()  # off the network thread: a store read every 30 s
             with self._lock:
                 pending = self._pending
                 due = pending.since + interval - time.monotonic()
@@ -455,6 +511,7 @@ class Ingest:
         """
         if not self._replaying:
             self._tracker.load(self._engine)
+            self._sites.refresh()
             self._replaying = True
         self.receive(topic, payload, received_ns)
         with self._lock:

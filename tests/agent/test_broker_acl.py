@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import paho.mqtt.client as mqtt
 import pytest
@@ -23,7 +24,7 @@ from collector.db import begin_write, make_engine
 from collector.deadletter import DeadLetter, DeadLetterSettings
 from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, agent_env, write_config
-from tests.support.collector_process import CollectorProcess
+from tests.support.collector_process import CollectorProcess, create_token
 from tests.support.mqtt import Subscriber
 from tests.support.services import REPO, ProductionMosquitto, VictoriaMetrics
 from tests.support.stored import FAULT_REPORT
@@ -395,5 +396,157 @@ def test_replay_against_the_production_broker_needs_no_write_right(
                 "through ingest: 1 stored and deleted, 1 still malformed and kept"
             )
         finally:
+            engine.dispose()
+            collector.stop()
+
+
+SITE_RULES = """
+[incidents]
+cycle_seconds = 0.2
+clear_cycles = 2
+[correlation]
+site_min_agents = 2
+hold_down_seconds = 0
+"""
+
+
+def _no_internet(agent_id: str, seq: int, site: str) -> bytes:
+    """A batch whose agent cannot reach the internet: two such PCs at a site make a site incident."""
+    now = time.time_ns()
+    return encode(
+        protocol.Batch(
+            v=protocol.PROTOCOL_VERSION,
+            agent_id=agent_id,
+            seq=seq,
+            created_ns=now,
+            site=site,
+            samples=[protocol.Sample("fake", {"seq": seq}, time_ns=now)],
+            states=[
+                protocol.State(
+                    "internet:example.org",
+                    "internet_reachable",
+                    False,
+                    protocol.Severity.WARNING,
+                    "",
+                    {},
+                    now,
+                )
+            ],
+        )
+    )
+
+
+def test_an_agent_enrolled_at_a_site_cannot_count_at_another(
+    broker: ProductionMosquitto, tmp_path: Path
+) -> None:
+    """Issue 17, finding 4: `agents enroll pc-new --site hq`, then pc-new names "branch" in its
+    agent.toml. With one honest PC at branch failing its internet check, pc-new's failing check
+    would make the second of `site_min_agents` = 2 and open a site incident there. Its batches
+    are dead-lettered with the reason instead, nothing of it counts at branch, and the batch
+    naming hq is stored. An unbound PC (pc-2) naming branch still counts: the control."""
+    with VictoriaMetrics(tmp_path / "vm") as vm:
+        collector = _tls_collector(broker, tmp_path, vm.url)
+        db = f"sqlite:///{collector.workdir / 'collector.db'}"
+        enrolled = _enroll(broker, "pc-new", "--site", "hq", "--db", db)
+        assert enrolled.returncode == 0, enrolled.stderr
+        password = enrolled.stdout.strip().splitlines()[-1]
+        broker.reload()
+        (tmp_path / "rules.toml").write_text(SITE_RULES)
+        collector.config_path.write_text(
+            collector.config_path.read_text() + f'\n[incidents]\nrules_file = "{tmp_path / "rules.toml"}"\n'
+        )
+        collector.start()
+        engine = make_engine(db)
+        api = httpx.Client(
+            base_url=f"{collector.url}/api/v1",
+            headers={"Authorization": f"Bearer {create_token(db, 'viewer')}"},
+            timeout=10,
+        )
+        clients = {
+            "pc-1": _client(broker, "pc-1", USERS["pc-1"]),
+            "pc-new": _client(broker, "pc-new", password),
+            "pc-2": _client(broker, "pc-2", USERS["pc-2"]),
+        }
+        assert {name: rc for name, (_, rc) in clients.items()} == dict.fromkeys(clients, 0)
+        seqs = dict.fromkeys(clients, 0)
+
+        def send(agent_id: str, site: str) -> None:
+            seqs[agent_id] += 1
+            payload = _no_internet(agent_id, seqs[agent_id], site)
+            clients[agent_id][0].publish(_topic(agent_id, Kind.METRICS), payload, qos=1).wait_for_publish(5)
+
+        def branch() -> list[dict[str, object]]:
+            found: list[dict[str, object]] = api.get(
+                "/incidents", params={"status": ["open"], "site": "branch"}
+            ).json()["items"]
+            return found
+
+        try:
+            # pc-1 at branch, pc-new claiming branch: both fail, until pc-1's own incident is open.
+            refused = 0
+
+            def round_at_branch() -> list[dict[str, object]]:
+                nonlocal refused
+                send("pc-1", "branch")
+                send("pc-new", "branch")
+                refused += 1
+                time.sleep(0.3)
+                return branch()
+
+            opened = wait_until(round_at_branch, done=bool, timeout=30, what="pc-1's incident at branch")
+            for _ in range(5):  # a few cycles more with both reporting
+                opened = round_at_branch()
+            assert [(i["scope"], i["agent_id"]) for i in opened] == [("agent", "pc-1")], opened
+            assert all("pc-new" not in i["affected"] for i in opened)
+            send("pc-new", "hq")  # what its agent.toml should say: taken
+            letters = wait_until(
+                lambda: deadletter.recent(engine, limit=500, reason_code="site_mismatch"),
+                done=lambda found: len(found) == refused,
+                timeout=10,
+                what=lambda: f"{refused} dead letters: {collector.log()[-2000:]}",
+            )
+            assert {letter.reason for letter in letters} == {
+                "agent pc-new is bound to site 'hq' but names site 'branch'"
+            }
+            counted = [
+                line
+                for line in collector.metrics().splitlines()
+                if line.startswith("deskwatch_ingest_decode_errors_total{") and "site_mismatch" in line
+            ]
+            assert counted and float(counted[0].rsplit(" ", 1)[1]) == refused
+            stored = wait_until(
+                lambda: fake_agents.flushed_seqs(vm.url, ["pc-new"]),
+                done=lambda found: found == {"pc-new": [seqs["pc-new"]]},
+                timeout=10,
+                what="pc-new's batch naming hq",
+            )
+            fake_agents.flush_vm(vm.url)
+            at_branch = fake_agents.query(vm.url, 'fake_seq{site="branch"}[1h]')
+            assert {s["metric"]["agent_id"] for s in at_branch} == {"pc-1"}
+            at_hq = fake_agents.query(vm.url, 'fake_seq{agent_id="pc-new"}[1h]')
+            assert {s["metric"]["site"] for s in at_hq} == {"hq"}
+            agents_at_branch = [a["agent_id"] for a in api.get("/agents", params={"site": "branch"}).json()]
+            assert agents_at_branch == ["pc-1"]
+            assert collector.log().count("is bound to site 'hq' but names site 'branch': its messages") == 1
+            # The control: an unbound PC naming branch still counts there, and the site incident opens.
+
+            def with_pc2() -> list[dict[str, object]]:
+                send("pc-1", "branch")
+                send("pc-2", "branch")
+                time.sleep(0.3)
+                return [i for i in branch() if i["scope"] == "site"]
+
+            (site_incident,) = wait_until(with_pc2, done=bool, timeout=30, what="the control's site incident")
+            assert site_incident["affected"] == ["pc-1", "pc-2"]
+            FAULT_REPORT.append(
+                f"site binding, production broker: pc-new bound to hq claimed branch in {refused} batches: "
+                f"{refused} dead-lettered (site_mismatch), 0 counted at branch (no site incident; the "
+                f"unbound control pc-2 opened one), its batch naming hq stored ({stored})"
+            )
+        finally:
+            for client, _ in clients.values():
+                client.disconnect()
+                client.loop_stop()
+            api.close()
             engine.dispose()
             collector.stop()

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from agent.protocol import MAX_ITEMS_PER_BATCH, Batch, ProtocolError, Sample, State, decode, encode
 from collector import fastlane, line_protocol
 from collector.fastlane import Decoded, decode_batch, wanted
+from tests.support import fake_agents
 
 KEEP_PAIRS = {("cpu", "used_percent"), ("disk", "free_bytes")}
 KEEP = wanted(KEEP_PAIRS)
@@ -364,3 +365,15 @@ def test_numbers_read_as_msgspec_reads_them() -> None:
         payload = agent_batch(",".join(f'{{"measurement":"x","fields":{{"v":{t}}}}}' for t in chunk))
         assert lane_takes(payload)
         assert isinstance(assert_same(payload), Decoded)
+
+
+@pytest.mark.parametrize("named", ["", "branch"])
+def test_a_batch_naming_no_site_gets_the_bound_one_on_both_lanes(named: str) -> None:
+    payload = encode(fake_agents.make_batch(1, 4, 1_700_000_000 * 10**9, site=named))
+    keep = fastlane.wanted([("cpu", "value")])
+    for lane in (keep, None):  # None: the ordinary way
+        decoded = fastlane.decode_batch(payload, lane, bound_site="hq")
+        site = named or "hq"
+        assert decoded.batch.site == site
+        lines = decoded.body.split(b"\n")
+        assert len(lines) == 60 and all(f",site={site}".encode() in line for line in lines)
