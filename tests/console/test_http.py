@@ -183,7 +183,16 @@ def test_silences_are_listed_added_and_removed(console_office: ConsoleOffice) ->
         assert "moving it" in client.get("/silences").text
         gone = client.post(f"/silences/{silence['id']}/remove", data={"csrf": csrf})
         assert gone.status_code == 303
-        assert "moving it" not in client.get("/silences").text
+        page = client.get("/silences").text
+        active, _, removed = page.partition("Removed in the last")
+        assert "moving it" not in active and f'action="/silences/{silence["id"]}/remove"' not in active
+        row = re.search(rf'<tr id="removed-{silence["id"]}">.*?</tr>', removed, re.S)
+        assert row and "moving it" in row.group(0) and " by hal</td>" in row.group(0)
+        assert client.post(f"/silences/{silence['id']}/remove", data={"csrf": csrf}).status_code == 404
+    with console_office.run.api as api:  # the removal is kept under hal's name, as the API keeps a token's
+        kept = api.get(f"/silences/{silence['id']}").json()
+        assert all(s["id"] != silence["id"] for s in api.get("/silences").json())
+    assert kept["removed_by"] == "hal" and kept["removed_ns"] > 0 and kept["created_by"] == "hal"
 
 
 def test_search_finds_the_caller_and_suggests_as_you_type(console_office: ConsoleOffice) -> None:
