@@ -1,5 +1,5 @@
 """One running office for the console tests: broker, VictoriaMetrics, the collector process with the
-console, a Sharp printer low on black toner (snmpsim), two real
+console (linking to a Grafana at GRAFANA), a Sharp printer low on black toner (snmpsim), two real
 agents that accept the helpdesk's checks, console users made with the administrator's command, and
 two tickets of PCs that have gone (made by a real incidents engine on the same store) that nothing
 resolves on its own, so the tests that acknowledge and resolve them see exactly what they did.
@@ -53,6 +53,7 @@ GHOSTS = {
     "SN-GONE-3": ("printer_paper_empty", Severity.WARNING),  # acknowledged and resolved in the browser
 }
 REFRESH_SECONDS = 2  # the console's live parts, quick enough for a test to see one refresh
+GRAFANA = "https://grafana.office.test:3000"  # [console] grafana_url; no Grafana answers there
 # pc-a's OS as its recorded tree says (not this machine's), and the software it starts with
 OS_NAME, OS_VERSION, KERNEL = "Deskwatch Test Linux", "41.2", "6.9.9-test"
 PACKAGES = {"zz-office-suite": "7.4.7-1", "zz-kept": "1.0"}
@@ -129,7 +130,7 @@ def _seed_ghost_tickets(db_url: str) -> dict[str, tuple[int, str]]:
 @pytest.fixture(scope="package")
 def console_office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleOffice]:
     workdir = tmp_path_factory.mktemp("console-office")
-    console = f"\n[console]\nrefresh_seconds = {REFRESH_SECONDS}\n"
+    console = f'\n[console]\nrefresh_seconds = {REFRESH_SECONDS}\ngrafana_url = "{GRAFANA}"\n'
     tree = make_tree(workdir / "pc-a-root")
     (tree / "etc/os-release").write_text(f'NAME="{OS_NAME}"\nVERSION_ID="{OS_VERSION}"\n')
     (tree / "proc/sys/kernel/osrelease").write_text(KERNEL + "\n")

@@ -15,6 +15,7 @@ from collector.console.render import duration, when
 from collector.db import make_engine
 from collector.inventory.store import InventoryStore
 from tests.console.conftest import (
+    GRAFANA,
     KERNEL,
     OS_NAME,
     OS_VERSION,
@@ -179,6 +180,22 @@ def test_the_callers_page_shows_the_pcs_own_inventory_and_its_software_changes(
     assert macs, "this machine has no interface with a MAC address"
     for name, mac in macs.items():
         assert f"<dt>{name}</dt>" in page and f"MAC <code>{mac}</code>" in page, (name, mac)
+
+
+def test_pc_and_device_pages_link_to_their_grafana_dashboards(console_office: ConsoleOffice) -> None:
+    """[console] grafana_url: the PC page opens the PC dashboard for that PC and site, a printer's
+    page and its ticket the printers dashboard for that printer (collector/console/web.py)."""
+    pc_dashboard = f"{GRAFANA}/d/deskwatch-pc/?var-agent=pc-a&amp;var-site=office"
+    printer_dashboard = f"{GRAFANA}/d/deskwatch-printers/?var-device={SHARP}"
+    ticket = console_office.run.open_tickets()[SUPPLY]["id"]
+    with console_office.login("vic") as client:
+        pc = client.get("/pc/pc-a").text
+        assert f'<a href="{pc_dashboard}">Grafana dashboard</a>' in pc
+        assert f'<a href="{printer_dashboard}"><small>Grafana</small></a>' in pc  # the printer it sees
+        assert f"{GRAFANA}/d/deskwatch-pc/?var-agent=pc-b&amp;var-site=office" in client.get("/pc/pc-b").text
+        device = client.get(f"/devices/{SHARP}").text
+        assert f'<a href="{printer_dashboard}">Grafana dashboard</a>' in device
+        assert f'<a href="{printer_dashboard}">Grafana</a>' in client.get(f"/tickets/{ticket}").text
 
 
 def test_queue_order_counts_filters_and_the_quiet_toggle(console_office: ConsoleOffice) -> None:
