@@ -12,6 +12,8 @@ Revises: incidents_0001
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,15 +22,17 @@ down_revision = "incidents_0001"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = (
-    sa.Column("removed_by", sa.String(64), nullable=False, server_default=""),
-    sa.Column("removed_ns", sa.BigInteger, nullable=True),
-)
+
+def _columns() -> list[sa.Column[Any]]:  # new objects each time: a Column belongs to one table
+    return [
+        sa.Column("removed_by", sa.String(64), nullable=False, server_default=""),
+        sa.Column("removed_ns", sa.BigInteger, nullable=True),
+    ]
 
 
 def upgrade() -> None:
     present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("silences")}
-    for column in _COLUMNS:
+    for column in _columns():
         if column.name not in present:
             op.add_column("silences", column)
 
