@@ -8,9 +8,17 @@
 #   bash deploy/quickstart.sh          set up and start (idempotent), print where to look
 #   bash deploy/quickstart.sh stop     stop everything it started (data is kept)
 #   bash deploy/quickstart.sh status
+#
+# A second stack on the same machine (another checkout, a test) takes its own directory
+# and ports from the environment; give the same ones to stop and status:
+#   DESKWATCH_QUICKSTART_DIR  where its data, logs and pid files live (default var/quickstart)
+#   DESKWATCH_BROKER_PORT     MQTT (11883)        DESKWATCH_VM_PORT   VictoriaMetrics (18428)
+#   DESKWATCH_API_PORT        console and API (19108)
+#   DESKWATCH_OPS_PORT        the collector's /metrics and /docs (19109)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-state="$repo/var/quickstart"
+state="${DESKWATCH_QUICKSTART_DIR:-$repo/var/quickstart}"
+mkdir -p "$state"; state="$(cd "$state" && pwd)"
 action="${1:-start}"
 BROKER_PORT="${DESKWATCH_BROKER_PORT:-11883}"
 VM_PORT="${DESKWATCH_VM_PORT:-18428}"

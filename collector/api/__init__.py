@@ -264,9 +264,18 @@ def add_silence(body: SilenceIn, who: Helpdesk, ctx: Context) -> Silence:
     )
 
 
+@router.get("/silences/{silence_id}", response_model=Silence, tags=["silences"])
+def get_silence(silence_id: RowId, _: Viewer, ctx: Context) -> Silence:
+    """One silence, also one that ended or was removed (then `removed_by` says who removed it)."""
+    found = ctx.silences.get(silence_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no silence {silence_id}")
+    return found
+
+
 @router.delete("/silences/{silence_id}", status_code=204, tags=["silences"])
-def remove_silence(silence_id: RowId, _: Helpdesk, ctx: Context) -> Response:
-    if not ctx.silences.remove(silence_id):
+def remove_silence(silence_id: RowId, who: Helpdesk, ctx: Context) -> Response:
+    if not ctx.silences.remove(silence_id, removed_by=who.name, now_ns=ctx.clock()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no silence {silence_id}")
     return Response(status_code=204)
 

@@ -28,6 +28,7 @@ from collector.inventory import report as inventory_report
 from collector.inventory.lookup import lookup
 
 router = APIRouter(include_in_schema=False)
+REMOVED_DAYS = 7  # the silences page lists the silences removed this many days back, and by whom
 
 
 @router.get("/devices")
@@ -66,8 +67,16 @@ def agents_page(
 
 @router.get("/silences")
 def silences_page(c: Con, request: Request, session: Viewer, error: str = "") -> HTMLResponse:
-    silences = c.ctx.silences.current(c.ctx.clock())
-    return c.page(request, "silences.html", session, silences=silences, error=error)
+    now = c.ctx.clock()
+    return c.page(
+        request,
+        "silences.html",
+        session,
+        silences=c.ctx.silences.current(now),
+        removed=c.ctx.silences.removed_since(now - REMOVED_DAYS * 86400 * NS),
+        removed_days=REMOVED_DAYS,
+        error=error,
+    )
 
 
 @router.post("/silences")
@@ -90,6 +99,8 @@ def add_silence(c: Con, request: Request, session: Helpdesk, form: Posted) -> Re
             session,
             status=422,
             silences=c.ctx.silences.current(c.ctx.clock()),
+            removed=[],
+            removed_days=REMOVED_DAYS,
             error=problem,
         )
     kind = SilenceKind.MAINTENANCE if form.get("kind") == "maintenance" else SilenceKind.SILENCE
@@ -109,7 +120,7 @@ def add_silence(c: Con, request: Request, session: Helpdesk, form: Posted) -> Re
 @router.post("/silences/{silence_id}/remove")
 def remove_silence(c: Con, silence_id: RowId, session: Helpdesk, form: Posted) -> Response:
     c.auth.check_csrf(session, form)
-    if not c.ctx.silences.remove(silence_id):
+    if not c.ctx.silences.remove(silence_id, removed_by=session.user.name, now_ns=c.ctx.clock()):
         raise PageError(404, f"no silence {silence_id}")
     return c.back("/silences")
 

@@ -89,6 +89,9 @@ silences = sa.Table(
     sa.Column("reason", sa.String(1000), nullable=False, server_default=""),
     sa.Column("created_by", sa.String(64), nullable=False, server_default=""),
     sa.Column("created_ns", sa.BigInteger, nullable=False),
+    # a removed silence stays, with who removed it (migration incidents_0002)
+    sa.Column("removed_by", sa.String(64), nullable=False, server_default=""),
+    sa.Column("removed_ns", sa.BigInteger, nullable=True),
     sa.Index("ix_silences_ends", "ends_ns"),
 )
 

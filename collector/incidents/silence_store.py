@@ -1,4 +1,8 @@
-"""The silences and maintenance windows the helpdesk has set (their meaning: collector.incidents.silences)."""
+"""The silences and maintenance windows the helpdesk has set (their meaning: collector.incidents.silences).
+
+A removed silence is not deleted: its row keeps who removed it and when, as it keeps who
+made it, and it covers nothing from then on.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ class SilenceStore:
         """Silences in force at `as_of`."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(silences).where(silences.c.ends_ns > as_of, silences.c.starts_ns <= as_of)
+                sa.select(silences).where(
+                    silences.c.ends_ns > as_of, silences.c.starts_ns <= as_of, silences.c.removed_ns.is_(None)
+                )
             )
             return [_silence(r._mapping) for r in rows]
 
@@ -59,14 +65,40 @@ class SilenceStore:
             return _silence(row._mapping)
 
     def current(self, as_of: int) -> list[Silence]:
-        """Silences that have not ended yet."""
+        """Silences that have not ended yet and were not removed."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(silences).where(silences.c.ends_ns > as_of).order_by(silences.c.id))
+            rows = conn.execute(
+                sa.select(silences)
+                .where(silences.c.ends_ns > as_of, silences.c.removed_ns.is_(None))
+                .order_by(silences.c.id)
+            )
             return [_silence(r._mapping) for r in rows]
 
-    def remove(self, silence_id: int) -> bool:
+    def get(self, silence_id: int) -> Silence | None:
+        """One silence, removed or ended ones included."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(silences).where(silences.c.id == silence_id)).first()
+            return _silence(row._mapping) if row is not None else None
+
+    def removed_since(self, since_ns: int) -> list[Silence]:
+        """Silences removed at or after `since_ns`, the latest removal first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(silences)
+                .where(silences.c.removed_ns >= since_ns)
+                .order_by(silences.c.removed_ns.desc(), silences.c.id.desc())
+            )
+            return [_silence(r._mapping) for r in rows]
+
+    def remove(self, silence_id: int, removed_by: str, now_ns: int) -> bool:
+        """Take a silence away from now on, recording who did; False if there is none to remove."""
         with self.engine.begin() as conn:
-            return conn.execute(silences.delete().where(silences.c.id == silence_id)).rowcount == 1
+            done = conn.execute(
+                silences.update()
+                .where(silences.c.id == silence_id, silences.c.removed_ns.is_(None))
+                .values(removed_by=removed_by, removed_ns=now_ns)
+            )
+            return done.rowcount == 1
 
 
 _silence = reader(Silence)

@@ -29,9 +29,12 @@ class Silence:
     condition: str = ""
     reason: str = ""
     created_by: str = ""
+    # who took it away before its end, and when (0: never removed); a removed one covers nothing
+    removed_by: str = ""
+    removed_ns: int = 0
 
     def active(self, as_of: int) -> bool:
-        return self.starts_ns <= as_of < self.ends_ns
+        return not self.removed_ns and self.starts_ns <= as_of < self.ends_ns
 
     def covers(self, c: Condition) -> bool:
         if self.site and self.site != c.site:

@@ -1,8 +1,12 @@
 """One running office for the console tests: broker, VictoriaMetrics, the collector process with the
-console, a Sharp printer low on black toner (snmpsim), two real agents that accept the helpdesk's
-checks, console users made with the administrator's command, and two tickets of PCs that have
-gone (made by a real incidents engine on the same store) that nothing resolves on its own, so the
-tests that acknowledge and resolve them see exactly what they did.
+console (linking to a Grafana at GRAFANA), a Sharp printer low on black toner (snmpsim), two real
+agents that accept the helpdesk's checks, console users made with the administrator's command, and
+two tickets of PCs that have gone (made by a real incidents engine on the same store) that nothing
+resolves on its own, so the tests that acknowledge and resolve them see exactly what they did.
+
+pc-a reads its inventory's OS files from a recorded tree with an OS of its own (OS_NAME) and its
+software from a package database the tests edit (ConsoleOffice.packages), so a test can install
+and remove software on it and see the change reach its page.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,6 +38,7 @@ from tests.incidents.office import (
     office,
     sharp,
 )
+from tests.inventory.fake_tree import make_tree, write_packages
 from tests.support.agent_process import agent_env
 from tests.support.services import REPO
 
@@ -47,6 +53,10 @@ GHOSTS = {
     "SN-GONE-3": ("printer_paper_empty", Severity.WARNING),  # acknowledged and resolved in the browser
 }
 REFRESH_SECONDS = 2  # the console's live parts, quick enough for a test to see one refresh
+GRAFANA = "https://grafana.office.test:3000"  # [console] grafana_url; no Grafana answers there
+# pc-a's OS as its recorded tree says (not this machine's), and the software it starts with
+OS_NAME, OS_VERSION, KERNEL = "Deskwatch Test Linux", "41.2", "6.9.9-test"
+PACKAGES = {"zz-office-suite": "7.4.7-1", "zz-kept": "1.0"}
 
 
 def disk(agent_id: str) -> str:
@@ -73,6 +83,7 @@ class ConsoleOffice:
     url: str
     ghost_tickets: dict[str, int]  # device -> ticket id
     api_token: str
+    packages: Path  # pc-a's package database: write_packages(packages, ...) installs and removes
 
     def login(self, name: str, password: str | None = None) -> httpx.Client:
         """A browser-like client signed in as `name` (cookies kept, redirects not followed)."""
@@ -119,13 +130,19 @@ def _seed_ghost_tickets(db_url: str) -> dict[str, tuple[int, str]]:
 @pytest.fixture(scope="package")
 def console_office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleOffice]:
     workdir = tmp_path_factory.mktemp("console-office")
-    console = f"\n[console]\nrefresh_seconds = {REFRESH_SECONDS}\n"
+    console = f'\n[console]\nrefresh_seconds = {REFRESH_SECONDS}\ngrafana_url = "{GRAFANA}"\n'
+    tree = make_tree(workdir / "pc-a-root")
+    (tree / "etc/os-release").write_text(f'NAME="{OS_NAME}"\nVERSION_ID="{OS_VERSION}"\n')
+    (tree / "proc/sys/kernel/osrelease").write_text(KERNEL + "\n")
+    packages = workdir / "pc-a-packages"
+    write_packages(packages, PACKAGES)
+    inventory = f'[inventory]\ninterval_seconds = 1\nroot = "{tree}"\npackage_roots = ["{packages}"]\n'
     with office(workdir, RULES + FULL_DISKS, collector_extra=console) as run:
         db_url = f"sqlite:///{workdir / 'collector.db'}"
         key = collector_cli("signing-key", "--db", db_url).stdout.strip().splitlines()[-1]
         run.printer("sharp", sharp(black=2))
         for pc in PCS:
-            run.agent(pc, printers=("sharp",), command_key=key)
+            run.agent(pc, printers=("sharp",), command_key=key, extra=inventory if pc == "pc-a" else "")
         for name, role in ROLES.items():
             made = collector_cli(
                 "user", "add", name, "--role", role, "--db", db_url, stdin=PASSWORDS[name] + "\n"
@@ -138,7 +155,7 @@ def console_office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
         run.wait("checks of pc-a in VictoriaMetrics", lambda: _has(run, 'state_ok{agent_id="pc-a"}'))
         run.wait("toner in VictoriaMetrics", lambda: _has(run, "printer_supply_level_percent"))
         ids = {device: incident_id for device, (incident_id, _) in ghosts.items()}
-        yield ConsoleOffice(run, db_url, run.collector.url, ids, create_token(db_url, "viewer"))
+        yield ConsoleOffice(run, db_url, run.collector.url, ids, create_token(db_url, "viewer"), packages)
 
 
 def _has(run: Office, query: str) -> bool:

@@ -4,12 +4,31 @@ every page with real data, checks streamed from a real agent, and tokens still w
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
+import psutil
 import pytest
 
-from tests.console.conftest import PASSWORDS, SUPPLY, ConsoleOffice, collector_cli, csrf_of
+from agent.protocol import NS
+from collector.console.render import duration, when
+from collector.db import make_engine
+from collector.inventory.store import InventoryStore
+from tests.console.conftest import (
+    GRAFANA,
+    KERNEL,
+    OS_NAME,
+    OS_VERSION,
+    PACKAGES,
+    PASSWORDS,
+    SUPPLY,
+    ConsoleOffice,
+    collector_cli,
+    csrf_of,
+)
 from tests.incidents.office import SHARP
+from tests.inventory.fake_tree import write_packages
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 NAMES = ("ada", "hal", "vic")
@@ -30,7 +49,6 @@ def pages(o: ConsoleOffice) -> dict[str, list[str]]:
             SHARP,
             "Black Toner",
             "gateway_reachable",
-            "Recent inventory changes",
         ],
         "/devices": [SHARP, "answers", "Black Toner"],
         f"/devices/{SHARP}": [SHARP, "Seen by", "pc-a", "pc-b", "Black Toner"],
@@ -96,6 +114,88 @@ def test_every_page_renders_with_real_data_for_each_role(console_office: Console
         # the actions are offered to those who may act, and only to them
         assert ('action="/tickets/' in queue) == (name != "vic")
         assert ("Run checks" in client.get("/pc/pc-a").text) == (name != "vic")
+
+
+def _section(page: str, heading_id: str) -> str:
+    """The <section> of a page that its <h2 id=...> heads."""
+    found = re.search(rf'<section aria-labelledby="{heading_id}">(.*?)</section>', page, re.S)
+    assert found, f"no section {heading_id}"
+    return found.group(1)
+
+
+def test_the_callers_page_shows_the_pcs_own_inventory_and_its_software_changes(
+    console_office: ConsoleOffice,
+) -> None:
+    """pc-a's OS, uptime and MAC addresses on its page are what its agent reported, and software
+    installed and removed on it shows among its recent inventory changes."""
+    engine = make_engine(console_office.db_url)
+    inventories = InventoryStore(engine)
+    try:
+        first = wait_until(
+            lambda: inventories.latest("pc-a"), timeout=30, interval=0.3, what="pc-a's first inventory"
+        )
+        assert first is not None and {p.name for p in first.inventory.software} == set(PACKAGES)
+        # the user updates: the office suite goes, a new tool comes; the agent reads it within a second
+        write_packages(
+            console_office.packages, {"zz-kept": "1.0", "zz-new-tool": "2.0"}, ("zz-office-suite",)
+        )
+        with console_office.login("vic") as client:
+
+            def changes() -> str | None:
+                section = _section(client.get("/pc/pc-a").text, "inv-h")
+                return section if "zz-new-tool" in section and "zz-office-suite" in section else None
+
+            section = wait_until(
+                changes, timeout=30, interval=0.5, what="pc-a's software changes on its page"
+            )
+            assert section is not None and "No changes recorded" not in section
+            rows = re.findall(r"<tr><td>[^<]*</td><td>(\w+)</td><td>([^<]+)</td>", section)
+            assert ("installed", "zz-new-tool") in rows and ("removed", "zz-office-suite") in rows
+            assert all(subject != "zz-kept" for _, subject in rows)  # unchanged: not a change
+            other = _section(client.get("/pc/pc-b").text, "inv-h")
+            assert "zz-new-tool" not in other  # on pc-a only
+
+            before = time.time_ns()
+            page = client.get("/pc/pc-a").text
+            after = time.time_ns()
+    finally:
+        engine.dispose()
+    # the OS of pc-a's recorded tree, not this machine's (whose agents and collector run here)
+    os_shown = re.search(r"<dt>OS</dt><dd>(.*?)</dd>", page)
+    assert os_shown and os_shown.group(1).startswith(f"{OS_NAME} {OS_VERSION} "), os_shown
+    assert f"kernel {KERNEL}" in os_shown.group(1)
+    # uptime from the boot time the agent reports (this machine's: the agent runs here)
+    boot_ns = int(psutil.boot_time() * NS)
+    uptime = re.search(r"<dt>Uptime</dt><dd>(.*?) \(booted (.*?)\)</dd>", page)
+    assert uptime, "no uptime on the page"
+    assert uptime.group(2) == when(boot_ns)
+    assert uptime.group(1) in {duration((t - boot_ns) / NS) for t in range(before - NS, after + NS, NS // 2)}
+    # the MAC of each of this machine's interfaces with an address, as the agent read them
+    macs = {
+        name: a.address
+        for name, addresses in psutil.net_if_addrs().items()
+        for a in addresses
+        if a.family == psutil.AF_LINK and name != "lo" and a.address and a.address != "00:00:00:00:00:00"
+    }
+    assert macs, "this machine has no interface with a MAC address"
+    for name, mac in macs.items():
+        assert f"<dt>{name}</dt>" in page and f"MAC <code>{mac}</code>" in page, (name, mac)
+
+
+def test_pc_and_device_pages_link_to_their_grafana_dashboards(console_office: ConsoleOffice) -> None:
+    """[console] grafana_url: the PC page opens the PC dashboard for that PC and site, a printer's
+    page and its ticket the printers dashboard for that printer (collector/console/web.py)."""
+    pc_dashboard = f"{GRAFANA}/d/deskwatch-pc/?var-agent=pc-a&amp;var-site=office"
+    printer_dashboard = f"{GRAFANA}/d/deskwatch-printers/?var-device={SHARP}"
+    ticket = console_office.run.open_tickets()[SUPPLY]["id"]
+    with console_office.login("vic") as client:
+        pc = client.get("/pc/pc-a").text
+        assert f'<a href="{pc_dashboard}">Grafana dashboard</a>' in pc
+        assert f'<a href="{printer_dashboard}"><small>Grafana</small></a>' in pc  # the printer it sees
+        assert f"{GRAFANA}/d/deskwatch-pc/?var-agent=pc-b&amp;var-site=office" in client.get("/pc/pc-b").text
+        device = client.get(f"/devices/{SHARP}").text
+        assert f'<a href="{printer_dashboard}">Grafana dashboard</a>' in device
+        assert f'<a href="{printer_dashboard}">Grafana</a>' in client.get(f"/tickets/{ticket}").text
 
 
 def test_queue_order_counts_filters_and_the_quiet_toggle(console_office: ConsoleOffice) -> None:
@@ -183,7 +283,16 @@ def test_silences_are_listed_added_and_removed(console_office: ConsoleOffice) ->
         assert "moving it" in client.get("/silences").text
         gone = client.post(f"/silences/{silence['id']}/remove", data={"csrf": csrf})
         assert gone.status_code == 303
-        assert "moving it" not in client.get("/silences").text
+        page = client.get("/silences").text
+        active, _, removed = page.partition("Removed in the last")
+        assert "moving it" not in active and f'action="/silences/{silence["id"]}/remove"' not in active
+        row = re.search(rf'<tr id="removed-{silence["id"]}">.*?</tr>', removed, re.S)
+        assert row and "moving it" in row.group(0) and " by hal</td>" in row.group(0)
+        assert client.post(f"/silences/{silence['id']}/remove", data={"csrf": csrf}).status_code == 404
+    with console_office.run.api as api:  # the removal is kept under hal's name, as the API keeps a token's
+        kept = api.get(f"/silences/{silence['id']}").json()
+        assert all(s["id"] != silence["id"] for s in api.get("/silences").json())
+    assert kept["removed_by"] == "hal" and kept["removed_ns"] > 0 and kept["created_by"] == "hal"
 
 
 def test_search_finds_the_caller_and_suggests_as_you_type(console_office: ConsoleOffice) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +24,9 @@ import httpx
 import pytest
 
 from collector.api import lookup as lookup_api
+from collector.auth import Role
 from collector.auth.tokens import TokenStore
+from collector.auth.users import UserStore
 from collector.db import make_engine
 from collector.http import provide
 from collector.inventory.lookup import Sources
@@ -334,10 +338,70 @@ def test_the_api_speaks_tls_with_the_configured_certificate(
             assert client.get(f"{https}/healthz").json()["mqtt_connected"] is True
             listed = client.get(f"{https}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
             assert listed.status_code == 200 and listed.json()["total"] == 0
+            # the console on the same listener: its cookies are Secure over TLS
+            session, login = _console_login(process, https, client)
+            assert _flags(session) >= {"secure", "httponly", "samesite=lax", "path=/"}, session
+            assert _flags(login) >= {"secure", "httponly", "samesite=strict"}, login
+            assert client.get(f"{https}/").status_code == 200  # the browser sends it back over TLS
         with pytest.raises(httpx.HTTPError):  # plain HTTP gets no answer from the TLS listener
             httpx.get(f"http://127.0.0.1:{process.port}/healthz", timeout=3)
     finally:
         process.kill()
+
+
+def test_the_session_cookie_is_secure_behind_a_tls_proxy_on_this_host(collector: CollectorProcess) -> None:
+    """docs/console.md: a reverse proxy on the same host that terminates TLS passes
+    X-Forwarded-Proto: https, and the console marks its cookies Secure; without it they are not."""
+    proxied = {"X-Forwarded-Proto": "https"}
+    with httpx.Client() as client:
+        session, login = _console_login(collector, collector.url, client, headers=proxied)
+        assert _flags(session) >= {"secure", "httponly", "samesite=lax", "path=/"}, session
+        assert _flags(login) >= {"secure", "httponly", "samesite=strict"}, login
+    with httpx.Client() as client:
+        session, login = _console_login(collector, collector.url, client, name="plain")
+        assert "secure" not in _flags(session) and "secure" not in _flags(login), session
+        assert _flags(session) >= {"httponly", "samesite=lax"}
+
+
+def _console_login(
+    process: CollectorProcess,
+    base: str,
+    client: httpx.Client,
+    headers: dict[str, str] | None = None,
+    name: str = "maria",
+) -> tuple[str, str]:
+    """Make a console user, sign in at /login as a browser does; the Set-Cookie of the session
+    (dw_session) and of the login form (dw_login). Cookies are sent back by hand: a Secure one
+    set over plain HTTP (behind the proxy) would not be sent back by the client's cookie jar."""
+    password = f"{name}-password-1"
+    engine = make_engine(f"sqlite:///{process.workdir / 'collector.db'}")
+    try:
+        UserStore(engine).add(name, Role.HELPDESK, password, time.time_ns())
+    finally:
+        engine.dispose()
+    form = client.get(f"{base}/login", headers=headers)
+    assert form.status_code == 200, form.text
+    login = next(c for c in form.headers.get_list("set-cookie") if c.startswith("dw_login="))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf
+    done = client.post(
+        f"{base}/login",
+        data={"username": name, "password": password, "csrf": csrf.group(1)},
+        headers={**(headers or {}), "Cookie": login.split(";", 1)[0]},
+    )
+    assert done.status_code == 303, done.text
+    session = next(c for c in done.headers.get_list("set-cookie") if c.startswith("dw_session="))
+    return session, login
+
+
+def _flags(cookie: str) -> set[str]:
+    """A Set-Cookie header's attributes in lower case: `secure`, `httponly`, `samesite=lax`, `path=/`
+    (the values of SameSite and Path kept, the others' dropped)."""
+    flags = set()
+    for part in cookie.lower().split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        flags.add(f"{key}={value}" if key in ("samesite", "path") else key)
+    return flags
 
 
 def _start_tls(process: CollectorProcess, cert: Path) -> None:

@@ -18,6 +18,7 @@ from collector import token_cli
 from collector.api import ApiContext
 from collector.auth.tokens import TokenStore
 from collector.http import provide
+from collector.incidents.silence_store import SilenceStore
 from collector.incidents.store import IncidentStore
 from tests.incidents.fleet import T0, S, batch, engine_for, serve, sqlite_store, state
 
@@ -113,6 +114,35 @@ def test_silences_and_reports(api: tuple[httpx.Client, dict[str, str]]) -> None:
     html = client.get("/api/v1/reports", params={"format": "html"}, headers=h)
     assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text
     assert client.get("/api/v1/reports", params={"since": "soon"}, headers=h).status_code == 422
+
+
+def test_removing_a_silence_is_recorded_under_the_tokens_name(tmp_path: Path) -> None:
+    app, store, roles = build_app(tmp_path)
+    silences = SilenceStore(store.engine)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        h = {"Authorization": f"Bearer {roles['helpdesk']}"}
+        made = client.post(
+            "/api/v1/silences", json={"site": "hq", "duration_minutes": 60, "reason": "move"}, headers=h
+        ).json()
+        assert [s.id for s in silences.active(NOW)] == [made["id"]]
+        viewer = {"Authorization": f"Bearer {roles['viewer']}"}
+        assert client.delete(f"/api/v1/silences/{made['id']}", headers=viewer).status_code == 403
+        assert client.get(f"/api/v1/silences/{made['id']}", headers=viewer).json()["removed_by"] == ""
+        assert client.delete(f"/api/v1/silences/{made['id']}", headers=h).status_code == 204
+        kept = client.get(f"/api/v1/silences/{made['id']}", headers=viewer).json()
+        assert kept["removed_by"] == "helpdesk-user" and kept["removed_ns"] == NOW
+        assert kept["created_by"] == "helpdesk-user" and kept["reason"] == "move"
+        assert client.get("/api/v1/silences", headers=viewer).json() == []  # it covers nothing now
+        assert silences.active(NOW) == [] and silences.current(NOW) == []
+        again = client.delete(
+            f"/api/v1/silences/{made['id']}", headers={"Authorization": f"Bearer {roles['admin']}"}
+        )
+        assert again.status_code == 404  # removed once, by the one recorded
+        assert (
+            client.get(f"/api/v1/silences/{made['id']}", headers=viewer).json()["removed_by"]
+            == "helpdesk-user"
+        )
+        assert client.get("/api/v1/silences/999", headers=viewer).status_code == 404
 
 
 def test_token_command_prints_a_working_token_last(

@@ -53,6 +53,7 @@ REQUIRED = {
     ("GET", "/api/v1/devices/{device}"): VIEWER,
     ("GET", "/api/v1/silences"): VIEWER,
     ("POST", "/api/v1/silences"): HELPDESK,
+    ("GET", "/api/v1/silences/{silence_id}"): VIEWER,
     ("DELETE", "/api/v1/silences/{silence_id}"): HELPDESK,
     ("GET", "/api/v1/kb"): VIEWER,
     ("GET", "/api/v1/kb/{slug}"): VIEWER,
