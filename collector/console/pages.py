@@ -215,6 +215,15 @@ def pcs_of(c: Console, incident: Incident) -> list[str]:
     return list(dict.fromkeys(pcs))
 
 
+def _device_dashboard(c: Console, device: str) -> str:
+    """The Grafana dashboard of a ticket's device, chosen as on its device page (a modem's is
+    the network dashboard); "" for a ticket about a PC."""
+    if not device:
+        return ""
+    figures = c.ctx.metrics.devices([device]) if c.ctx.metrics else None
+    return device_link(c.grafana, device, figures)
+
+
 def ticket_view(
     c: Console, request: Request, session: Session, incident_id: int, *, error: str = "", status: int = 200
 ) -> HTMLResponse:
@@ -231,7 +240,7 @@ def ticket_view(
         pcs=pcs_of(c, incident),
         assignees=queries.assignees(c.store.engine, names),
         error=error,
-        grafana_device=device_link(c.grafana, incident.device) if incident.device else "",
+        grafana_device=_device_dashboard(c, incident.device),
     )
 
 
