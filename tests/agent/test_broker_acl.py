@@ -204,24 +204,10 @@ def test_enroll_refuses_an_agent_id_that_would_escape_its_topics(tmp_path: Path)
 def test_collector_ingests_over_tls_with_its_credentials(broker: ProductionMosquitto, tmp_path: Path) -> None:
     """Production path end to end: agent and collector both on TLS with passwords, into VictoriaMetrics."""
     from tests.support import fake_agents
-    from tests.support.collector_process import CollectorProcess
     from tests.support.services import VictoriaMetrics
 
     with VictoriaMetrics(tmp_path / "vm") as vm:
-        collector = CollectorProcess(
-            tmp_path / "collector",
-            f"mqtts://localhost:{broker.port}",
-            vm.url,
-            group="",
-            env={"DESKWATCH_TEST_COLLECTOR_PW": USERS["deskwatch-collector"]},
-        )
-        collector.config_path.write_text(
-            collector.config_path.read_text().replace(
-                'group = ""\n',
-                'group = ""\nusername = "deskwatch-collector"\n'
-                f'password_env = "DESKWATCH_TEST_COLLECTOR_PW"\nca_file = "{broker.ca_file}"\n',
-            )
-        )
+        collector = _tls_collector(broker, tmp_path, vm.url)
         collector.start()
         config = _tls_agent_config(broker, tmp_path, "pc-1")
         os.environ["DESKWATCH_TEST_PW"] = USERS["pc-1"]
@@ -309,21 +295,15 @@ def test_enrolling_an_id_again_needs_rotate(broker: ProductionMosquitto) -> None
 
 
 def _tls_collector(broker: ProductionMosquitto, tmp_path: Path, metrics_url: str) -> CollectorProcess:
-    collector = CollectorProcess(
+    return CollectorProcess(
         tmp_path / "collector",
-        f"mqtts://localhost:{broker.port}",
+        broker.tls_url,
         metrics_url,
         group="",
-        env={"DESKWATCH_TEST_COLLECTOR_PW": USERS["deskwatch-collector"]},
+        username="deskwatch-collector",
+        password=USERS["deskwatch-collector"],
+        ca_file=broker.ca_file,
     )
-    collector.config_path.write_text(
-        collector.config_path.read_text().replace(
-            'group = ""\n',
-            'group = ""\nusername = "deskwatch-collector"\n'
-            f'password_env = "DESKWATCH_TEST_COLLECTOR_PW"\nca_file = "{broker.ca_file}"\n',
-        )
-    )
-    return collector
 
 
 def test_replay_against_the_production_broker_needs_no_write_right(

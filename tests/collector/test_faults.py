@@ -18,7 +18,7 @@ from collector.db import make_engine
 from tests.collector.conftest import MakeCollector, wait_for_seqs
 from tests.support import fake_agents
 from tests.support.collector_process import CollectorProcess
-from tests.support.services import Mosquitto, VictoriaMetrics, free_port
+from tests.support.services import Mosquitto, ProductionMosquitto, VictoriaMetrics, free_port
 from tests.support.stored import FAULT_REPORT, report_seqs
 from tests.support.waiting import wait_until
 
@@ -247,29 +247,56 @@ def test_two_collectors_with_one_client_id_say_so(
 
 
 def test_a_dead_letter_flood_stays_within_its_budget(
-    make_collector: MakeCollector, mosquitto: Mosquitto, victoria_metrics: VictoriaMetrics
+    tmp_path: Path, victoria_metrics: VictoriaMetrics
 ) -> None:
     """150 rejected payloads of ~1 MiB (the broker's packet limit): the store keeps a bounded
-    prefix of each within a byte budget, drops and counts the oldest, and ingest goes on."""
-    # 150 MB on one agent's topic is over its byte budget ([limits], tested in test_limits.py):
-    # raised here so every valid batch is let through and only the dead letters are measured.
-    collector = make_collector(
-        extra="[deadletter]\nmax_payload_bytes = 65536\nmax_total_bytes = 4194304\n"
-        "[limits]\nbytes_per_window = 1073741824\n",
-        group="",
+    prefix of each within a byte budget, drops and counts the oldest, and ingest goes on.
+
+    On the production broker config (deploy/mosquitto/production.conf: TLS only, passwords, the
+    ACL): the flood comes from an enrolled agent over TLS with its own password, on the one topic
+    the ACL lets it write, as a broken or hostile PC would send it; the collector reads it with
+    its own credentials."""
+    with ProductionMosquitto(tmp_path / "broker", {"deskwatch-collector": "collector-secret"}) as broker:
+        flooder = fake_agents.agent_id(0)
+        password = broker.enroll(flooder)
+        # 150 MB on one agent's topic is over its byte budget ([limits], tested in test_limits.py):
+        # raised here so every valid batch is let through and only the dead letters are measured.
+        collector = CollectorProcess(
+            tmp_path / "collector",
+            broker.tls_url,
+            victoria_metrics.url,
+            extra="[deadletter]\nmax_payload_bytes = 65536\nmax_total_bytes = 4194304\n"
+            "[limits]\nbytes_per_window = 1073741824\n",
+            group="",
+            username="deskwatch-collector",
+            password="collector-secret",
+            ca_file=broker.ca_file,
+        )
+        collector.start()
+        try:
+            _flood(collector, broker, flooder, password, victoria_metrics.url)
+        finally:
+            collector.kill()
+
+
+def _flood(
+    collector: CollectorProcess, broker: ProductionMosquitto, flooder: str, password: str, vm_url: str
+) -> None:
+    publisher = fake_agents.Publisher(
+        broker.tls_url, username=flooder, password=password, ca_file=broker.ca_file
     )
-    publisher = fake_agents.Publisher(mosquitto.url)
     base_ns = time.time_ns() - 60 * 10**9
-    junk = b"\xff" + bytes(random.Random(7).getrandbits(8) for _ in range(999_999))
-    sent: dict[str, list[int]] = {fake_agents.agent_id(0): []}
+    junk = b"\xff" + random.Random(7).randbytes(999_999)  # not JSON, and incompressible
+    sent: dict[str, list[int]] = {flooder: []}
     for index in range(150):
-        publisher.publish_raw("deskwatch/v1/pc-00000/metrics", junk)
+        publisher.publish_raw(f"deskwatch/v1/{flooder}/metrics", junk)
         if index % 10 == 0:
             seq = index // 10
             publisher.publish(fake_agents.make_batch(0, seq, base_ns + seq * 10**8))
-            sent[fake_agents.agent_id(0)].append(seq)
+            sent[flooder].append(seq)
     publisher.close()
-    stored = wait_for_seqs(victoria_metrics.url, sent)
+    assert publisher.refused == []  # the broker took all 165 from the agent (ACL, packet size)
+    stored = wait_for_seqs(vm_url, sent)
     engine = make_engine(f"sqlite:///{collector.workdir / 'collector.db'}")
     # rejects are counted on receipt and stored at the next flush: wait for the store
     totals = wait_until(
@@ -286,14 +313,16 @@ def test_a_dead_letter_flood_stays_within_its_budget(
     dropped = collector.metric("deskwatch_deadletter_dropped_total")
     sizes = ", ".join(f"{name} {size / 2**20:.1f}" for name, size in sorted(files.items()))
     FAULT_REPORT.append(
-        f"dead-letter flood: 150 payloads of 1,000,000 bytes (150 MB) rejected: {totals.letters} kept "
+        f"dead-letter flood, production broker (TLS, enrolled agent's password, ACL): 150 payloads of "
+        f"1,000,000 bytes (150 MB) rejected: {totals.letters} kept "
         f"({totals.bytes} bytes of prefixes), {dropped:.0f} dropped and counted, store files "
         f"{store_bytes / 2**20:.1f} MiB ({sizes}); valid batches among them stored "
-        f"{len(stored.get('pc-00000', []))}/{len(sent['pc-00000'])}"
+        f"{len(stored.get(flooder, []))}/{len(sent[flooder])}"
     )
-    assert stored == sent  # ingest kept acknowledging
+    assert stored == sent  # ingest kept acknowledging: every valid batch of the flood is stored
     assert totals.bytes <= 4 * 2**20 and totals.letters + totals.dropped == 150
     assert dropped == totals.dropped > 0
+    assert newest.topic == f"deskwatch/v1/{flooder}/metrics"
     assert (newest.size, len(newest.payload)) == (len(junk), 65536)
     assert newest.sha256 == hashlib.sha256(junk).hexdigest() and not newest.complete
     assert store_bytes < 16 * 2**20, files  # 4 MiB kept + a WAL cut back to 4 MiB; kept whole, 150 MB

@@ -18,6 +18,7 @@ from tests.support.waiting import wait_until
 # The switches to ingest's slower paths (collector/ingest.py, collector/line_protocol.py):
 # deploy/test.sh sets them to run the same tests on those paths, so children inherit them.
 PATH_SWITCHES = ("DESKWATCH_PLAIN_PAHO", "DESKWATCH_NO_C_LINES")
+PASSWORD_ENV = "DESKWATCH_TEST_COLLECTOR_PW"  # the broker password's variable ([mqtt] password_env)
 
 
 def create_token(db_url: str, role: str) -> str:
@@ -49,12 +50,19 @@ class CollectorProcess:
         default_interval_seconds: float = 1.0,
         group: str = "test",
         env: dict[str, str] | None = None,
+        username: str = "",
+        password: str = "",
+        ca_file: str = "",
     ) -> None:
+        """`username`, `password` and `ca_file` (with an mqtts:// broker) log in as the production
+        collector does; the password reaches it by `password_env`, as in production."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.internal_port = free_port()  # /metrics without a token, as a scraper on loopback reads it
         self.config_path = workdir / "collector.toml"
+        login = f'username = "{username}"\npassword_env = "{PASSWORD_ENV}"\n' if username else ""
+        login += f'ca_file = "{ca_file}"\n' if ca_file else ""
         db = db_url or f"sqlite:///{workdir / 'collector.db'}"
         self.config_path.write_text(
             f"""
@@ -62,7 +70,7 @@ class CollectorProcess:
 broker = "{broker_url}"
 client_id = "{client_id}"
 group = "{group}"
-
+{login}
 [metrics]
 url = "{metrics_url}"
 flush_interval_seconds = {flush_interval_seconds}
@@ -87,6 +95,8 @@ internal_listen = "127.0.0.1:{self.internal_port}"
         )
         switches = {name: os.environ[name] for name in PATH_SWITCHES if name in os.environ}
         self.env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **switches, **(env or {})}
+        if username:
+            self.env[PASSWORD_ENV] = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

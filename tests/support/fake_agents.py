@@ -9,6 +9,7 @@ sees it; the real agent opens one connection each.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import urllib.parse
 import urllib.request
@@ -17,6 +18,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.protocol import (
     DEFAULT_PREFIX,
@@ -100,19 +103,48 @@ def birth(agent_index: int, time_ns: int, site: str = "hq", interval_seconds: fl
 class Publisher:
     """One MQTT v5 connection publishing for any number of agents at QoS 1."""
 
-    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX, client_id: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = DEFAULT_PREFIX,
+        client_id: str = "",
+        username: str = "",
+        password: str = "",
+        ca_file: str = "",
+    ) -> None:
+        """`mqtts://` (with `ca_file`) and a user name log in as an agent does on the production broker."""
         parsed = urllib.parse.urlsplit(url)
         self.prefix = prefix
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
+        if username:
+            self._client.username_pw_set(username, password)
+        if parsed.scheme == "mqtts":
+            self._client.tls_set(ca_certs=ca_file or None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self._connected = threading.Event()
-        self._client.on_connect = lambda *_args: self._connected.set()
+        self._connack: list[ReasonCode] = []
+        self._client.on_connect = lambda _c, _u, _f, code, _p: (
+            self._connack.append(code),
+            self._connected.set(),
+        )
+        # The broker's PUBACK reason codes that are not success (an ACL refusal is 0x87).
+        self.refused: list[int] = []
+        self._client.on_publish = self._on_publish
         self._client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883)
         self._client.loop_start()
         if not self._connected.wait(10):
             raise TimeoutError(f"cannot connect to {url}")
+        if self._connack[0].is_failure:
+            self._client.loop_stop()
+            raise ConnectionRefusedError(f"{url} refused {username or 'the connection'}: {self._connack[0]}")
         self._infos: list[mqtt.MQTTMessageInfo] = []
+
+    def _on_publish(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, code: ReasonCode, _props: Properties
+    ) -> None:
+        if code.is_failure:
+            self.refused.append(code.value)
 
     def publish_raw(self, topic_name: str, payload: bytes, retain: bool = False) -> None:
         self._infos.append(self._client.publish(topic_name, payload, qos=1, retain=retain))

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -208,3 +209,35 @@ class ProductionMosquitto(Mosquitto):
             raise RuntimeError("Mosquitto is not running")
         self.proc.send_signal(signal.SIGHUP)
         wait_until(reloads, done=lambda count: count > before, what="Mosquitto to re-read its config")
+
+    @property
+    def tls_url(self) -> str:
+        """Where agents and the collector connect: TLS, by the name the server certificate holds."""
+        return f"mqtts://localhost:{self.port}"
+
+    def enroll(self, agent_id: str) -> str:
+        """Enroll an agent as an administrator does (`deskwatch-collector agents enroll`, then a
+        reload) and return the password it prints for the PC."""
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "collector",
+                "agents",
+                "enroll",
+                agent_id,
+                "--passwd-file",
+                str(self.workdir / "passwd"),
+                "--acl-file",
+                str(self.workdir / "acl"),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"enrolling {agent_id} failed: {result.stderr}")
+        self.reload()
+        return result.stdout.strip().splitlines()[-1]
