@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import SpoolError
+from agent.errors import BatchNotSpooled, SpoolError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -86,11 +86,13 @@ class Spool:
     def put(self, created_ns: int, make_payload: Callable[[int], bytes]) -> int:
         """Store the batch `make_payload(seq)` under the next sequence number and return it.
 
-        If it cannot be stored (disk full, I/O error) SpoolError is raised and the number
-        is used up all the same (`burned`), so the collector counts the lost batch as a gap.
-        The file cannot record that while it cannot be written: the next batch stored
-        carries the number after the burned ones.
+        If it cannot be stored (disk full, I/O error) BatchNotSpooled is raised, carrying
+        the number, which is used up all the same (`burned`): the agent publishes the batch
+        under it without the spool if it can, and otherwise the collector counts the lost
+        batch as a gap. The file cannot record that while it cannot be
+        written: the next batch stored carries the number after the burned ones.
         """
+        seq: int | None = None
         try:
             with self._transaction():
                 seq = self._meta("next_seq") + self.burned
@@ -102,7 +104,7 @@ class Spool:
         except (sqlite3.Error, OSError) as err:
             self.burned += 1
             self.write_failures_total += 1
-            raise SpoolError(f"cannot write spool {self.path}: {err}") from err
+            raise BatchNotSpooled(f"cannot write spool {self.path}: {err}", seq) from err
         self.burned = 0
         return seq
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from agent.errors import SpoolError
+from agent.errors import BatchNotSpooled, SpoolError
 from agent.spool import Spool
 
 
@@ -76,3 +77,43 @@ def test_a_batch_that_cannot_be_stored_uses_up_its_number(tmp_path: Path) -> Non
     assert spool.write_failures_total == 2
     spool.close()
     assert Spool(tmp_path / "s.db", 1 << 20).put(4, lambda seq: b"c") == 5  # and stay used up
+
+
+class _NoSpace:
+    """A spool's connection on a full disk: every batch insert fails as SQLite's does."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.startswith("INSERT INTO batch"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._db.execute(sql, *args)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+class _FullDisk(Spool):
+    """A spool whose disk is full while `full` is set."""
+
+    @property
+    def full(self) -> bool:
+        return isinstance(self._db, _NoSpace)
+
+    @full.setter
+    def full(self, full: bool) -> None:
+        real = self._db._db if isinstance(self._db, _NoSpace) else self._db
+        self._db = _NoSpace(real) if full else real  # type: ignore[assignment]
+
+
+def test_a_batch_the_spool_cannot_take_carries_its_number(tmp_path: Path) -> None:
+    spool = _FullDisk(tmp_path / "s.db", 1 << 20)
+    assert _put(spool) == 1
+    spool.full = True
+    for seq in (2, 3):
+        with pytest.raises(BatchNotSpooled, match="disk is full") as caught:
+            _put(spool)
+        assert caught.value.seq == seq and isinstance(caught.value, SpoolError)
+    spool.full = False
+    assert _put(spool) == 4
