@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agent import protocol
+from agent.config import AgentConfig
 from agent.errors import BatchNotSpooled, SpoolError
+from agent.scheduler import Scheduler, SourceRun
 from agent.spool import Spool
 
 
@@ -117,3 +120,50 @@ def test_a_batch_the_spool_cannot_take_carries_its_number(tmp_path: Path) -> Non
         assert caught.value.seq == seq and isinstance(caught.value, SpoolError)
     spool.full = False
     assert _put(spool) == 4
+
+
+def _states(payload: bytes) -> list[tuple[bool, str]]:
+    batch = protocol.decode(payload, protocol.Batch)
+    return [(s.ok, s.text) for s in batch.states if s.condition == "spool_writable"]
+
+
+def test_rounds_the_spool_cannot_take_go_out_without_it_and_say_so(tmp_path: Path) -> None:
+    """Connected: each round the spool cannot take is sent with the number it used up and the
+    State false; offline: it is lost and counted; the first batch stored again says true, once."""
+    spool = _FullDisk(tmp_path / "s.db", 1 << 20)
+    sent: list[tuple[int, bytes]] = []
+    online = [True]
+
+    def send(seq: int, payload: bytes) -> bool:
+        if online[0]:
+            sent.append((seq, payload))
+        return online[0]
+
+    source = SourceRun("host", lambda settings, now: [], AgentConfig().host, 30)
+    scheduler = Scheduler("pc-1", "hq", [source], spool, send_unspooled=send)
+    assert scheduler.emit(source, [], 1) == 1
+    spool.full = True
+    assert [scheduler.emit(source, [], t) for t in (2, 3)] == [2, 3]
+    online[0] = False
+    assert scheduler.emit(source, [], 4) is None  # offline too: lost
+    online[0] = True
+    assert scheduler.emit(source, [], 5) == 5
+    assert [seq for seq, _ in sent] == [2, 3, 5]
+    for seq, payload in sent:
+        batch = protocol.decode(payload, protocol.Batch)
+        assert batch.seq == seq and batch.spool_id == spool.spool_id
+        ((ok, text),) = _states(payload)
+        assert not ok and "disk is full" in text
+    assert "5 rounds not spooled" not in _states(sent[-1][1])[0][1]
+    assert "4 rounds not spooled" in _states(sent[-1][1])[0][1] and "1 lost" in _states(sent[-1][1])[0][1]
+    assert scheduler.rounds_lost_total == 1 and spool.write_failures_total == 4
+    spool.full = False
+    assert scheduler.emit(source, [], 6) == 6  # numbers go on after the used-up ones
+    assert scheduler.emit(source, [], 7) == 7
+    stored = dict(spool.oldest())
+    assert sorted(stored) == [1, 6, 7]
+    ((ok, text),) = _states(stored[6])
+    assert ok and "4 rounds not spooled" in text and "3 of them sent without the spool, 1 lost" in text
+    assert _states(stored[7]) == []  # said once
+    agent = next(s for s in protocol.decode(stored[7], protocol.Batch).samples if s.measurement == "agent")
+    assert agent.fields["spool_rounds_lost_total"] == 1 and agent.fields["spool_write_failures_total"] == 4
