@@ -15,7 +15,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -23,7 +25,7 @@ from collector.db import make_engine
 from collector.presence import agent as agent_table
 from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, agent_env, write_config
-from tests.support.collector_process import CollectorProcess
+from tests.support.collector_process import CollectorProcess, create_token
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
 from tests.support.stored import FAULT_REPORT, Tally, spool_contents, tally
 from tests.support.waiting import wait_until
@@ -273,45 +275,169 @@ def test_a_wiped_spool_loses_nothing(
     engine.dispose()
 
 
-def test_a_full_disk_loses_rounds_that_are_counted_and_reported(
+def _spool_states(vm_url: str, agent_id: str) -> list[float]:
+    """The `spool_writable` States VictoriaMetrics holds for `agent_id`, oldest first (1 ok, 0 not)."""
+    fake_agents.flush_vm(vm_url)
+    found = fake_agents.stored_values(vm_url, 'state_ok{condition="spool_writable"}')
+    return [ok for _, ok in sorted(found.get(agent_id, []))]
+
+
+def _agent_figure(vm_url: str, field: str, agent_id: str) -> int:
+    """The highest value of the agent's own counter `agent_<field>` stored for `agent_id`."""
+    return int(max(value for _, value in fake_agents.stored_values(vm_url, f"agent_{field}")[agent_id]))
+
+
+def test_a_full_disk_sends_rounds_past_the_spool_and_loses_only_those_made_offline(
     tmp_path: Path,
     mosquitto: Mosquitto,
     victoria_metrics: VictoriaMetrics,
     make_collector: MakeCollector,
 ) -> None:
     """The agent's disk fills up (RLIMIT_FSIZE of 1 byte: every file write fails with EFBIG,
-    as on a full disk): the agent keeps measuring, each lost round uses up a sequence number
-    the collector counts as a gap, and the next batch that gets through reports it."""
+    as on a full disk) and the agent keeps measuring. Connected, each round the spool cannot
+    take goes to the broker without it, with the number the spool used up for it and the
+    State `spool_writable` false; with the broker down as well, each round is lost, counted
+    by the agent and as a gap by the collector, and nothing else is. The first batch the
+    spool takes again says the spool is writable."""
     collector = make_collector(group="")
     spool = tmp_path / "pc-full.db"
     config = write_config(tmp_path / "pc-full.toml", agent_id="pc-full", broker=mosquitto.url, spool=spool)
     agent = AgentProcess(config, tmp_path / "pc-full.log", log_through_pipe=True).start()
+    vm = victoria_metrics.url
     try:
         _wait_made(spool, 10)
         _wait_drained(spool)
         resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
-        time.sleep(3)  # the scenario: the disk stays full this long
+        time.sleep(3)  # connected: ~15 rounds the spool cannot take, each sent without it
+        mosquitto.stop()
+        time.sleep(2)  # offline too: ~10 rounds lost
+        mosquitto.start()
+        wait_until(
+            lambda: _spool_states(vm, "pc-full"),
+            done=lambda states: len(states) > 20,
+            timeout=30,
+            interval=0.5,
+            what="rounds without the spool after the broker came back",
+        )
         resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         _wait_made(spool, spool_contents(spool)[0] + 10)
         _wait_drained(spool)
         assert agent.terminate() == 0
     finally:
         agent.cleanup()
-    result = tally(victoria_metrics.url, "pc-full", spool)
-    reported = fake_agents.stored_values(victoria_metrics.url, "agent_spool_write_failures_total")["pc-full"]
-    lost = int(max(value for _, value in reported))
-    states = fake_agents.stored_values(victoria_metrics.url, 'state_ok{condition="spool_writable"}')[
-        "pc-full"
-    ]
+    result = tally(vm, "pc-full", spool)
+    failures = _agent_figure(vm, "spool_write_failures_total", "pc-full")
+    lost = _agent_figure(vm, "spool_rounds_lost_total", "pc-full")
+    states = _spool_states(vm, "pc-full")
     gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
     FAULT_REPORT.append(
-        f"spool disk full for 3 s: made {result.made}, stored {len(result.stored)}, rounds lost {lost} "
-        f"(reported by the agent), gaps counted by the collector {gaps:.0f}"
+        f"spool disk full (3 s online, 2 s offline, then online): made {result.made}, "
+        f"sent {len(result.sent)}, stored {len(result.stored)}, not spooled {failures}, "
+        f"of them sent without the spool {failures - lost}, lost offline {lost} (reported by the agent), "
+        f"gaps counted by the collector {gaps:.0f}, "
+        f"stored twice {result.stored_samples - len(result.stored)} "
+        f"(repeats dropped {collector.metric('deskwatch_ingest_duplicates_total'):.0f})"
     )
-    assert lost > 5  # ~15 rounds were due; each failed
+    assert failures > 20  # ~30 rounds were due while the disk was full; each failed
+    assert lost > 3  # those made while the broker was down
     assert len(result.missing) == lost == gaps  # every lost round is a gap, and nothing else is
+    # nothing stored twice (a batch in flight when the broker stopped may come again; it is dropped)
     assert result.stored_samples == len(result.stored)
-    assert [ok for _, ok in sorted(states)] == [0.0, 1.0]  # reported once failing, then once recovered
+    # Every round sent without the spool said so, and the first one spooled again said it was
+    # over. (The host and network rounds are due in the same millisecond, and VictoriaMetrics
+    # keeps one sample per series and millisecond, so there are fewer samples than rounds.)
+    assert states == [0.0] * (len(states) - 1) + [1.0]
+    assert len(states) > (failures - lost) / 3
     log = (tmp_path / "pc-full.log").read_text()
     assert log.count("cannot write spool") == 1, log[-3000:]  # once per change, not per round
     assert log.count("spool writable again") == 1, log[-3000:]
+
+
+SHORT_SPOOL_RULE = """
+[incidents]
+cycle_seconds = 0.5
+clear_cycles = 2
+
+[[state]]
+## the shipped agent_spool with a minimum duration a test can wait for
+name = "agent_spool"
+conditions = ["spool_writable"]
+scope = "agent"
+category = "agent"
+severity = "warning"
+min_duration_seconds = 4
+"""
+
+
+def test_a_disk_that_stays_full_opens_one_spool_ticket_that_resolves_when_it_is_writable(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+) -> None:
+    """A PC whose disk stays full for longer than the rule's minimum duration: exactly one
+    `agent_spool` ticket, no earlier than that duration after the disk filled; every round
+    reaches VictoriaMetrics meanwhile; the ticket resolves once the spool can be written
+    again, and no batch is stored twice."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(SHORT_SPOOL_RULE)
+    collector = make_collector(group="", extra=f'[incidents]\nrules_file = "{rules}"\n')
+    token = create_token(f"sqlite:///{collector.workdir / 'collector.db'}", "viewer")
+    api = httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    vm = victoria_metrics.url
+
+    def tickets() -> list[dict[str, Any]]:
+        params = {"agent_id": "pc-fills", "condition": "spool_writable", "limit": 50}
+        page = api.get("/api/v1/incidents", params=params).json()
+        return list(page["items"])
+
+    spool = tmp_path / "pc-fills.db"
+    config = write_config(tmp_path / "pc-fills.toml", agent_id="pc-fills", broker=mosquitto.url, spool=spool)
+    agent = AgentProcess(config, tmp_path / "pc-fills.log", log_through_pipe=True).start()
+    try:
+        _wait_made(spool, 10)
+        _wait_drained(spool)
+        full_ns = time.time_ns()
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
+        opened = wait_until(tickets, timeout=30, interval=0.25, what="the agent_spool ticket")
+        opened_after = (opened[0]["opened_ns"] - full_ns) / 1e9
+        time.sleep(3)  # the disk stays full: more rounds, more cycles, still one ticket
+        during = tickets()
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        writable_ns = time.time_ns()
+        resolved = wait_until(
+            tickets,
+            done=lambda found: bool(found) and all(t["status"] == "resolved" for t in found),
+            timeout=30,
+            interval=0.25,
+            what="the agent_spool ticket to resolve",
+        )
+        _wait_made(spool, spool_contents(spool)[0] + 10)
+        _wait_drained(spool)
+        assert agent.terminate() == 0
+    finally:
+        agent.cleanup()
+        api.close()
+    result = tally(vm, "pc-fills", spool)
+    failures = _agent_figure(vm, "spool_write_failures_total", "pc-fills")
+    lost = _agent_figure(vm, "spool_rounds_lost_total", "pc-fills")
+    gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
+    duplicates = collector.metric("deskwatch_ingest_duplicates_total")
+    states = _spool_states(vm, "pc-fills")
+    ticket = resolved[0]
+    FAULT_REPORT.append(
+        f"spool disk full {(writable_ns - full_ns) / 1e9:.1f} s (rule: 4 s): made {result.made}, "
+        f"sent {len(result.sent)}, stored {len(result.stored)}, lost {len(result.missing)}, "
+        f"stored twice {result.stored_samples - len(result.stored)}, not spooled {failures}; "
+        f"tickets {len(resolved)}, opened {opened_after:.1f} s after the disk filled, "
+        f"resolved {(ticket['resolved_ns'] - writable_ns) / 1e9:.1f} s after it was writable"
+    )
+    assert len(during) == len(resolved) == 1, resolved  # exactly one ticket, never a second
+    assert ticket["id"] == opened[0]["id"] and during[0]["status"] == "open"
+    assert ticket["severity"] == "warning" and "cannot write spool" in opened[0]["summary"]
+    assert opened_after >= 4  # not before the rule's minimum duration
+    assert ticket["resolved_ns"] >= writable_ns
+    assert failures > 20 and lost == 0 == gaps == duplicates  # connected all along: no round lost
+    assert not result.missing and result.stored_samples == len(result.stored)
+    assert states == [0.0] * (len(states) - 1) + [1.0]  # false in every round without the spool, then true
+    assert len(states) > failures / 3  # (rounds of two sources in one millisecond are one sample)
