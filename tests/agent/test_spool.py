@@ -12,6 +12,7 @@ from agent.config import AgentConfig
 from agent.errors import BatchNotSpooled, SpoolError
 from agent.scheduler import Scheduler, SourceRun
 from agent.spool import Spool
+from collector.sequence import SequenceTracker, Verdict
 
 
 def _put(spool: Spool, size: int = 100) -> int:
@@ -167,3 +168,72 @@ def test_rounds_the_spool_cannot_take_go_out_without_it_and_say_so(tmp_path: Pat
     assert _states(stored[7]) == []  # said once
     agent = next(s for s in protocol.decode(stored[7], protocol.Batch).samples if s.measurement == "agent")
     assert agent.fields["spool_rounds_lost_total"] == 1 and agent.fields["spool_write_failures_total"] == 4
+
+
+class _Collector:
+    """The collector's sequence judgement (collector/sequence.py) of what an agent delivers."""
+
+    def __init__(self) -> None:
+        self.tracker = SequenceTracker()
+        self.verdicts: list[tuple[int, Verdict]] = []
+
+    def receive(self, payload: bytes) -> None:
+        batch = protocol.decode(payload, protocol.Batch)
+        self.verdicts.append((batch.seq, self.tracker.observe(batch.agent_id, batch.seq, batch.spool_id)))
+
+    def drain(self, spool: Spool) -> None:
+        """The broker acknowledges everything the spool holds, as the publisher sends it."""
+        for seq, payload in spool.oldest(limit=1000):
+            self.receive(payload)
+            spool.remove(seq)
+
+    @property
+    def repeats(self) -> list[int]:
+        return [seq for seq, verdict in self.verdicts if verdict is Verdict.DUPLICATE]
+
+
+def _process(spool: Spool, collector: _Collector, online: list[bool]) -> tuple[Scheduler, SourceRun]:
+    """One agent process on `spool`: rounds the spool cannot take go to `collector` while online."""
+
+    def send(seq: int, payload: bytes) -> bool:
+        if online[0]:
+            collector.receive(payload)
+        return online[0]
+
+    source = SourceRun("host", lambda settings, now: [], AgentConfig().host, 30)
+    return Scheduler("pc-1", "hq", [source], spool, send_unspooled=send), source
+
+
+@pytest.mark.parametrize("full_at_restart", [True, False], ids=["still-full", "writable-again"])
+def test_a_restart_after_rounds_sent_without_the_spool_is_not_taken_for_repeats(
+    tmp_path: Path, full_at_restart: bool
+) -> None:
+    """Numbers used up while the disk was full are recorded nowhere, so the next process takes
+    them again from the file: the collector must judge those batches as new, not as repeats of
+    the ones it received without the spool, and count only the rounds really lost as gaps."""
+    collector, online = _Collector(), [True]
+    first = _FullDisk(tmp_path / "s.db", 1 << 20)
+    scheduler, source = _process(first, collector, online)
+    for t in range(3):
+        scheduler.emit(source, [], t)
+    collector.drain(first)
+    first.full = True
+    for t in range(3, 9):  # a day of rounds on a full disk, in short: sent without the spool...
+        online[0] = t != 6  # ...but one while the broker was away as well: lost
+        scheduler.emit(source, [], t)
+    first.close()  # the PC reboots with its disk still full, or with some space freed
+
+    second = _FullDisk(tmp_path / "s.db", 1 << 20)
+    second.full = full_at_restart
+    scheduler, source = _process(second, collector, online)
+    for t in range(9, 12):
+        scheduler.emit(source, [], t)
+    second.full = False
+    for t in range(12, 15):
+        scheduler.emit(source, [], t)
+    collector.drain(second)
+
+    assert len(collector.verdicts) == 14  # 15 rounds, one lost
+    assert collector.repeats == []
+    state = collector.tracker.get("pc-1")
+    assert state is not None and state.gaps == 1 and state.duplicates == 0
