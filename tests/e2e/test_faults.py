@@ -11,16 +11,21 @@ import contextlib
 import resource
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
+from paho.mqtt.enums import CallbackAPIVersion
 
+from agent import protocol
 from collector.db import make_engine
 from collector.presence import agent as agent_table
 from tests.support import fake_agents
@@ -441,3 +446,133 @@ def test_a_disk_that_stays_full_opens_one_spool_ticket_that_resolves_when_it_is_
     assert not result.missing and result.stored_samples == len(result.stored)
     assert states == [0.0] * (len(states) - 1) + [1.0]  # false in every round without the spool, then true
     assert len(states) > failures / 3  # (rounds of two sources in one millisecond are one sample)
+
+
+class _Listener:
+    """Every batch an agent published, as the broker passed it on: (spool life, seq) -> the
+    (time in ms, seq) of its `agent_source_batch_seq` sample, the key VictoriaMetrics stores."""
+
+    def __init__(self, url: str, agent_id: str) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        self.batches: dict[tuple[str, int], tuple[int, int]] = {}
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        subscribed = threading.Event()
+        self._client.on_message = lambda _c, _u, message: self._take(message.payload)
+        self._client.on_subscribe = lambda *_args: subscribed.set()
+        self._client.on_connect = lambda client, *_args: client.subscribe(
+            protocol.topic(protocol.DEFAULT_PREFIX, agent_id, protocol.Kind.METRICS), qos=1
+        )
+        self._client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883)
+        self._client.loop_start()
+        if not subscribed.wait(10):
+            raise TimeoutError(f"cannot subscribe at {url}")
+
+    def _take(self, payload: bytes) -> None:
+        batch = protocol.decode(payload, protocol.Batch)
+        (sample,) = (s for s in batch.samples if s.measurement == "agent_source")
+        self.batches[(batch.spool_id, batch.seq)] = (sample.time_ns // 1_000_000, batch.seq)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def _stored_batches(vm_url: str, agent_id: str) -> list[tuple[int, int]]:
+    """(time in ms, seq) of every `agent_source_batch_seq` sample VictoriaMetrics holds for `agent_id`."""
+    samples = fake_agents.stored_values(vm_url, "agent_source_batch_seq")[agent_id]
+    return [(ts, int(seq)) for ts, seq in samples]
+
+
+def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+) -> None:
+    """The disk fills, the agent sends its rounds past the spool, and it is restarted (a
+    reboot) while the disk is still full. The numbers the first process used up are recorded
+    nowhere, so the second takes them again from the file, under its own spool life: the
+    collector stores every batch either process sent, once, drops none as a repeat, counts
+    no gap, and the one `agent_spool` ticket resolves once the disk is writable."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(SHORT_SPOOL_RULE)
+    collector = make_collector(group="", extra=f'[incidents]\nrules_file = "{rules}"\n')
+    token = create_token(f"sqlite:///{collector.workdir / 'collector.db'}", "viewer")
+    api = httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    vm = victoria_metrics.url
+    listener = _Listener(mosquitto.url, "pc-reboot")
+
+    def tickets() -> list[dict[str, Any]]:
+        params = {"agent_id": "pc-reboot", "condition": "spool_writable", "limit": 50}
+        return list(api.get("/api/v1/incidents", params=params).json()["items"])
+
+    spool = tmp_path / "pc-reboot.db"
+    config = write_config(
+        tmp_path / "pc-reboot.toml", agent_id="pc-reboot", broker=mosquitto.url, spool=spool
+    )
+    log = tmp_path / "pc-reboot.log"
+    first = AgentProcess(config, log, log_through_pipe=True).start()
+    second: AgentProcess | None = None
+    try:
+        _wait_made(spool, 10)
+        _wait_drained(spool)
+        stored_before = spool_contents(spool)[0]
+        resource.prlimit(first.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
+        opened = wait_until(tickets, timeout=30, interval=0.25, what="the agent_spool ticket")
+        assert first.terminate() == 0  # rebooted with the disk still full
+        assert spool_contents(spool)[0] == stored_before  # the numbers it used up are nowhere on disk
+        second = AgentProcess(config, log, log_through_pipe=True).start()
+        # A process cannot open a spool on a disk full from its start (SQLite must size the
+        # WAL index), so the disk fills again as soon as it has opened it: before its first round.
+        wait_until(lambda: log.read_text().count("publishing to") == 2, timeout=30, interval=0.01)
+        resource.prlimit(second.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+        time.sleep(3)  # the second process sends past the spool too, under numbers the first used
+        during = tickets()
+        resource.prlimit(second.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        resolved = wait_until(
+            tickets,
+            done=lambda found: bool(found) and all(t["status"] == "resolved" for t in found),
+            timeout=30,
+            interval=0.25,
+            what="the agent_spool ticket to resolve",
+        )
+        _wait_made(spool, spool_contents(spool)[0] + 10)
+        _wait_drained(spool)
+        assert second.terminate() == 0
+    finally:
+        first.cleanup()
+        if second is not None:
+            second.cleanup()
+        api.close()
+    time.sleep(0.5)  # the last acknowledged batches reach the listener
+    listener.close()
+    sent = listener.batches
+    fake_agents.flush_vm(vm)
+    stored = wait_until(
+        lambda: _stored_batches(vm, "pc-reboot"),
+        done=lambda found: set(sent.values()) <= set(found),
+        timeout=30,
+        interval=0.5,
+        what="every batch sent to be stored",
+    )
+    lives = {life for life, _ in sent}
+    first_life = next(iter(sent))[0]
+    by_first = {seq for life, seq in sent if life == first_life}
+    reused = by_first & {seq for life, seq in sent if life != first_life}
+    gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
+    duplicates = collector.metric("deskwatch_ingest_duplicates_total")
+    failures = _agent_figure(vm, "spool_write_failures_total", "pc-reboot")
+    text = log.read_text()
+    FAULT_REPORT.append(
+        f"spool disk full, agent restarted on it, then writable: sent {len(sent)} in {len(lives)} spool "
+        f"lives (numbers taken by both processes {len(reused)}), stored {len(set(stored))}, "
+        f"stored twice {len(stored) - len(set(stored))}, repeats dropped {duplicates:.0f}, "
+        f"gaps {gaps:.0f}, not spooled (by the process that failed more) {failures}, tickets {len(resolved)}"
+    )
+    assert set(stored) == set(sent.values())  # sent == stored
+    assert len(stored) == len(set(stored)) and duplicates == 0 == gaps
+    assert len(lives) == 2  # one per process, whether the batch was spooled or not
+    assert text.count("cannot write spool") == 2, text[-3000:]  # each process said it once
+    assert failures > 5 and reused  # the second process did send numbers the first had used up
+    assert len(during) == len(resolved) == 1 and resolved[0]["id"] == opened[0]["id"]
+    assert during[0]["status"] == "open"
