@@ -198,13 +198,14 @@ def _check(config: AgentConfig, path: Path | None) -> int:
 def _spool(config: AgentConfig) -> int:
     spool = Spool(config.spool_path, config.spool.max_bytes)
     stats = spool.stats()
+    life = spool.stored_spool_id() or "-"
     spool.close()
     oldest = (
         datetime.fromtimestamp(stats.oldest_created_ns / 1e9, UTC).isoformat(timespec="seconds")
         if stats.oldest_created_ns
         else "-"
     )
-    print(f"spool      {config.spool_path} (id {spool.spool_id})")
+    print(f"spool      {config.spool_path} (id {life}, of the newest batch stored)")
     print(f"batches    {stats.depth} waiting (oldest seq {stats.oldest_seq or '-'}, made {oldest})")
     print(f"size       {stats.bytes} of {stats.max_bytes} bytes")
     print(f"next seq   {stats.next_seq}")

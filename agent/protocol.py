@@ -24,9 +24,10 @@ so the collector is upgraded first and agents follow at their own pace:
        same shape, so a PC's disk is never taken for a printer whatever the agent's age.
        Presence may say `sleep` (the PC announced sleep or hibernation), and AgentFacts
        say whether the PC has a battery and whether it must always be on. A Batch may
-       carry `spool_id`, the identity of the spool that numbered it (made with the spool
-       file): a new one tells the collector the sequence started over (a re-imaged PC, a
-       deleted spool). Optional, so a version 1 batch (none) decodes as before.
+       carry `spool_id`, the life of the spool that numbered it (one per agent process): a
+       new one tells the collector the sequence may have started over (a re-imaged PC, a
+       deleted spool, numbers used up on a full disk taken again after a restart).
+       Optional, so a version 1 batch (none) decodes as before.
        A Batch may carry `sent_ns`, the agent's clock when it published the batch (not
        when it made it: see `stamp_sent`), from which the collector learns how far the
        agent's clock is off. Optional too: a batch without it decodes as before.

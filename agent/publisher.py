@@ -9,6 +9,12 @@ at a time, and are deleted only on a successful PUBACK. After a reconnect everyt
 acknowledged is sent again from the spool, so the collector may see a batch twice (it
 drops repeats by sequence number) but never misses one. A backlog of a day (2,880
 batches at 30 s) drains in seconds, so fresh batches wait behind it only briefly.
+
+A batch the spool could not store (disk full) is published straight away by
+`send_unspooled()` while connected, at QoS 1 with its own sequence number, so a PC whose
+disk stays full still delivers its rounds and the state that says so. Nothing on disk
+backs it: paho resends it after a reconnect as long as the process lives, and if the
+broker refuses it, it is counted as a publish failure and lost.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class Publisher:
         self.connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: dict[int, int] = {}  # paho message id -> batch seq
+        self._unspooled: dict[int, int] = {}  # paho message id -> seq of a batch not in the spool
         self._sent_up_to = 0  # highest seq published on this connection
         self._retry_handle: asyncio.TimerHandle | None = None
         self._commands = commands
@@ -139,7 +146,7 @@ class Publisher:
         A stopping agent gives batches in flight their acknowledgement instead of sending
         them again at the next start; without a broker it does not wait at all.
         """
-        if not self.connected or not self._inflight:
+        if not self.connected or not (self._inflight or self._unspooled):
             return
         self._idle.clear()
         with contextlib.suppress(TimeoutError):
@@ -207,6 +214,25 @@ class Publisher:
         """A new batch is in the spool: send it if the window allows."""
         self._fill()
 
+    def send_unspooled(self, seq: int, payload: bytes) -> bool:
+        """Publish a batch the spool could not store (QoS 1, its own number); False if not connected.
+
+        Only the spool's own batches go through `_fill()` (it reads them back from the
+        file); this one exists only here, so it is handed to paho at once, which queues it
+        behind its in-flight window if need be and resends it after a reconnect.
+        """
+        if not self.connected:
+            return False
+        info = self._client.publish(self._topic(Kind.METRICS), payload, qos=1)
+        if info.rc == mqtt.MQTT_ERR_NO_CONN:
+            # The connection went a moment ago: paho keeps the message and sends it after the reconnect.
+            self.publish_failures_total += 1
+        elif info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.publish_failures_total += 1
+            return False
+        self._unspooled[info.mid] = seq
+        return True
+
     # paho's thread -> the loop's thread
 
     def _call(self, fn: Any, *args: Any) -> None:
@@ -245,6 +271,7 @@ class Publisher:
         log.info("connected to broker %s", self.settings.broker)
         self.connected = True
         self._inflight.clear()
+        self._unspooled.clear()  # paho resends those itself; their acknowledgements are not awaited
         self._sent_up_to = 0
         self._fill()
 
@@ -259,6 +286,14 @@ class Publisher:
         self._inflight.clear()
 
     def _acked(self, mid: int, failed: bool, reason: str) -> None:
+        unspooled = self._unspooled.pop(mid, None)
+        if unspooled is not None:
+            if failed:  # nothing keeps it: the round is lost, and the collector counts a gap
+                self.publish_failures_total += 1
+                log.warning("broker refused batch %d, which the spool could not hold: %s", unspooled, reason)
+            if not self._inflight and not self._unspooled:
+                self._idle.set()
+            return
         seq = self._inflight.pop(mid, None)
         if seq is None:
             return  # the birth, or an acknowledgement from before a reconnect
@@ -272,7 +307,7 @@ class Publisher:
             return
         self._forget(seq)
         self._fill()
-        if not self._inflight:
+        if not self._inflight and not self._unspooled:
             self._idle.set()
 
     def _forget(self, seq: int) -> None:

@@ -194,6 +194,7 @@ async def run(
         on_batch=publisher.kick,
         publish_failures=lambda: publisher.publish_failures_total,
         connected=lambda: publisher.connected,
+        send_unspooled=publisher.send_unspooled,
     )
     if stop is None:
         stop = asyncio.Event()

@@ -2,14 +2,23 @@
 
 A round that is still running when the next one is due is not stacked: the due round is
 skipped and counted as an overrun. A source that raises loses only its own round; the
-error is logged with its traceback and counted. A round whose batch cannot be spooled
-(disk full) is lost too, but never silently: its sequence number is used up, so the
-collector counts a gap; the failure is counted (`agent_spool_write_failures_total`), logged
-once when it starts and once when it ends, and the State `spool_writable` (subject
-`spool`) goes out in the next batch that gets through, false while it failed and then
-true once, so the helpdesk sees it and a rule can ticket it. Each batch also carries the agent's own
-figures (cycle time per source, spool depth, publish failures, dropped batches), so the
-helpdesk can see a struggling agent in the same place as the PC it watches.
+error is logged with its traceback and counted.
+
+A round whose batch cannot be spooled (disk full, I/O error) is not dropped: it keeps the
+sequence number the spool used up for it and goes straight to the broker (`send_unspooled`,
+QoS 1) while the agent is connected, carrying the State `spool_writable` (subject `spool`)
+false. So a PC whose disk stays full reports that state every round, the collector dates it
+from the first such round, and the rule `agent_spool` opens its ticket once the failure has
+lasted its `min_duration_seconds`. Offline as well, the round is lost, but never silently:
+the collector counts its number as a gap and the agent counts it
+(`agent_spool_rounds_lost_total`). Every failure to write is counted
+(`agent_spool_write_failures_total`) and logged once when it starts and once when it ends.
+The first batch the spool takes again carries the State true (with how many rounds went
+without the spool and how many were lost), which resolves the ticket.
+
+Each batch also carries the agent's own figures (cycle time per source, spool depth,
+publish failures, dropped batches), so the helpdesk can see a struggling agent in the same
+place as the PC it watches.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +36,8 @@ import msgspec
 import psutil
 
 from agent import protocol
-from agent.errors import SpoolError
-from agent.protocol import Batch, Sample, Severity, State
+from agent.errors import BatchNotSpooled
+from agent.protocol import NS, Batch, Sample, Severity, State
 from agent.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,7 @@ class Scheduler:
         on_batch: Callable[[], None] = lambda: None,
         publish_failures: Callable[[], int] = lambda: 0,
         connected: Callable[[], bool] = lambda: False,
+        send_unspooled: Callable[[int, bytes], bool] = lambda seq, payload: False,
     ) -> None:
         self.agent_id = agent_id
         self.site = site
@@ -72,10 +83,13 @@ class Scheduler:
         self.on_batch = on_batch
         self.publish_failures = publish_failures
         self.connected = connected
+        self.send_unspooled = send_unspooled  # publish a batch the spool could not take; False if offline
+        self.rounds_lost_total = 0  # rounds neither spooled nor sent (offline while the spool failed)
         self._process = psutil.Process()
         self._spool_error = ""  # why the last batch could not be spooled; "" once one was
-        self._lost_rounds = 0  # rounds lost since the spool last took a batch
-        self._recovered = 0  # lost rounds still to report as over (the State goes back to ok once)
+        self._failing_since_ns = 0  # when the spool stopped taking batches
+        self._unspooled_rounds = 0  # rounds the spool could not take since then
+        self._lost_rounds = 0  # of those, rounds that could not be sent either
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every source until `stop` is set."""
@@ -118,40 +132,32 @@ class Scheduler:
             log.exception("source %s failed", source.name)
         source.rounds_total += 1
         source.last_cycle_seconds = time.monotonic() - started
-        try:
-            self.emit(source, observations, now_ns)
-        except SpoolError as err:
-            self._spool_failed(err)
+        self.emit(source, observations, now_ns)
 
-    def _spool_failed(self, err: SpoolError) -> None:
-        """A round is lost: count it and say so once when the failures start."""
-        self._lost_rounds += 1
-        if not self._spool_error:
-            log.warning(
-                "%s; rounds are lost (each counted, and a gap for the collector) until it can be written",
-                err,
-            )
-        self._spool_error = str(err)
-
-    def spool_state(self, now_ns: int) -> State | None:
-        """What the next batch says about the spool: a problem while batches are lost, then fine once."""
-        if self._spool_error:
-            text = f"{self._spool_error}; {self._lost_rounds} rounds lost so far"
+    def spool_state(self, now_ns: int, writable: bool) -> State | None:
+        """The State `spool_writable` a batch carries: false in every batch the spool could not
+        take, true in the first one it takes again; None when there is nothing to say."""
+        if writable and not self._spool_error:
+            return None
+        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self._failing_since_ns / NS))
+        counts = (
+            f"{self._unspooled_rounds} rounds not spooled since {since}, "
+            f"{self._unspooled_rounds - self._lost_rounds} of them sent without the spool, "
+            f"{self._lost_rounds} lost"
+        )
+        if not writable:
+            text = f"{self._spool_error}; {counts}"
             return State("spool", "spool_writable", False, Severity.WARNING, text[:1000], {}, now_ns)
-        if self._recovered:
-            text = f"the spool is writable again; {self._recovered} rounds were lost"
-            return State("spool", "spool_writable", True, Severity.INFO, text, {}, now_ns)
-        return None
+        text = f"the spool is writable again; {counts}"
+        return State("spool", "spool_writable", True, Severity.INFO, text[:1000], {}, now_ns)
 
-    def emit(self, source: SourceRun, observations: Sequence[Sample | State], now_ns: int) -> int:
-        """Spool one batch with the round's observations plus the agent's own figures (SpoolError if not)."""
+    def emit(self, source: SourceRun, observations: Sequence[Sample | State], now_ns: int) -> int | None:
+        """Spool one batch with the round's observations plus the agent's own figures and return
+        its number; if the spool cannot take it, send it without the spool (None if lost)."""
         samples, states = split(observations, now_ns)
-        spool_state = self.spool_state(now_ns)
-        if spool_state is not None:
-            states.append(spool_state)
         created_ns = time.time_ns()
 
-        def payload(seq: int) -> bytes:
+        def payload(seq: int, spool_state: State | None) -> bytes:
             return protocol.encode(
                 Batch(
                     v=protocol.PROTOCOL_VERSION,
@@ -160,19 +166,52 @@ class Scheduler:
                     created_ns=created_ns,
                     site=self.site,
                     samples=[*samples, *self.self_metrics(source, now_ns, seq)],
-                    states=states,
+                    states=[*states, spool_state] if spool_state is not None else states,
                     spool_id=self.spool.spool_id,
                 )
             )
 
-        seq = self.spool.put(created_ns, payload)
+        try:
+            # Made as if the write succeeds: after a failure, the first batch stored says it is over.
+            seq = self.spool.put(created_ns, lambda seq: payload(seq, self.spool_state(now_ns, True)))
+        except BatchNotSpooled as err:
+            return self._not_spooled(err, now_ns, payload)
         if self._spool_error:
-            log.info("spool writable again after %d lost rounds", self._lost_rounds)
-            self._spool_error, self._recovered, self._lost_rounds = "", self._lost_rounds, 0
-        elif spool_state is not None:
-            self._recovered = 0  # "fine again" went out
+            log.info(
+                "spool writable again after %d rounds not spooled (%d sent without it, %d lost)",
+                self._unspooled_rounds,
+                self._unspooled_rounds - self._lost_rounds,
+                self._lost_rounds,
+            )
+            self._spool_error, self._unspooled_rounds, self._lost_rounds = "", 0, 0
         self.on_batch()
         return seq
+
+    def _not_spooled(
+        self, err: BatchNotSpooled, now_ns: int, payload: Callable[[int, State | None], bytes]
+    ) -> int | None:
+        """The spool could not take this round: say so once, and send the round without it if connected."""
+        if not self._spool_error:
+            self._failing_since_ns = now_ns
+            log.warning(
+                "%s; rounds go to the broker without the spool while connected, and are lost "
+                "(each counted, and a gap for the collector) while not, until it can be written",
+                err,
+            )
+        self._spool_error = str(err)
+        self._unspooled_rounds += 1
+        sent = False
+        if err.seq is not None:
+            try:
+                # Made again, now saying the spool is not writable; the number stays the one used up.
+                sent = self.send_unspooled(err.seq, payload(err.seq, self.spool_state(now_ns, False)))
+            except (sqlite3.Error, OSError):  # the spool cannot even be read for the agent's figures
+                log.debug("batch %d could not be made without the spool", err.seq, exc_info=True)
+        if sent:
+            return err.seq
+        self._lost_rounds += 1
+        self.rounds_lost_total += 1
+        return None
 
     def self_metrics(self, source: SourceRun, now_ns: int, seq: int) -> list[Sample]:
         """The agent's own health: per-source cycle and counters, spool, publishing, footprint.
@@ -202,6 +241,7 @@ class Scheduler:
                     "spool_bytes": stats.bytes,
                     "spool_dropped_total": stats.dropped_total,
                     "spool_write_failures_total": self.spool.write_failures_total,
+                    "spool_rounds_lost_total": self.rounds_lost_total,
                     "publish_failures_total": self.publish_failures(),
                     "mqtt_connected": int(self.connected()),
                     "rss_bytes": self._process.memory_info().rss,

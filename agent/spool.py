@@ -3,10 +3,19 @@
 Every batch is written here before it is published and deleted only after the broker's
 PUBACK, so a broker outage of a day or a reboot in the middle of one loses nothing.
 The sequence counter lives in the same file and is advanced in the same transaction as
-the insert, so numbers continue across restarts and never repeat. The file also holds a
-random `spool_id`, made with the file: every batch carries it, so when the file is lost
-(a re-imaged PC, a deleted spool, an id enrolled again on another PC) and numbers start
-over from 1, the collector sees a new spool and starts a new sequence window for it.
+the insert, so numbers continue across restarts and never repeat among stored batches.
+
+Every batch carries a `spool_id`, the life of the spool that numbered it, and the
+collector judges repeats and gaps within one life (collector/sequence.py). A life is one
+agent process: made at random when the spool is opened and written to the file with the
+first batch the process stores. So when the file is lost (a re-imaged PC, a deleted spool,
+an id enrolled again on another PC) and numbers start over from 1, the collector sees a
+new life and starts a new window for it; and numbers a process used up without storing
+them (`burned`, while the disk was full, some of them published without the spool) never
+collide with the numbers the next process takes from the file, which cannot know them:
+those go out under the next process's own life. Batches already stored keep the life they
+were numbered under (it is inside their payload), so a backlog drained by the next
+process is judged in its own window, or stored as a replaced life's late batch.
 
 Durability: SQLite in WAL mode with synchronous=FULL, i.e. one fsync per committed batch
 (a few per minute): a batch that `put()` returned for survives a power cut. The store is
@@ -25,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import SpoolError
+from agent.errors import BatchNotSpooled, SpoolError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -66,19 +75,17 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-            self.spool_id = self._spool_id()
         except (OSError, sqlite3.Error) as err:
             raise SpoolError(f"cannot open spool {path}: {err}") from err
+        # This process's life: every batch it numbers carries it, stored or not. It reaches
+        # the file only with the first batch stored, so opening the spool writes nothing.
+        self.spool_id = secrets.token_hex(8)
+        self._life_stored = False
 
-    def _spool_id(self) -> str:
-        """This file's identity, made when the file is (a spool from before it gets one now)."""
-        with self._transaction():
-            row = self._db.execute("SELECT spool_id FROM identity").fetchone()
-            if row is not None:
-                return str(row[0])
-            made = secrets.token_hex(8)
-            self._db.execute("INSERT INTO identity VALUES (?)", (made,))
-            return made
+    def stored_spool_id(self) -> str | None:
+        """The life of the newest batches stored (of the last process that stored one), if any."""
+        row = self._db.execute("SELECT spool_id FROM identity").fetchone()
+        return None if row is None else str(row[0])
 
     def close(self) -> None:
         self._db.close()
@@ -86,15 +93,21 @@ class Spool:
     def put(self, created_ns: int, make_payload: Callable[[int], bytes]) -> int:
         """Store the batch `make_payload(seq)` under the next sequence number and return it.
 
-        If it cannot be stored (disk full, I/O error) SpoolError is raised and the number
-        is used up all the same (`burned`), so the collector counts the lost batch as a gap.
-        The file cannot record that while it cannot be written: the next batch stored
-        carries the number after the burned ones.
+        If it cannot be stored (disk full, I/O error) BatchNotSpooled is raised, carrying
+        the number, which is used up all the same (`burned`): the agent publishes the batch
+        under it without the spool if it can, and otherwise the collector counts the lost
+        batch as a gap. The file cannot record that while it cannot be written: the next
+        batch this process stores carries the number after the burned ones, and the next
+        process, which may take them again, numbers under a life of its own (`spool_id`).
         """
+        seq: int | None = None
         try:
             with self._transaction():
                 seq = self._meta("next_seq") + self.burned
                 payload = make_payload(seq)
+                if not self._life_stored:
+                    self._db.execute("DELETE FROM identity")
+                    self._db.execute("INSERT INTO identity VALUES (?)", (self.spool_id,))
                 self._db.execute("INSERT INTO batch VALUES (?, ?, ?)", (seq, created_ns, payload))
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq + 1,))
                 self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'bytes'", (len(payload),))
@@ -102,8 +115,9 @@ class Spool:
         except (sqlite3.Error, OSError) as err:
             self.burned += 1
             self.write_failures_total += 1
-            raise SpoolError(f"cannot write spool {self.path}: {err}") from err
+            raise BatchNotSpooled(f"cannot write spool {self.path}: {err}", seq) from err
         self.burned = 0
+        self._life_stored = True
         return seq
 
     def _trim(self) -> None:

@@ -7,9 +7,11 @@ it, and anything else at or below the highest is a duplicate, a QoS 1 redelivery
 ingest drops. Numbers below the tracked window (`floor`) cannot be judged and are
 accepted; VictoriaMetrics' dedup collapses them if they were stored before.
 
-A window belongs to one life of the agent's spool (`Batch.spool_id`, made with the spool
-file). A batch from a spool not seen before (a re-imaged PC, a deleted spool, an id
-enrolled again elsewhere, whose numbers start over from 1) starts a new window: its
+A window belongs to one life of the agent's spool (`Batch.spool_id`, made by each agent
+process, agent/spool.py). A batch from a life not seen before (a restarted agent; a
+re-imaged PC, a deleted spool, an id enrolled again elsewhere, whose numbers start over
+from 1; an agent restarted on a full disk, which takes again numbers it had sent without
+storing them) starts a new window: its
 numbers are judged afresh instead of being dropped as repeats of the old life's, and the
 old life's still-missing batches are written off as lost. A late batch of a spool already
 replaced is stored without judging (VictoriaMetrics' dedup collapses a repeat).

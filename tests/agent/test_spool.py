@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from agent.errors import SpoolError
+from agent import protocol
+from agent.config import AgentConfig
+from agent.errors import BatchNotSpooled, SpoolError
+from agent.scheduler import Scheduler, SourceRun
 from agent.spool import Spool
+from collector.sequence import SequenceTracker, Verdict
 
 
 def _put(spool: Spool, size: int = 100) -> int:
@@ -76,3 +81,159 @@ def test_a_batch_that_cannot_be_stored_uses_up_its_number(tmp_path: Path) -> Non
     assert spool.write_failures_total == 2
     spool.close()
     assert Spool(tmp_path / "s.db", 1 << 20).put(4, lambda seq: b"c") == 5  # and stay used up
+
+
+class _NoSpace:
+    """A spool's connection on a full disk: every batch insert fails as SQLite's does."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.startswith("INSERT INTO batch"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._db.execute(sql, *args)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+class _FullDisk(Spool):
+    """A spool whose disk is full while `full` is set."""
+
+    @property
+    def full(self) -> bool:
+        return isinstance(self._db, _NoSpace)
+
+    @full.setter
+    def full(self, full: bool) -> None:
+        real = self._db._db if isinstance(self._db, _NoSpace) else self._db
+        self._db = _NoSpace(real) if full else real  # type: ignore[assignment]
+
+
+def test_a_batch_the_spool_cannot_take_carries_its_number(tmp_path: Path) -> None:
+    spool = _FullDisk(tmp_path / "s.db", 1 << 20)
+    assert _put(spool) == 1
+    spool.full = True
+    for seq in (2, 3):
+        with pytest.raises(BatchNotSpooled, match="disk is full") as caught:
+            _put(spool)
+        assert caught.value.seq == seq and isinstance(caught.value, SpoolError)
+    spool.full = False
+    assert _put(spool) == 4
+
+
+def _states(payload: bytes) -> list[tuple[bool, str]]:
+    batch = protocol.decode(payload, protocol.Batch)
+    return [(s.ok, s.text) for s in batch.states if s.condition == "spool_writable"]
+
+
+def test_rounds_the_spool_cannot_take_go_out_without_it_and_say_so(tmp_path: Path) -> None:
+    """Connected: each round the spool cannot take is sent with the number it used up and the
+    State false; offline: it is lost and counted; the first batch stored again says true, once."""
+    spool = _FullDisk(tmp_path / "s.db", 1 << 20)
+    sent: list[tuple[int, bytes]] = []
+    online = [True]
+
+    def send(seq: int, payload: bytes) -> bool:
+        if online[0]:
+            sent.append((seq, payload))
+        return online[0]
+
+    source = SourceRun("host", lambda settings, now: [], AgentConfig().host, 30)
+    scheduler = Scheduler("pc-1", "hq", [source], spool, send_unspooled=send)
+    assert scheduler.emit(source, [], 1) == 1
+    spool.full = True
+    assert [scheduler.emit(source, [], t) for t in (2, 3)] == [2, 3]
+    online[0] = False
+    assert scheduler.emit(source, [], 4) is None  # offline too: lost
+    online[0] = True
+    assert scheduler.emit(source, [], 5) == 5
+    assert [seq for seq, _ in sent] == [2, 3, 5]
+    for seq, payload in sent:
+        batch = protocol.decode(payload, protocol.Batch)
+        assert batch.seq == seq and batch.spool_id == spool.spool_id
+        ((ok, text),) = _states(payload)
+        assert not ok and "disk is full" in text
+    assert "5 rounds not spooled" not in _states(sent[-1][1])[0][1]
+    assert "4 rounds not spooled" in _states(sent[-1][1])[0][1] and "1 lost" in _states(sent[-1][1])[0][1]
+    assert scheduler.rounds_lost_total == 1 and spool.write_failures_total == 4
+    spool.full = False
+    assert scheduler.emit(source, [], 6) == 6  # numbers go on after the used-up ones
+    assert scheduler.emit(source, [], 7) == 7
+    stored = dict(spool.oldest())
+    assert sorted(stored) == [1, 6, 7]
+    ((ok, text),) = _states(stored[6])
+    assert ok and "4 rounds not spooled" in text and "3 of them sent without the spool, 1 lost" in text
+    assert _states(stored[7]) == []  # said once
+    agent = next(s for s in protocol.decode(stored[7], protocol.Batch).samples if s.measurement == "agent")
+    assert agent.fields["spool_rounds_lost_total"] == 1 and agent.fields["spool_write_failures_total"] == 4
+
+
+class _Collector:
+    """The collector's sequence judgement (collector/sequence.py) of what an agent delivers."""
+
+    def __init__(self) -> None:
+        self.tracker = SequenceTracker()
+        self.verdicts: list[tuple[int, Verdict]] = []
+
+    def receive(self, payload: bytes) -> None:
+        batch = protocol.decode(payload, protocol.Batch)
+        self.verdicts.append((batch.seq, self.tracker.observe(batch.agent_id, batch.seq, batch.spool_id)))
+
+    def drain(self, spool: Spool) -> None:
+        """The broker acknowledges everything the spool holds, as the publisher sends it."""
+        for seq, payload in spool.oldest(limit=1000):
+            self.receive(payload)
+            spool.remove(seq)
+
+    @property
+    def repeats(self) -> list[int]:
+        return [seq for seq, verdict in self.verdicts if verdict is Verdict.DUPLICATE]
+
+
+def _process(spool: Spool, collector: _Collector, online: list[bool]) -> tuple[Scheduler, SourceRun]:
+    """One agent process on `spool`: rounds the spool cannot take go to `collector` while online."""
+
+    def send(seq: int, payload: bytes) -> bool:
+        if online[0]:
+            collector.receive(payload)
+        return online[0]
+
+    source = SourceRun("host", lambda settings, now: [], AgentConfig().host, 30)
+    return Scheduler("pc-1", "hq", [source], spool, send_unspooled=send), source
+
+
+@pytest.mark.parametrize("full_at_restart", [True, False], ids=["still-full", "writable-again"])
+def test_a_restart_after_rounds_sent_without_the_spool_is_not_taken_for_repeats(
+    tmp_path: Path, full_at_restart: bool
+) -> None:
+    """Numbers used up while the disk was full are recorded nowhere, so the next process takes
+    them again from the file: the collector must judge those batches as new, not as repeats of
+    the ones it received without the spool, and count only the rounds really lost as gaps."""
+    collector, online = _Collector(), [True]
+    first = _FullDisk(tmp_path / "s.db", 1 << 20)
+    scheduler, source = _process(first, collector, online)
+    for t in range(3):
+        scheduler.emit(source, [], t)
+    collector.drain(first)
+    first.full = True
+    for t in range(3, 9):  # a day of rounds on a full disk, in short: sent without the spool...
+        online[0] = t != 6  # ...but one while the broker was away as well: lost
+        scheduler.emit(source, [], t)
+    first.close()  # the PC reboots with its disk still full, or with some space freed
+
+    second = _FullDisk(tmp_path / "s.db", 1 << 20)
+    second.full = full_at_restart
+    scheduler, source = _process(second, collector, online)
+    for t in range(9, 12):
+        scheduler.emit(source, [], t)
+    second.full = False
+    for t in range(12, 15):
+        scheduler.emit(source, [], t)
+    collector.drain(second)
+
+    assert len(collector.verdicts) == 14  # 15 rounds, one lost
+    assert collector.repeats == []
+    state = collector.tracker.get("pc-1")
+    assert state is not None and state.gaps == 1 and state.duplicates == 0

@@ -11,19 +11,26 @@ import contextlib
 import resource
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
+import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
+from paho.mqtt.enums import CallbackAPIVersion
 
+from agent import protocol
 from collector.db import make_engine
 from collector.presence import agent as agent_table
 from tests.support import fake_agents
 from tests.support.agent_process import AgentProcess, agent_env, write_config
-from tests.support.collector_process import CollectorProcess
+from tests.support.collector_process import CollectorProcess, create_token
 from tests.support.services import REPO, Mosquitto, VictoriaMetrics, free_port
 from tests.support.stored import FAULT_REPORT, Tally, spool_contents, tally
 from tests.support.waiting import wait_until
@@ -273,45 +280,299 @@ def test_a_wiped_spool_loses_nothing(
     engine.dispose()
 
 
-def test_a_full_disk_loses_rounds_that_are_counted_and_reported(
+def _spool_states(vm_url: str, agent_id: str) -> list[float]:
+    """The `spool_writable` States VictoriaMetrics holds for `agent_id`, oldest first (1 ok, 0 not)."""
+    fake_agents.flush_vm(vm_url)
+    found = fake_agents.stored_values(vm_url, 'state_ok{condition="spool_writable"}')
+    return [ok for _, ok in sorted(found.get(agent_id, []))]
+
+
+def _agent_figure(vm_url: str, field: str, agent_id: str) -> int:
+    """The highest value of the agent's own counter `agent_<field>` stored for `agent_id`."""
+    return int(max(value for _, value in fake_agents.stored_values(vm_url, f"agent_{field}")[agent_id]))
+
+
+def test_a_full_disk_sends_rounds_past_the_spool_and_loses_only_those_made_offline(
     tmp_path: Path,
     mosquitto: Mosquitto,
     victoria_metrics: VictoriaMetrics,
     make_collector: MakeCollector,
 ) -> None:
     """The agent's disk fills up (RLIMIT_FSIZE of 1 byte: every file write fails with EFBIG,
-    as on a full disk): the agent keeps measuring, each lost round uses up a sequence number
-    the collector counts as a gap, and the next batch that gets through reports it."""
+    as on a full disk) and the agent keeps measuring. Connected, each round the spool cannot
+    take goes to the broker without it, with the number the spool used up for it and the
+    State `spool_writable` false; with the broker down as well, each round is lost, counted
+    by the agent and as a gap by the collector, and nothing else is. The first batch the
+    spool takes again says the spool is writable."""
     collector = make_collector(group="")
     spool = tmp_path / "pc-full.db"
     config = write_config(tmp_path / "pc-full.toml", agent_id="pc-full", broker=mosquitto.url, spool=spool)
     agent = AgentProcess(config, tmp_path / "pc-full.log", log_through_pipe=True).start()
+    vm = victoria_metrics.url
     try:
         _wait_made(spool, 10)
         _wait_drained(spool)
         resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
-        time.sleep(3)  # the scenario: the disk stays full this long
+        time.sleep(3)  # connected: ~15 rounds the spool cannot take, each sent without it
+        mosquitto.stop()
+        time.sleep(2)  # offline too: ~10 rounds lost
+        mosquitto.start()
+        wait_until(
+            lambda: _spool_states(vm, "pc-full"),
+            done=lambda states: len(states) > 20,
+            timeout=30,
+            interval=0.5,
+            what="rounds without the spool after the broker came back",
+        )
         resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         _wait_made(spool, spool_contents(spool)[0] + 10)
         _wait_drained(spool)
         assert agent.terminate() == 0
     finally:
         agent.cleanup()
-    result = tally(victoria_metrics.url, "pc-full", spool)
-    reported = fake_agents.stored_values(victoria_metrics.url, "agent_spool_write_failures_total")["pc-full"]
-    lost = int(max(value for _, value in reported))
-    states = fake_agents.stored_values(victoria_metrics.url, 'state_ok{condition="spool_writable"}')[
-        "pc-full"
-    ]
+    result = tally(vm, "pc-full", spool)
+    failures = _agent_figure(vm, "spool_write_failures_total", "pc-full")
+    lost = _agent_figure(vm, "spool_rounds_lost_total", "pc-full")
+    states = _spool_states(vm, "pc-full")
     gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
     FAULT_REPORT.append(
-        f"spool disk full for 3 s: made {result.made}, stored {len(result.stored)}, rounds lost {lost} "
-        f"(reported by the agent), gaps counted by the collector {gaps:.0f}"
+        f"spool disk full (3 s online, 2 s offline, then online): made {result.made}, "
+        f"sent {len(result.sent)}, stored {len(result.stored)}, not spooled {failures}, "
+        f"of them sent without the spool {failures - lost}, lost offline {lost} (reported by the agent), "
+        f"gaps counted by the collector {gaps:.0f}, "
+        f"stored twice {result.stored_samples - len(result.stored)} "
+        f"(repeats dropped {collector.metric('deskwatch_ingest_duplicates_total'):.0f})"
     )
-    assert lost > 5  # ~15 rounds were due; each failed
+    assert failures > 20  # ~30 rounds were due while the disk was full; each failed
+    assert lost > 3  # those made while the broker was down
     assert len(result.missing) == lost == gaps  # every lost round is a gap, and nothing else is
+    # nothing stored twice (a batch in flight when the broker stopped may come again; it is dropped)
     assert result.stored_samples == len(result.stored)
-    assert [ok for _, ok in sorted(states)] == [0.0, 1.0]  # reported once failing, then once recovered
+    # Every round sent without the spool said so, and the first one spooled again said it was
+    # over. (The host and network rounds are due in the same millisecond, and VictoriaMetrics
+    # keeps one sample per series and millisecond, so there are fewer samples than rounds.)
+    assert states == [0.0] * (len(states) - 1) + [1.0]
+    assert len(states) > (failures - lost) / 3
     log = (tmp_path / "pc-full.log").read_text()
     assert log.count("cannot write spool") == 1, log[-3000:]  # once per change, not per round
     assert log.count("spool writable again") == 1, log[-3000:]
+
+
+SHORT_SPOOL_RULE = """
+[incidents]
+cycle_seconds = 0.5
+clear_cycles = 2
+
+[[state]]
+## the shipped agent_spool with a minimum duration a test can wait for
+name = "agent_spool"
+conditions = ["spool_writable"]
+scope = "agent"
+category = "agent"
+severity = "warning"
+min_duration_seconds = 4
+"""
+
+
+def test_a_disk_that_stays_full_opens_one_spool_ticket_that_resolves_when_it_is_writable(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+) -> None:
+    """A PC whose disk stays full for longer than the rule's minimum duration: exactly one
+    `agent_spool` ticket, no earlier than that duration after the disk filled; every round
+    reaches VictoriaMetrics meanwhile; the ticket resolves once the spool can be written
+    again, and no batch is stored twice."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(SHORT_SPOOL_RULE)
+    collector = make_collector(group="", extra=f'[incidents]\nrules_file = "{rules}"\n')
+    token = create_token(f"sqlite:///{collector.workdir / 'collector.db'}", "viewer")
+    api = httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    vm = victoria_metrics.url
+
+    def tickets() -> list[dict[str, Any]]:
+        params = {"agent_id": "pc-fills", "condition": "spool_writable", "limit": 50}
+        page = api.get("/api/v1/incidents", params=params).json()
+        return list(page["items"])
+
+    spool = tmp_path / "pc-fills.db"
+    config = write_config(tmp_path / "pc-fills.toml", agent_id="pc-fills", broker=mosquitto.url, spool=spool)
+    agent = AgentProcess(config, tmp_path / "pc-fills.log", log_through_pipe=True).start()
+    try:
+        _wait_made(spool, 10)
+        _wait_drained(spool)
+        full_ns = time.time_ns()
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
+        opened = wait_until(tickets, timeout=30, interval=0.25, what="the agent_spool ticket")
+        opened_after = (opened[0]["opened_ns"] - full_ns) / 1e9
+        time.sleep(3)  # the disk stays full: more rounds, more cycles, still one ticket
+        during = tickets()
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        writable_ns = time.time_ns()
+        resolved = wait_until(
+            tickets,
+            done=lambda found: bool(found) and all(t["status"] == "resolved" for t in found),
+            timeout=30,
+            interval=0.25,
+            what="the agent_spool ticket to resolve",
+        )
+        _wait_made(spool, spool_contents(spool)[0] + 10)
+        _wait_drained(spool)
+        assert agent.terminate() == 0
+    finally:
+        agent.cleanup()
+        api.close()
+    result = tally(vm, "pc-fills", spool)
+    failures = _agent_figure(vm, "spool_write_failures_total", "pc-fills")
+    lost = _agent_figure(vm, "spool_rounds_lost_total", "pc-fills")
+    gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
+    duplicates = collector.metric("deskwatch_ingest_duplicates_total")
+    states = _spool_states(vm, "pc-fills")
+    ticket = resolved[0]
+    FAULT_REPORT.append(
+        f"spool disk full {(writable_ns - full_ns) / 1e9:.1f} s (rule: 4 s): made {result.made}, "
+        f"sent {len(result.sent)}, stored {len(result.stored)}, lost {len(result.missing)}, "
+        f"stored twice {result.stored_samples - len(result.stored)}, not spooled {failures}; "
+        f"tickets {len(resolved)}, opened {opened_after:.1f} s after the disk filled, "
+        f"resolved {(ticket['resolved_ns'] - writable_ns) / 1e9:.1f} s after it was writable"
+    )
+    assert len(during) == len(resolved) == 1, resolved  # exactly one ticket, never a second
+    assert ticket["id"] == opened[0]["id"] and during[0]["status"] == "open"
+    assert ticket["severity"] == "warning" and "cannot write spool" in opened[0]["summary"]
+    assert opened_after >= 4  # not before the rule's minimum duration
+    assert ticket["resolved_ns"] >= writable_ns
+    assert failures > 20 and lost == 0 == gaps == duplicates  # connected all along: no round lost
+    assert not result.missing and result.stored_samples == len(result.stored)
+    assert states == [0.0] * (len(states) - 1) + [1.0]  # false in every round without the spool, then true
+    assert len(states) > failures / 3  # (rounds of two sources in one millisecond are one sample)
+
+
+class _Listener:
+    """Every batch an agent published, as the broker passed it on: (spool life, seq) -> the
+    (time in ms, seq) of its `agent_source_batch_seq` sample, the key VictoriaMetrics stores."""
+
+    def __init__(self, url: str, agent_id: str) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        self.batches: dict[tuple[str, int], tuple[int, int]] = {}
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        subscribed = threading.Event()
+        self._client.on_message = lambda _c, _u, message: self._take(message.payload)
+        self._client.on_subscribe = lambda *_args: subscribed.set()
+        self._client.on_connect = lambda client, *_args: client.subscribe(
+            protocol.topic(protocol.DEFAULT_PREFIX, agent_id, protocol.Kind.METRICS), qos=1
+        )
+        self._client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883)
+        self._client.loop_start()
+        if not subscribed.wait(10):
+            raise TimeoutError(f"cannot subscribe at {url}")
+
+    def _take(self, payload: bytes) -> None:
+        batch = protocol.decode(payload, protocol.Batch)
+        (sample,) = (s for s in batch.samples if s.measurement == "agent_source")
+        self.batches[(batch.spool_id, batch.seq)] = (sample.time_ns // 1_000_000, batch.seq)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def _stored_batches(vm_url: str, agent_id: str) -> list[tuple[int, int]]:
+    """(time in ms, seq) of every `agent_source_batch_seq` sample VictoriaMetrics holds for `agent_id`."""
+    samples = fake_agents.stored_values(vm_url, "agent_source_batch_seq")[agent_id]
+    return [(ts, int(seq)) for ts, seq in samples]
+
+
+def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+) -> None:
+    """The disk fills, the agent sends its rounds past the spool, and it is restarted (a
+    reboot) while the disk is still full. The numbers the first process used up are recorded
+    nowhere, so the second takes them again from the file, under its own spool life: the
+    collector stores every batch either process sent, once, drops none as a repeat, counts
+    no gap, and the one `agent_spool` ticket resolves once the disk is writable."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(SHORT_SPOOL_RULE)
+    collector = make_collector(group="", extra=f'[incidents]\nrules_file = "{rules}"\n')
+    token = create_token(f"sqlite:///{collector.workdir / 'collector.db'}", "viewer")
+    api = httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    vm = victoria_metrics.url
+    listener = _Listener(mosquitto.url, "pc-reboot")
+
+    def tickets() -> list[dict[str, Any]]:
+        params = {"agent_id": "pc-reboot", "condition": "spool_writable", "limit": 50}
+        return list(api.get("/api/v1/incidents", params=params).json()["items"])
+
+    spool = tmp_path / "pc-reboot.db"
+    config = write_config(
+        tmp_path / "pc-reboot.toml", agent_id="pc-reboot", broker=mosquitto.url, spool=spool
+    )
+    log = tmp_path / "pc-reboot.log"
+    first = AgentProcess(config, log, log_through_pipe=True).start()
+    second: AgentProcess | None = None
+    try:
+        _wait_made(spool, 10)
+        _wait_drained(spool)
+        stored_before = spool_contents(spool)[0]
+        resource.prlimit(first.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
+        opened = wait_until(tickets, timeout=30, interval=0.25, what="the agent_spool ticket")
+        assert first.terminate() == 0  # rebooted with the disk still full
+        assert spool_contents(spool)[0] == stored_before  # the numbers it used up are nowhere on disk
+        second = AgentProcess(config, log, log_through_pipe=True).start()
+        # A process cannot open a spool on a disk full from its start (SQLite must size the
+        # WAL index), so the disk fills again as soon as it has opened it: before its first round.
+        wait_until(lambda: log.read_text().count("publishing to") == 2, timeout=30, interval=0.01)
+        resource.prlimit(second.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+        time.sleep(3)  # the second process sends past the spool too, under numbers the first used
+        during = tickets()
+        resource.prlimit(second.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        resolved = wait_until(
+            tickets,
+            done=lambda found: bool(found) and all(t["status"] == "resolved" for t in found),
+            timeout=30,
+            interval=0.25,
+            what="the agent_spool ticket to resolve",
+        )
+        _wait_made(spool, spool_contents(spool)[0] + 10)
+        _wait_drained(spool)
+        assert second.terminate() == 0
+    finally:
+        first.cleanup()
+        if second is not None:
+            second.cleanup()
+        api.close()
+    time.sleep(0.5)  # the last acknowledged batches reach the listener
+    listener.close()
+    sent = listener.batches
+    fake_agents.flush_vm(vm)
+    stored = wait_until(
+        lambda: _stored_batches(vm, "pc-reboot"),
+        done=lambda found: set(sent.values()) <= set(found),
+        timeout=30,
+        interval=0.5,
+        what="every batch sent to be stored",
+    )
+    lives = {life for life, _ in sent}
+    first_life = next(iter(sent))[0]
+    by_first = {seq for life, seq in sent if life == first_life}
+    reused = by_first & {seq for life, seq in sent if life != first_life}
+    gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
+    duplicates = collector.metric("deskwatch_ingest_duplicates_total")
+    failures = _agent_figure(vm, "spool_write_failures_total", "pc-reboot")
+    text = log.read_text()
+    FAULT_REPORT.append(
+        f"spool disk full, agent restarted on it, then writable: sent {len(sent)} in {len(lives)} spool "
+        f"lives (numbers taken by both processes {len(reused)}), stored {len(set(stored))}, "
+        f"stored twice {len(stored) - len(set(stored))}, repeats dropped {duplicates:.0f}, "
+        f"gaps {gaps:.0f}, not spooled (by the process that failed more) {failures}, tickets {len(resolved)}"
+    )
+    assert set(stored) == set(sent.values())  # sent == stored
+    assert len(stored) == len(set(stored)) and duplicates == 0 == gaps
+    assert len(lives) == 2  # one per process, whether the batch was spooled or not
+    assert text.count("cannot write spool") == 2, text[-3000:]  # each process said it once
+    assert failures > 5 and reused  # the second process did send numbers the first had used up
+    assert len(during) == len(resolved) == 1 and resolved[0]["id"] == opened[0]["id"]
+    assert during[0]["status"] == "open"
