@@ -223,7 +223,9 @@ class Publisher:
         """
         if not self.connected:
             return False
-        info = self._client.publish(self._topic(Kind.METRICS), payload, qos=1)
+        # stamped like every batch as it leaves, so the collector learns this PC's clock from it too
+        stamped = protocol.stamp_sent(payload, self._clock())
+        info = self._client.publish(self._topic(Kind.METRICS), stamped, qos=1)
         if info.rc == mqtt.MQTT_ERR_NO_CONN:
             # The connection went a moment ago: paho keeps the message and sends it after the reconnect.
             self.publish_failures_total += 1
