@@ -234,29 +234,7 @@ def test_collector_ingests_over_tls_with_its_credentials(broker: ProductionMosqu
 
 
 def _enroll(broker: ProductionMosquitto, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    from tests.support.agent_process import agent_env
-    from tests.support.services import REPO
-
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "collector",
-            "agents",
-            "enroll",
-            name,
-            "--passwd-file",
-            str(broker.workdir / "passwd"),
-            "--acl-file",
-            str(broker.workdir / "acl"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=agent_env(),
-        cwd=REPO,
-        check=False,
-    )
+    return broker.run_enroll(name, *extra)
 
 
 def _connects(broker: ProductionMosquitto, user: str, password: str) -> bool:

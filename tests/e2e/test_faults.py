@@ -46,6 +46,17 @@ def _agent(tmp_path: Path, name: str, broker_url: str, agents: list[AgentProcess
     return spool
 
 
+def _wait_resolved(tickets: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The agent_spool tickets once every one of them is resolved."""
+    return wait_until(
+        tickets,
+        done=lambda found: bool(found) and all(t["status"] == "resolved" for t in found),
+        timeout=30,
+        interval=0.25,
+        what="the agent_spool ticket to resolve",
+    )
+
+
 def _wait_made(spool: Path, count: int, timeout: float = 30) -> None:
     wait_until(
         lambda: spool.exists() and spool_contents(spool)[0] >= count,
@@ -410,13 +421,7 @@ def test_a_disk_that_stays_full_opens_one_spool_ticket_that_resolves_when_it_is_
         during = tickets()
         resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         writable_ns = time.time_ns()
-        resolved = wait_until(
-            tickets,
-            done=lambda found: bool(found) and all(t["status"] == "resolved" for t in found),
-            timeout=30,
-            interval=0.25,
-            what="the agent_spool ticket to resolve",
-        )
+        resolved = _wait_resolved(tickets)
         _wait_made(spool, spool_contents(spool)[0] + 10)
         _wait_drained(spool)
         assert agent.terminate() == 0
@@ -529,13 +534,7 @@ def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
         time.sleep(3)  # the second process sends past the spool too, under numbers the first used
         during = tickets()
         resource.prlimit(second.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        resolved = wait_until(
-            tickets,
-            done=lambda found: bool(found) and all(t["status"] == "resolved" for t in found),
-            timeout=30,
-            interval=0.25,
-            what="the agent_spool ticket to resolve",
-        )
+        resolved = _wait_resolved(tickets)
         _wait_made(spool, spool_contents(spool)[0] + 10)
         _wait_drained(spool)
         assert second.terminate() == 0

@@ -215,10 +215,9 @@ class ProductionMosquitto(Mosquitto):
         """Where agents and the collector connect: TLS, by the name the server certificate holds."""
         return f"mqtts://localhost:{self.port}"
 
-    def enroll(self, agent_id: str) -> str:
-        """Enroll an agent as an administrator does (`deskwatch-collector agents enroll`, then a
-        reload) and return the password it prints for the PC."""
-        result = subprocess.run(
+    def run_enroll(self, agent_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        """`deskwatch-collector agents enroll AGENT_ID *extra` on this broker's files, as run."""
+        return subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -230,6 +229,7 @@ class ProductionMosquitto(Mosquitto):
                 str(self.workdir / "passwd"),
                 "--acl-file",
                 str(self.workdir / "acl"),
+                *extra,
             ],
             capture_output=True,
             text=True,
@@ -237,6 +237,11 @@ class ProductionMosquitto(Mosquitto):
             cwd=REPO,
             check=False,
         )
+
+    def enroll(self, agent_id: str) -> str:
+        """Enroll an agent as an administrator does (`deskwatch-collector agents enroll`, then a
+        reload) and return the password it prints for the PC."""
+        result = self.run_enroll(agent_id)
         if result.returncode != 0:
             raise RuntimeError(f"enrolling {agent_id} failed: {result.stderr}")
         self.reload()
