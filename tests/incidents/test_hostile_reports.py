@@ -190,9 +190,12 @@ def test_a_hundred_thousand_unique_states_from_one_pc_do_not_grow_the_collector(
             f"500,000 unique states from one agent, 100,000 at a time: collector RSS {steps} MiB "
             "(its bounded caches fill in the first 100,000; trust.max_states_per_agent = 2,000 kept)"
         )
-        # what the collector keeps of one agent is bounded: more unique states cost nothing more
+        # What the collector keeps of one agent is bounded: the third to fifth 100,000 cost
+        # about nothing more. Unbounded, as before the limits, they cost ~230 MiB (91 MiB per
+        # 119,000 states measured then); the allowance is for the allocator and SQLite's page
+        # cache, whose share moved between 8 and 16 MiB from run to run on a busy machine.
         later = (rss[4] - rss[1]) / 2**20
-        assert later < 12, f"collector grew {later:.1f} MiB over the third to fifth 100,000"
+        assert later < 24, f"collector grew {later:.1f} MiB over the third to fifth 100,000"
         assert "agent pc-wild is over its limits" in run.collector.log()
 
 
