@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -54,12 +55,21 @@ class Bus:
         if daemon is None:
             raise RuntimeError("dbus-daemon is not installed (deploy/install-deps.sh installs it)")
         proc = self.proc = subprocess.Popen([daemon, f"--config-file={self.config}", "--nofork"])
+        # listening, not only bound: the socket file exists a moment before connects succeed
         wait_until(
-            lambda: self.socket.exists() or proc.poll() is not None, timeout=10, what="dbus-daemon's socket"
+            lambda: self._accepts() or proc.poll() is not None, timeout=10, what="dbus-daemon's socket"
         )
         if proc.poll() is not None:
             raise RuntimeError(f"dbus-daemon exited with {proc.returncode}")
         return self
+
+    def _accepts(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(self.socket))
+            except OSError:  # not there yet, or bound but not listening
+                return False
+        return True
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
