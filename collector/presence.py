@@ -44,7 +44,7 @@ agent = Table(
     Column("agent_id", String(64), primary_key=True),
     Column("site", String(64), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("status_ns", BigInteger, nullable=False),  # agent time of the message that set the status
+    Column("status_ns", BigInteger, nullable=False),  # when the collector received what set the status
     Column("last_seen_ns", BigInteger, nullable=False),  # collector time of the newest batch or birth
     Column("interval_seconds", Float, nullable=True),  # from the birth; None until one arrives
     Column("version", String(64), nullable=False, server_default=""),
@@ -140,10 +140,13 @@ def apply(
 
     for message, received_ns in messages:
         status = status_of(message)
-        time_ns = message.time_ns or received_ns
+        # Ordered by the collector's clock, never the PC's: a Last Will carries the time the
+        # agent connected, before its birth; a PC whose clock was ahead and is set right, or
+        # that is behind a "stale" the collector dated, would otherwise never count again.
+        time_ns = received_ns
         row = rows.get(message.agent_id)
         if row is not None and time_ns < row.status_ns:
-            continue  # older than what set the current status: a reordered or stale retained message
+            continue  # received before what set the current status (another collector's, newer)
         last_seen = row.last_seen_ns if row is not None else 0
         if status is AgentStatus.ONLINE:
             last_seen = max(last_seen, received_ns)
@@ -158,10 +161,11 @@ def apply(
     for agent_id, batch in seen.items():
         row = rows.get(agent_id)
         if row is None:
-            values = {"status_ns": batch.created_ns, "last_seen_ns": batch.received_ns}
+            values = {"status_ns": batch.received_ns, "last_seen_ns": batch.received_ns}
             change(agent_id, batch.site, AgentStatus.ONLINE, None, values)
-        elif row.status != AgentStatus.ONLINE.value and batch.created_ns > row.status_ns:
-            values = {"status_ns": batch.created_ns, "last_seen_ns": max(batch.received_ns, row.last_seen_ns)}
+        elif row.status != AgentStatus.ONLINE.value and batch.received_ns > row.status_ns:
+            seen = max(batch.received_ns, row.last_seen_ns)
+            values = {"status_ns": batch.received_ns, "last_seen_ns": seen}
             change(agent_id, batch.site or row.site, AgentStatus.ONLINE, row, values)
         elif batch.received_ns > row.last_seen_ns:
             bumps.append({"key": agent_id, "seen": batch.received_ns})

@@ -42,15 +42,38 @@ def test_birth_lwt_batch_and_goodbye(engine: Engine) -> None:
     birth = fake_agents.birth(1, 10 * S, interval_seconds=30)
     assert statuses(engine, [(birth, 11 * S)]) == [(AgentStatus.ONLINE, None)]
     assert statuses(engine, [(birth, 12 * S)]) == []  # the retained birth again: no change
-    assert statuses(engine, [(offline("lost", 20 * S), 21 * S)]) == [(AgentStatus.LOST, AgentStatus.ONLINE)]
-    assert statuses(engine, [(birth, 22 * S)]) == []  # older than the Last Will
+    # the Last Will carries the time the agent connected, before its birth: it still counts
+    assert statuses(engine, [(offline("lost", 9 * S), 21 * S)]) == [(AgentStatus.LOST, AgentStatus.ONLINE)]
     alive = {"pc-00001": Seen("hq", created_ns=30 * S, received_ns=31 * S)}
     assert statuses(engine, [], alive) == [(AgentStatus.ONLINE, AgentStatus.LOST)]
     assert statuses(engine, [(offline("shutdown", 40 * S), 41 * S)]) == [
         (AgentStatus.OFFLINE, AgentStatus.ONLINE)
     ]
-    late = {"pc-00001": Seen("hq", created_ns=35 * S, received_ns=42 * S)}
-    assert statuses(engine, [], late) == []  # spooled before the goodbye: still offline
+    # received before the goodbye, by a collector that flushed after the one that took it
+    late = {"pc-00001": Seen("hq", created_ns=35 * S, received_ns=40 * S)}
+    assert statuses(engine, [], late) == []
+
+
+YEARS_10 = 10 * 365 * 86400 * S
+
+
+def test_a_pc_clock_far_off_still_comes_and_goes(engine: Engine) -> None:
+    now = 2_000_000 * S
+    # ten years ahead, then set right: its next birth is "older" by its clock, and counts
+    assert statuses(engine, [(fake_agents.birth(1, now + YEARS_10, interval_seconds=30), now)]) == [
+        (AgentStatus.ONLINE, None)
+    ]
+    assert statuses(engine, [(offline("lost", now + YEARS_10), now + 60 * S)]) == [
+        (AgentStatus.LOST, AgentStatus.ONLINE)
+    ]
+    assert statuses(engine, [(fake_agents.birth(1, now + 120 * S, interval_seconds=30), now + 120 * S)]) == [
+        (AgentStatus.ONLINE, AgentStatus.LOST)
+    ]
+    # ten years behind: marked stale by the collector's clock, its next batch brings it back
+    with begin_write(engine) as conn:
+        assert [c.status for c in presence.expire(conn, now + 400 * S, 3, 30)] == [AgentStatus.STALE]
+    back = {"pc-00001": Seen("hq", created_ns=now - YEARS_10, received_ns=now + 410 * S)}
+    assert statuses(engine, [], back) == [(AgentStatus.ONLINE, AgentStatus.STALE)]
 
 
 def last_seen(engine: Engine) -> dict[str, int]:
