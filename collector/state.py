@@ -203,8 +203,10 @@ class FleetState:
     def stale_ns(self) -> int:
         return self._stale_ns
 
-    def apply_batch(self, batch: Batch, received_ns: int) -> None:
-        """Take in one accepted batch: tracked samples, every state, and the agent as seen."""
+    def apply_batch(self, batch: Batch, received_ns: int) -> int:
+        """Take in one accepted batch: tracked samples, every state, and the agent as seen.
+
+        Returns the correction its times were given for the agent's clock (0: none)."""
         agent = self._agent(batch.agent_id, batch.site, received_ns)
         agent.last_seen_ns = max(agent.last_seen_ns, received_ns)
         skew_ns = int(self.limits.max_skew_seconds * NS)
@@ -305,6 +307,7 @@ class FleetState:
             entry.observed_ns, entry.site = observed, batch.site or entry.site
         if reported:
             self._clear_unreported(batch.agent_id, reported, unreachable, created)
+        return shift
 
     def _device_seen(
         self, agent_id: str, device: str, answered: bool, tags: Mapping[str, str], site: str, time_ns: int

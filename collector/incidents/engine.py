@@ -71,14 +71,12 @@ class IncidentEngine:
         # Observers must not raise into ingest: a batch this engine cannot take is logged, not fatal.
         try:
             with self._lock:
-                self.state.apply_batch(batch, received_ns)
-                entry = self.state.agents.get(batch.agent_id)
-                skew_ns = int(self.state.limits.max_skew_seconds * NS)
-                shift = entry.clock.correction_ns(skew_ns) if entry else 0
+                shift = self.state.apply_batch(batch, received_ns)
         except Exception:
             log.exception("incidents could not take batch %s/%s", batch.agent_id, batch.seq)
             return
         said = self._skewed.get(batch.agent_id, 0)
+        skew_ns = int(self.state.limits.max_skew_seconds * NS)
         if (shift == 0) != (said == 0) or abs(shift - said) > skew_ns:  # not every millisecond it settles by
             self._said_clock(batch.agent_id, shift)
 
