@@ -146,7 +146,7 @@ class Publisher:
         A stopping agent gives batches in flight their acknowledgement instead of sending
         them again at the next start; without a broker it does not wait at all.
         """
-        if not self.connected or not (self._inflight or self._unspooled):
+        if not self.connected or not self._awaiting_acks():
             return
         self._idle.clear()
         with contextlib.suppress(TimeoutError):
@@ -293,7 +293,7 @@ class Publisher:
             if failed:  # nothing keeps it: the round is lost, and the collector counts a gap
                 self.publish_failures_total += 1
                 log.warning("broker refused batch %d, which the spool could not hold: %s", unspooled, reason)
-            if not self._inflight and not self._unspooled:
+            if not self._awaiting_acks():
                 self._idle.set()
             return
         seq = self._inflight.pop(mid, None)
@@ -309,8 +309,12 @@ class Publisher:
             return
         self._forget(seq)
         self._fill()
-        if not self._inflight and not self._unspooled:
+        if not self._awaiting_acks():
             self._idle.set()
+
+    def _awaiting_acks(self) -> bool:
+        """Batches published and not yet acknowledged: from the spool or past it."""
+        return bool(self._inflight or self._unspooled)
 
     def _forget(self, seq: int) -> None:
         """Remove `seq` from the spool, and any acknowledged batch an earlier failure left there."""
