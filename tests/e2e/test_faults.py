@@ -385,6 +385,28 @@ min_duration_seconds = 4
 """
 
 
+def _spool_rule_collector(
+    tmp_path: Path, make_collector: MakeCollector
+) -> tuple[CollectorProcess, httpx.Client]:
+    """A collector whose agent_spool rule waits SHORT_SPOOL_RULE's 4 s, and a viewer's API client."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(SHORT_SPOOL_RULE)
+    collector = make_collector(group="", extra=f'[incidents]\nrules_file = "{rules}"\n')
+    token = create_token(f"sqlite:///{collector.workdir / 'collector.db'}", "viewer")
+    api = httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return collector, api
+
+
+def _spool_tickets(api: httpx.Client, agent_id: str) -> Callable[[], list[dict[str, Any]]]:
+    """Reads the agent's agent_spool tickets (open or resolved) through the API."""
+
+    def tickets() -> list[dict[str, Any]]:
+        params = {"agent_id": agent_id, "condition": "spool_writable", "limit": 50}
+        return list(api.get("/api/v1/incidents", params=params).json()["items"])
+
+    return tickets
+
+
 def test_a_disk_that_stays_full_opens_one_spool_ticket_that_resolves_when_it_is_writable(
     tmp_path: Path,
     mosquitto: Mosquitto,
@@ -395,17 +417,10 @@ def test_a_disk_that_stays_full_opens_one_spool_ticket_that_resolves_when_it_is_
     `agent_spool` ticket, no earlier than that duration after the disk filled; every round
     reaches VictoriaMetrics meanwhile; the ticket resolves once the spool can be written
     again, and no batch is stored twice."""
-    rules = tmp_path / "rules.toml"
-    rules.write_text(SHORT_SPOOL_RULE)
-    collector = make_collector(group="", extra=f'[incidents]\nrules_file = "{rules}"\n')
-    token = create_token(f"sqlite:///{collector.workdir / 'collector.db'}", "viewer")
-    api = httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    collector, api = _spool_rule_collector(tmp_path, make_collector)
     vm = victoria_metrics.url
 
-    def tickets() -> list[dict[str, Any]]:
-        params = {"agent_id": "pc-fills", "condition": "spool_writable", "limit": 50}
-        page = api.get("/api/v1/incidents", params=params).json()
-        return list(page["items"])
+    tickets = _spool_tickets(api, "pc-fills")
 
     spool = tmp_path / "pc-fills.db"
     config = write_config(tmp_path / "pc-fills.toml", agent_id="pc-fills", broker=mosquitto.url, spool=spool)
@@ -499,17 +514,11 @@ def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
     nowhere, so the second takes them again from the file, under its own spool life: the
     collector stores every batch either process sent, once, drops none as a repeat, counts
     no gap, and the one `agent_spool` ticket resolves once the disk is writable."""
-    rules = tmp_path / "rules.toml"
-    rules.write_text(SHORT_SPOOL_RULE)
-    collector = make_collector(group="", extra=f'[incidents]\nrules_file = "{rules}"\n')
-    token = create_token(f"sqlite:///{collector.workdir / 'collector.db'}", "viewer")
-    api = httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    collector, api = _spool_rule_collector(tmp_path, make_collector)
     vm = victoria_metrics.url
     listener = _Listener(mosquitto.url, "pc-reboot")
 
-    def tickets() -> list[dict[str, Any]]:
-        params = {"agent_id": "pc-reboot", "condition": "spool_writable", "limit": 50}
-        return list(api.get("/api/v1/incidents", params=params).json()["items"])
+    tickets = _spool_tickets(api, "pc-reboot")
 
     spool = tmp_path / "pc-reboot.db"
     config = write_config(
