@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from agent.protocol import NS
 from collector import reports
+from collector.auth.users import Session
 from collector.console.context import PageError
 from collector.console.web import (
     PERIODS,
@@ -67,11 +68,17 @@ def agents_page(
 
 @router.get("/silences")
 def silences_page(c: Con, request: Request, session: Viewer, error: str = "") -> HTMLResponse:
+    return _silences(c, request, session, error)
+
+
+def _silences(c: Console, request: Request, session: Session, error: str, status: int = 200) -> HTMLResponse:
+    """The silences in force and those removed lately, with `error` about the form if any."""
     now = c.ctx.clock()
     return c.page(
         request,
         "silences.html",
         session,
+        status=status,
         silences=c.ctx.silences.current(now),
         removed=c.ctx.silences.removed_since(now - REMOVED_DAYS * 86400 * NS),
         removed_days=REMOVED_DAYS,
@@ -93,16 +100,7 @@ def add_silence(c: Con, request: Request, session: Helpdesk, form: Posted) -> Re
     elif not minutes.isdigit() or not 1 <= int(minutes) <= 60 * 24 * 90:
         problem = "Minutes must be a whole number from 1 to 129600 (90 days)."
     if problem:
-        return c.page(
-            request,
-            "silences.html",
-            session,
-            status=422,
-            silences=c.ctx.silences.current(c.ctx.clock()),
-            removed=[],
-            removed_days=REMOVED_DAYS,
-            error=problem,
-        )
+        return _silences(c, request, session, problem, status=422)
     kind = SilenceKind.MAINTENANCE if form.get("kind") == "maintenance" else SilenceKind.SILENCE
     now = c.ctx.clock()
     c.ctx.silences.add(
