@@ -131,6 +131,7 @@ def build(config: CollectorConfig) -> Collector:
         history=lambda engine: warm_start(engine, config.metrics.url, service.metrics_token),
     )
     service.add_observer(incidents.engine)
+    service.ingest.correct_clocks(incidents.engine.settings.trust.max_skew_seconds)
     service.metrics.registry.register(incidents.prometheus_collector())
     # Diagnostics (issue 8): signed commands to agents, POST /api/v1/agents/{id}/diagnostics.
     diagnostics = Diagnostics(

@@ -57,9 +57,20 @@ class ClockOffset:
             return
         self.candidate_ns = seen
 
-    def correction_ns(self, skew_ns: int) -> int:
-        """What to add to the agent's times: its offset when that is known and beyond `skew_ns`, else 0."""
+    def correction_ns(self, skew_ns: int, max_delay_ns: int | None = None) -> int:
+        """What to add to the agent's times: its offset when that is known and beyond `skew_ns`, else 0.
+
+        With `max_delay_ns` (the longest a batch can wait on its way), a first difference no
+        delay explains is taken before a second batch confirms it: one below -`skew_ns` (a
+        delay only makes an agent look further behind, so this one is ahead), or one above
+        `max_delay_ns`. Ingest writes such a PC's first batch at the collector's time instead
+        of ten years back, where the metrics database would drop it.
+        """
         offset = self.offset_ns
+        if offset is None and max_delay_ns is not None:
+            seen = self.candidate_ns
+            if seen is not None and (seen < -skew_ns or seen > max_delay_ns):
+                offset = seen
         if offset is None or abs(offset) <= skew_ns:
             return 0
         return offset

@@ -92,6 +92,27 @@ def decode_batch(payload: bytes, keep: tuple[bytes, ...] | None, bound_site: str
     return Decoded(batch, body, lines, items)
 
 
+def shifted(decoded: Decoded, payload: bytes, bound_site: str, shift_ns: int) -> Decoded:
+    """`decoded` with its lines at the collector's time: every time in the payload plus `shift_ns`.
+
+    For an agent whose clock is off (collector.clock_offset): VictoriaMetrics gets its
+    samples when they happened on the collector's clock, not ten years back, where they would
+    fall outside the retention period and be dropped. The C lane writes times as they come,
+    so these payloads are decoded whole once more (a few agents, not the fleet). The Batch the
+    observers see stays as the agent sent it: the incident state corrects it on its own.
+    """
+    batch = decode(payload, Batch)
+    if bound_site and not batch.site:
+        batch = msgspec.structs.replace(batch, site=bound_site)
+    created = batch.created_ns + shift_ns if batch.created_ns else 0
+    replace = msgspec.structs.replace
+    samples = [replace(s, time_ns=s.time_ns + shift_ns) if s.time_ns else s for s in batch.samples]
+    states = [replace(s, observed_ns=s.observed_ns + shift_ns) if s.observed_ns else s for s in batch.states]
+    moved = msgspec.structs.replace(batch, created_ns=created, samples=samples, states=states)
+    body, lines = line_protocol.batch_body(moved)
+    return Decoded(decoded.batch, body, lines, decoded.items)
+
+
 def _batch_tags(agent_id: str, site: str) -> tuple[str, str, str, str]:
     return (*line_protocol.batch_tags(agent_id, site), agent_id, site)
 

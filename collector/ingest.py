@@ -36,9 +36,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import Connection, Engine
 
-from agent.protocol import Batch, Kind, Presence, ProtocolError, decode, parse_topic
+from agent.protocol import NS, Batch, Kind, Presence, ProtocolError, decode, parse_topic
 from collector import deadletter, fastlane, lean_paho, presence, sequence
 from collector.broker import MqttSettings, broker_address
+from collector.clock_offset import ClockOffset
 from collector.db import begin_write, give_back_wal
 from collector.deadletter import DeadLetter, DeadLetterSettings
 from collector.errors import CollectorError
@@ -60,6 +61,8 @@ INTERNAL_ERROR: Final = "internal_error"
 SESSION_TAKEN_OVER: Final = 0x8E  # MQTT v5 DISCONNECT reason: another client took this client id
 SHORT_SESSION_SECONDS: Final = 5.0
 MAX_TOPICS: Final = 200_000  # parsed topics kept (agents x kinds); beyond, the cache starts over
+MAX_CLOCKS: Final = 100_000  # agents whose clock offset is kept; beyond, they are learnt again
+DEFAULT_SKEW_SECONDS: Final = 5.0  # the rules' trust.max_skew_seconds unless correct_clocks() says
 # DESKWATCH_PLAIN_PAHO=1: paho's own Client, without collector/lean_paho.py, so that path is
 # tested (deploy/test.sh) and measured (bench/paths.py) where lean_paho would fit.
 PLAIN_PAHO: Final = "DESKWATCH_PLAIN_PAHO"
@@ -148,6 +151,10 @@ class Ingest:
         self._clock = clock
         self._tracker = SequenceTracker()
         self._topics: dict[str, tuple[str, Kind]] = {}  # topic -> what parse_topic says: a few per agent
+        self._clocks: dict[str, ClockOffset] = {}  # agent -> its clock offset, learnt from its batches
+        self._skew_ns = int(DEFAULT_SKEW_SECONDS * NS)  # correct_clocks()
+        # The longest a batch can wait in the broker (its session for us) before it is received.
+        self._max_delay_ns = (settings.mqtt.session_expiry_seconds + 86_400) * NS
         self._lock = threading.Condition()
         self._pending = _Pending()
         self._flush_lock = threading.Lock()
@@ -297,6 +304,10 @@ class Ingest:
                         topic, payload, received_ns, agent_id, bound, decoded.batch.site, mid, qos
                     )
                     return
+                shift = self._clock_shift(decoded.batch, received_ns)
+                if shift:
+                    decoded = fastlane.shifted(decoded, payload, bound or "", shift)
+                    self._metrics.clock_corrected.inc()
                 self._accept_batch(decoded, received_ns, mid, qos)
                 return
             self._metrics.messages.labels(kind=kind.value).inc()
@@ -323,6 +334,24 @@ class Ingest:
         with self._lock:
             self._pending.presences.append((message, received_ns))
             self._pending.acks.append((mid, qos))
+
+    def correct_clocks(self, skew_seconds: float) -> None:
+        """Write the times of agents whose clock is off by more than this at the collector's time."""
+        self._skew_ns = int(skew_seconds * NS)
+
+    def _clock_shift(self, batch: Batch, received_ns: int) -> int:
+        """What to add to the times of `batch` for its agent's clock (collector.clock_offset); 0: none.
+
+        The same estimate, from the same batches, as the incident state's (collector.state), so
+        a PC's graphs and its tickets agree on when something happened.
+        """
+        clock = self._clocks.get(batch.agent_id)
+        if clock is None:
+            if len(self._clocks) >= MAX_CLOCKS:
+                self._clocks.clear()  # re-learnt in two batches
+            clock = self._clocks[batch.agent_id] = ClockOffset()
+        clock.observe(received_ns, batch.sent_ns)
+        return clock.correction_ns(self._skew_ns, self._max_delay_ns)
 
     def _wrong_site(self, agent_id: str, bound: str, site: str) -> bool:
         """True if a bound agent names another site than its own; says when it is back at its own."""

@@ -36,6 +36,11 @@ class SelfMetrics:
             ["reason"],
             registry=r,
         )
+        self.clock_corrected = Counter(
+            "deskwatch_ingest_clock_corrected_batches",
+            "Batches written at the collector's time because their agent's clock is off",
+            registry=r,
+        )
         self.gaps = Counter(
             "deskwatch_ingest_sequence_gaps", "Batches found missing from an agent's sequence", registry=r
         )

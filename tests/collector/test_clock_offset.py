@@ -112,3 +112,35 @@ def test_agreement_is_within_a_second() -> None:
 )
 def test_only_an_offset_beyond_the_skew_is_corrected(offset: int | None, correction: int) -> None:
     assert ClockOffset(offset_ns=offset).correction_ns(SKEW) == correction
+
+
+WEEK = 7 * 86400 * NS  # the longest a batch waits in the broker for the collector's session
+
+
+@pytest.mark.parametrize(
+    ("case", "first", "correction"),
+    [
+        # Ingest writes a first batch no delay explains at the collector's time at once: ten years
+        # back, the metrics database would drop it before a second batch could confirm the clock.
+        ("ten years behind", behind(10 * YEAR, T0), 10 * YEAR + 2 * MS),
+        ("ten years ahead", behind(-10 * YEAR, T0), -10 * YEAR + 2 * MS),
+        ("a minute ahead: a delay only adds", behind(-60 * NS, T0), -60 * NS + 2 * MS),
+        # A batch that waited for the collector (down for a day, its broker session kept) looks
+        # a day behind: written at its own time until a second batch agrees.
+        ("a day behind, or a day in the broker", behind(86400 * NS, T0), 0),
+        ("within the skew", behind(-SKEW, T0, delay=0), 0),
+    ],
+)
+def test_a_first_batch_no_delay_explains_is_corrected_before_it_is_confirmed(
+    case: str, first: tuple[int, int], correction: int
+) -> None:
+    clock = learnt(first)
+    assert clock.offset_ns is None, case
+    assert clock.correction_ns(SKEW, max_delay_ns=WEEK) == correction, case
+    assert clock.correction_ns(SKEW) == 0, case  # the incident state waits for the second batch
+
+
+def test_a_known_offset_wins_over_a_new_candidate() -> None:
+    clock = learnt(behind(0, T0), behind(0, T0 + 30 * NS))
+    clock.observe(*behind(10 * YEAR, T0 + 60 * NS))  # one batch: a stepped clock, or nonsense
+    assert clock.correction_ns(SKEW, max_delay_ns=WEEK) == 0

@@ -377,3 +377,32 @@ def test_a_batch_naming_no_site_gets_the_bound_one_on_both_lanes(named: str) -> 
         assert decoded.batch.site == site
         lines = decoded.body.split(b"\n")
         assert len(lines) == 60 and all(f",site={site}".encode() in line for line in lines)
+
+
+def test_a_shifted_batch_has_every_time_moved_and_nothing_else() -> None:
+    # A PC ten years behind: its lines are written at the collector's time (collector.ingest),
+    # the Batch its observers see stays as sent (the incident state corrects it on its own).
+    ten_years = 10 * 365 * 86400 * 10**9
+    made = 1_450_000_000 * 10**9  # its clock: December 2015
+    batch = Batch(v=2, agent_id="pc-behind", seq=7, created_ns=made, site="office", sent_ns=made + 10**9,
+                  samples=[Sample("cpu", {"used_percent": 12.5}, {"core": "0"}),  # at the batch's time
+                           Sample("disk", {"free_bytes": 10**12}, {"mount": "C:"}, made - 30 * 10**9)],
+                  states=[State("dns:intranet", "dns_resolves", False, observed_ns=made - 5 * 10**9),
+                          State("gateway", "ping", True)])  # fmt: skip
+    payload = encode(batch)
+    decoded = decode_batch(payload, wanted([("cpu", "used_percent")]))
+    moved = fastlane.shifted(decoded, payload, "", ten_years)
+    assert moved.batch == decoded.batch and moved.items == decoded.items == 4
+    now = ten_years  # what the shift adds to each time the batch gives
+    replace = msgspec.structs.replace
+    on_time = replace(
+        batch,
+        created_ns=made + now,
+        samples=[batch.samples[0], replace(batch.samples[1], time_ns=made - 30 * 10**9 + now)],
+        states=[replace(batch.states[0], observed_ns=made - 5 * 10**9 + now), batch.states[1]],
+    )
+    assert (moved.body, moved.lines) == line_protocol.batch_body(on_time)
+    stamps = [int(line.rsplit(b" ", 1)[1]) - now for line in moved.body.split(b"\n")]
+    assert stamps == [made, made - 30 * 10**9, made - 5 * 10**9, made]
+    bound = fastlane.shifted(decoded, encode(msgspec.structs.replace(batch, site="")), "branch", ten_years)
+    assert b",site=branch" in bound.body.split(b"\n")[0]  # an unbound-site batch gets its bound site

@@ -21,7 +21,8 @@ from agent.broker import MqttSettings
 from agent.protocol import AgentFacts, Batch, Severity, State
 from agent.publisher import Publisher
 from agent.spool import Spool
-from tests.incidents.office import ERROR_STATE, SHARP, SimulatedPc, office, sharp
+from tests.incidents.office import ERROR_STATE, SHARP, Office, SimulatedPc, office, sharp
+from tests.support.fake_agents import stored_values
 from tests.support.services import Mosquitto
 from tests.support.stored import FAULT_REPORT
 
@@ -133,6 +134,12 @@ def test_a_pc_ten_years_behind_that_reports_a_jam_makes_exactly_one_ticket(tmp_p
                 time.sleep(0.5)
             assert run.wait_for_tickets({JAM}, settle=2)[JAM]["id"] == ticket["id"]  # one, still open
             assert "agent pc-behind's clock is 3650 days behind the collector's" in run.collector.log()
+            # Its graphs too: VictoriaMetrics holds the reports at the collector's time, not in
+            # 2015, where they would fall outside the retention period and be dropped unseen.
+            run.wait("its reports in the metrics database", lambda: len(_stored_times(run, "pc-behind")) >= 8)
+            times = _stored_times(run, "pc-behind")
+            assert all(abs(t - time.time()) < 60 for t in times), times
+            assert run.collector.metric("deskwatch_ingest_clock_corrected_batches_total") >= 8
             for _ in range(3):
                 pc.report(jammed=False)  # cleared: its "fine" counts now as well
                 time.sleep(0.5)
@@ -156,6 +163,12 @@ def test_the_spooled_backlog_of_a_pc_ten_years_behind_keeps_its_age(tmp_path: Pa
             run.wait("the spool to drain", lambda: pc.depth() == 0)
             run.wait("the collector to take the backlog", lambda: _accepted(run) >= 3)
             run.wait_for_tickets(set(), settle=3)  # six incident cycles: the backlog is no current jam
+            # In the metrics database at their true age, the first one as well (no delay explains
+            # ten years, so it is not left back in 2015 waiting for a second batch to agree).
+            run.wait("the backlog in the metrics database", lambda: len(_stored_times(run, "pc-behind")) >= 3)
+            times = _stored_times(run, "pc-behind")
+            ages = [round(time.time() - t) for t in times]
+            assert [a - ages[2] for a in ages] == [20, 10, 0] and ages[2] < 40 + 30, ages
             for _ in range(3):
                 pc.report(jammed=True)
                 time.sleep(0.5)
@@ -197,6 +210,12 @@ def test_a_hundred_thousand_unique_states_from_one_pc_do_not_grow_the_collector(
         later = (rss[4] - rss[1]) / 2**20
         assert later < 24, f"collector grew {later:.1f} MiB over the third to fifth 100,000"
         assert "agent pc-wild is over its limits" in run.collector.log()
+
+
+def _stored_times(run: Office, agent_id: str) -> list[float]:
+    """When VictoriaMetrics says the agent's states were observed, within the last ten minutes (s)."""
+    series = stored_values(run.vm.url, f'state_ok{{agent_id="{agent_id}"}}', "10m").get(agent_id, [])
+    return sorted(ms / 1000 for ms, _ in series)
 
 
 def _accepted(run: object) -> float:
