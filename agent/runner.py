@@ -182,7 +182,9 @@ async def run(
     Linux they come from logind (agent/power.py).
     """
     agent_id = config.resolved_agent_id
-    spool = Spool(config.spool_path, config.spool.max_bytes)
+    spool = Spool.for_agent(config.spool_path, config.spool.max_bytes)
+    if not spool.opened:
+        log.error("cannot open the spool %s: rounds are sent without it until it opens", config.spool_path)
     commands = LazyCommands(config, agent_id)
     publisher = Publisher(config.mqtt, agent_id, config.site, facts(config), spool, commands.handle)
     scheduler = Scheduler(

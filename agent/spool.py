@@ -69,18 +69,52 @@ class Spool:
         self.max_bytes = max_bytes
         self.burned = 0  # numbers used up by batches that could not be stored, since the last stored one
         self.write_failures_total = 0  # batches this process could not store
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as err:
-            raise SpoolError(f"cannot open spool {path}: {err}") from err
+        self._db = _open(path)
+        self._unopened = ""  # why the file could not be opened (Spool.for_agent), "" once it is
         # This process's life: every batch it numbers carries it, stored or not. It reaches
         # the file only with the first batch stored, so opening the spool writes nothing.
         self.spool_id = secrets.token_hex(8)
         self._life_stored = False
+
+    @classmethod
+    def for_agent(cls, path: Path, max_bytes: int) -> Spool:
+        """The agent's spool; if the file cannot be opened, one that keeps trying it.
+
+        An agent started on a disk that is already full (SQLite must size its WAL index at
+        open) or on a spool it may not write still measures and sends: until the file opens,
+        every batch is refused as one the disk cannot take (BatchNotSpooled), so the agent
+        publishes it without the spool and reports `spool_writable` false, as it does when
+        the disk fills later. Each batch tries the file again; once it opens, numbering goes
+        on from the file under a new life, since the numbers used up meanwhile are nowhere
+        on disk.
+        """
+        try:
+            return cls(path, max_bytes)
+        except SpoolError as err:
+            spool = cls.__new__(cls)
+            spool.path, spool.max_bytes, spool.burned, spool.write_failures_total = path, max_bytes, 0, 0
+            spool._db = sqlite3.connect(":memory:", isolation_level=None)
+            spool._db.executescript(_SCHEMA)
+            spool._unopened = str(err)
+            spool.spool_id = secrets.token_hex(8)
+            spool._life_stored = False
+            return spool
+
+    @property
+    def opened(self) -> bool:
+        """False while the file could not be opened yet (Spool.for_agent)."""
+        return not self._unopened
+
+    def _open_late(self) -> None:
+        """Open the file a for_agent spool could not open; raise SpoolError if it still cannot be."""
+        try:
+            db = _open(self.path)
+        except SpoolError as err:
+            self._unopened = str(err)
+            raise
+        self._db.close()
+        self._db, self._unopened = db, ""
+        self.spool_id, self.burned, self._life_stored = secrets.token_hex(8), 0, False
 
     def stored_spool_id(self) -> str | None:
         """The life of the newest batches stored (of the last process that stored one), if any."""
@@ -102,6 +136,8 @@ class Spool:
         """
         seq: int | None = None
         try:
+            if self._unopened:
+                self._open_late()
             with self._transaction():
                 seq = self._meta("next_seq") + self.burned
                 payload = make_payload(seq)
@@ -112,6 +148,11 @@ class Spool:
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq + 1,))
                 self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'bytes'", (len(payload),))
                 self._trim()
+        except SpoolError as err:  # the file still cannot be opened
+            seq = self._meta("next_seq") + self.burned
+            self.burned += 1
+            self.write_failures_total += 1
+            raise BatchNotSpooled(str(err), seq) from err
         except (sqlite3.Error, OSError) as err:
             self.burned += 1
             self.write_failures_total += 1
@@ -172,6 +213,22 @@ class Spool:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """The spool file's database, made if it is not there; SpoolError if it cannot be opened."""
+    db: sqlite3.Connection | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+    except (OSError, sqlite3.Error) as err:
+        if db is not None:
+            db.close()
+        raise SpoolError(f"cannot open spool {path}: {err}") from err
+    return db
 
 
 class _Transaction:

@@ -237,3 +237,28 @@ def test_a_restart_after_rounds_sent_without_the_spool_is_not_taken_for_repeats(
     assert collector.repeats == []
     state = collector.tracker.get("pc-1")
     assert state is not None and state.gaps == 1 and state.duplicates == 0
+
+
+def test_a_spool_that_cannot_be_opened_refuses_batches_until_it_can(tmp_path: Path) -> None:
+    # Its folder is a file here (on a PC: a disk full from the start, a spool it may not write).
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")
+    path = blocker / "spool.db"
+    with pytest.raises(SpoolError, match="cannot open spool"):
+        Spool(path, 1 << 20)  # what `deskwatch-agent spool` gets: the reason, and nothing else
+    spool = Spool.for_agent(path, 1 << 20)
+    assert not spool.opened and spool.stats().depth == 0
+    unopened_life = spool.spool_id
+    refused = []
+    for _ in range(3):
+        with pytest.raises(BatchNotSpooled, match="cannot open spool") as err:
+            spool.put(1, lambda seq: b"round %d" % seq)
+        refused.append(err.value.seq)
+    assert refused == [1, 2, 3]  # used up in order, for the batches sent without the spool
+    assert spool.write_failures_total == 3
+    blocker.unlink()  # room again: the next batch opens the file
+    seq = spool.put(2, lambda seq: b"round %d" % seq)
+    assert spool.opened and spool.spool_id != unopened_life  # numbered under a life of its own
+    assert seq == 1 and spool.oldest() == [(1, b"round 1")] and spool.stored_spool_id() == spool.spool_id
+    spool.close()
+    assert Spool(path, 1 << 20).stats().depth == 1  # on disk

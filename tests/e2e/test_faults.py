@@ -536,8 +536,8 @@ def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
         assert first.terminate() == 0  # rebooted with the disk still full
         assert spool_contents(spool)[0] == stored_before  # the numbers it used up are nowhere on disk
         second = AgentProcess(config, log, log_through_pipe=True).start()
-        # A process cannot open a spool on a disk full from its start (SQLite must size the
-        # WAL index), so the disk fills again as soon as it has opened it: before its first round.
+        # The disk fills again as soon as it has opened the spool, before its first round (a
+        # process that cannot open it at all is the next test's).
         wait_until(lambda: log.read_text().count("publishing to") == 2, timeout=30, interval=0.01)
         resource.prlimit(second.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
         time.sleep(3)  # the second process sends past the spool too, under numbers the first used
@@ -584,3 +584,65 @@ def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
     assert failures > 5 and reused  # the second process did send numbers the first had used up
     assert len(during) == len(resolved) == 1 and resolved[0]["id"] == opened[0]["id"]
     assert during[0]["status"] == "open"
+
+
+def test_an_agent_started_on_a_full_disk_sends_its_rounds_and_says_so(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    victoria_metrics: VictoriaMetrics,
+    make_collector: MakeCollector,
+) -> None:
+    """A PC that boots with its disk already full: SQLite cannot even open the spool (it
+    must size its WAL index). The agent starts all the same, sends every round past the
+    spool while connected, says so (one `agent_spool` ticket), and once the disk has room
+    opens the spool and goes on from it under a new life: every batch sent is stored once,
+    no gap, no repeat."""
+    collector, api = _spool_rule_collector(tmp_path, make_collector)
+    vm = victoria_metrics.url
+    listener = _Listener(mosquitto.url, "pc-boot-full")
+    tickets = _spool_tickets(api, "pc-boot-full")
+    spool = tmp_path / "spool" / "pc-boot-full.db"
+    config = write_config(
+        tmp_path / "pc-boot-full.toml", agent_id="pc-boot-full", broker=mosquitto.url, spool=spool
+    )
+    log = tmp_path / "pc-boot-full.log"
+    agent = AgentProcess(config, log, log_through_pipe=True, file_size_limit=1).start()
+    try:
+        opened = wait_until(tickets, timeout=30, interval=0.25, what="the agent_spool ticket")
+        assert not spool.exists() or spool.stat().st_size == 0  # nothing could be written to it
+        unspooled = len(listener.batches)
+        resource.prlimit(agent.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        resolved = _wait_resolved(tickets)
+        _wait_made(spool, 10)
+        _wait_drained(spool)
+        assert agent.terminate() == 0
+    finally:
+        agent.cleanup()
+        api.close()
+    time.sleep(0.5)  # the last acknowledged batches reach the listener
+    listener.close()
+    sent = listener.batches
+    fake_agents.flush_vm(vm)
+    stored = wait_until(
+        lambda: _stored_batches(vm, "pc-boot-full"),
+        done=lambda found: set(sent.values()) <= set(found),
+        timeout=30,
+        interval=0.5,
+        what="every batch sent to be stored",
+    )
+    lives = {life for life, _ in sent}
+    gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
+    duplicates = collector.metric("deskwatch_ingest_duplicates_total")
+    text = log.read_text()
+    FAULT_REPORT.append(
+        f"agent started on a full disk: {unspooled} batches sent before the spool could open, "
+        f"sent {len(sent)} in {len(lives)} spool lives, stored {len(set(stored))}, "
+        f"stored twice {len(stored) - len(set(stored))}, gaps {gaps:.0f}, tickets {len(resolved)}"
+    )
+    assert unspooled >= 5  # it measured and sent while the spool could not open
+    assert set(stored) == set(sent.values()) and len(stored) == len(set(stored))
+    assert duplicates == 0 == gaps
+    assert len(lives) == 2  # the life without a file, then the file's
+    assert len(resolved) == 1 and resolved[0]["id"] == opened[0]["id"]
+    assert "cannot open spool" in opened[0]["summary"]
+    assert text.count("cannot open the spool") == 1, text[-3000:]

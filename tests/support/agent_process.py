@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -66,16 +67,23 @@ class AgentProcess:
 
     `log_through_pipe`: the agent writes its log to a pipe this process copies into `log`,
     so the log survives limits put on the agent's own file writes (RLIMIT_FSIZE). `env` is
-    added to the agent's environment.
+    added to the agent's environment. `file_size_limit` starts it with RLIMIT_FSIZE set to so
+    many bytes (1: a disk full before the agent starts; with `log_through_pipe`).
     """
 
     def __init__(
-        self, config: Path, log: Path, env: dict[str, str] | None = None, log_through_pipe: bool = False
+        self,
+        config: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        log_through_pipe: bool = False,
+        file_size_limit: int | None = None,
     ) -> None:
         self.config = config
         self.log = log
         self.env = env or {}
         self.log_through_pipe = log_through_pipe
+        self.file_size_limit = file_size_limit
         self.proc: subprocess.Popen[bytes] | None = None
         self._copier: threading.Thread | None = None
 
@@ -88,6 +96,7 @@ class AgentProcess:
                 stderr=subprocess.STDOUT,
                 env={**agent_env(), **self.env},
                 cwd=REPO,
+                preexec_fn=self._limit_file_size if self.file_size_limit is not None else None,
             )
             self._copier = threading.Thread(target=self._copy, args=(self.proc,), daemon=True)
             self._copier.start()
@@ -97,6 +106,9 @@ class AgentProcess:
                 command, stdout=out, stderr=subprocess.STDOUT, env={**agent_env(), **self.env}, cwd=REPO
             )
         return self
+
+    def _limit_file_size(self) -> None:  # in the child, before the agent starts
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit or 1, resource.RLIM_INFINITY))
 
     def _copy(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
