@@ -237,13 +237,8 @@ def as_date_and_time(vb: VarBind) -> int | None:
     return int(when.timestamp()) - offset
 
 
-def as_brother_record(vb: VarBind, key: str) -> int | None:
-    """One record of Brother's maintenance/counter blocks (brInfoMaintenance, brInfoCounter...).
-
-    The value is a run of records: a code byte, 0x01, a length byte and that many bytes of
-    big-endian value, closed by a 0xFF checksum byte. `key` is the code in hex ("6f" is the
-    black toner left, in hundredths of a percent). A block that does not parse gives None.
-    """
+def _brother_record(vb: VarBind, key: str) -> bytes | None:
+    """The value bytes of record `key` in one of Brother's blocks (see as_brother_record)."""
     raw = vb.value
     if not isinstance(raw, bytes) or vb.kind not in (ValueKind.OCTETS, ValueKind.OPAQUE):
         return None
@@ -257,9 +252,43 @@ def as_brother_record(vb: VarBind, key: str) -> int | None:
         if marker != 0x01 or length == 0 or i + 3 + length > len(raw):
             return None
         if code == wanted:
-            return int.from_bytes(raw[i + 3 : i + 3 + length], "big")
+            return raw[i + 3 : i + 3 + length]
         i += 3 + length
     return None
+
+
+def as_brother_record(vb: VarBind, key: str) -> int | None:
+    """One record of Brother's maintenance/counter blocks (brInfoMaintenance, brInfoCounter...).
+
+    The value is a run of records: a code byte, 0x01, a length byte and that many bytes of
+    big-endian value, closed by a 0xFF checksum byte. `key` is the code in hex ("6f" is the
+    black toner left, in hundredths of a percent). A block that does not parse gives None,
+    and so does an empty block (an HL-2270DW answers one) or a block without the record.
+    """
+    value = _brother_record(vb, key)
+    return int.from_bytes(value, "big") if value is not None else None
+
+
+def as_brother_percent(vb: VarBind, key: str) -> int | None:
+    """A percentage record of Brother's maintenance block, in hundredths: only a 4-byte value.
+
+    Older models answer the same codes with a 1-byte status instead (an HL-5350DN whose drum
+    must be replaced sends `41 01 01 03`), which is no amount and must not read as 0.03 %.
+    """
+    value = _brother_record(vb, key)
+    return int.from_bytes(value, "big") if value is not None and len(value) == 4 else None
+
+
+def as_brother_level_of_max(vb: VarBind, key: str) -> int | None:
+    """A legacy Brother record of 2 bytes, a level and its maximum, as hundredths of a percent.
+
+    Old inkjets (MFC-5490CN) answer the maintenance block with `a1 01 02 04 14`: 4 of 20,
+    so 2000 (20 %), in the same unit as the 4-byte percentage records.
+    """
+    value = _brother_record(vb, key)
+    if value is None or len(value) != 2 or value[1] == 0:
+        return None
+    return round(value[0] * 10000 / value[1])
 
 
 Value = int | float | str
@@ -279,16 +308,22 @@ _DECODERS: Final[dict[str, Callable[[VarBind], Value | None]]] = {
     "date_and_time": as_date_and_time,
 }
 # Transforms that pick one entry of a structured value and need the profile's `key`.
-KEYED_TYPES: Final = ("brother_record",)
+_KEYED: Final[dict[str, Callable[[VarBind, str], Value | None]]] = {
+    "brother_record": as_brother_record,
+    "brother_percent": as_brother_percent,
+    "brother_level_of_max": as_brother_level_of_max,
+}
+KEYED_TYPES: Final = tuple(_KEYED)
 # What a profile column's `type` may name; which of them give numbers (fields) or text (tags).
 VALUE_TYPES: Final = (*_DECODERS, *KEYED_TYPES)
-NUMERIC_TYPES: Final = frozenset({"int", "bits", "prt_level", "date_and_time", "brother_record"})
+NUMERIC_TYPES: Final = frozenset({"int", "bits", "prt_level", "date_and_time", *KEYED_TYPES})
 
 
 def decode(vb: VarBind, as_type: str, key: str = "") -> Value | None:
     """Decode a value as the profile column says (one of VALUE_TYPES); `key` for KEYED_TYPES."""
-    if as_type == "brother_record":
-        return as_brother_record(vb, key)
+    keyed = _KEYED.get(as_type)
+    if keyed is not None:
+        return keyed(vb, key)
     decoder = _DECODERS.get(as_type)
     if decoder is None:
         raise ValueError(f"unknown value type {as_type!r}")
