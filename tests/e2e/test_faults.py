@@ -503,6 +503,25 @@ def _stored_batches(vm_url: str, agent_id: str) -> list[tuple[int, int]]:
     return [(ts, int(seq)) for ts, seq in samples]
 
 
+def _sent_and_stored(
+    listener: _Listener, vm: str, agent_id: str
+) -> tuple[dict[tuple[str, int], tuple[int, int]], list[tuple[int, int]]]:
+    """Every batch the listener saw the agent send, and what VictoriaMetrics holds of the agent
+    once it holds all of those: (spool life, seq) -> (time in ms, seq), and the (time in ms, seq) stored."""
+    time.sleep(0.5)  # the last acknowledged batches reach the listener
+    listener.close()
+    sent = listener.batches
+    fake_agents.flush_vm(vm)
+    stored = wait_until(
+        lambda: _stored_batches(vm, agent_id),
+        done=lambda found: set(sent.values()) <= set(found),
+        timeout=30,
+        interval=0.5,
+        what="every batch sent to be stored",
+    )
+    return sent, stored
+
+
 def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
     tmp_path: Path,
     mosquitto: Mosquitto,
@@ -552,17 +571,7 @@ def test_an_agent_restarted_on_a_full_disk_is_not_taken_for_repeats(
         if second is not None:
             second.cleanup()
         api.close()
-    time.sleep(0.5)  # the last acknowledged batches reach the listener
-    listener.close()
-    sent = listener.batches
-    fake_agents.flush_vm(vm)
-    stored = wait_until(
-        lambda: _stored_batches(vm, "pc-reboot"),
-        done=lambda found: set(sent.values()) <= set(found),
-        timeout=30,
-        interval=0.5,
-        what="every batch sent to be stored",
-    )
+    sent, stored = _sent_and_stored(listener, vm, "pc-reboot")
     lives = {life for life, _ in sent}
     first_life = next(iter(sent))[0]
     by_first = {seq for life, seq in sent if life == first_life}
@@ -619,17 +628,7 @@ def test_an_agent_started_on_a_full_disk_sends_its_rounds_and_says_so(
     finally:
         agent.cleanup()
         api.close()
-    time.sleep(0.5)  # the last acknowledged batches reach the listener
-    listener.close()
-    sent = listener.batches
-    fake_agents.flush_vm(vm)
-    stored = wait_until(
-        lambda: _stored_batches(vm, "pc-boot-full"),
-        done=lambda found: set(sent.values()) <= set(found),
-        timeout=30,
-        interval=0.5,
-        what="every batch sent to be stored",
-    )
+    sent, stored = _sent_and_stored(listener, vm, "pc-boot-full")
     lives = {life for life, _ in sent}
     gaps = collector.metric("deskwatch_ingest_sequence_gaps_total")
     duplicates = collector.metric("deskwatch_ingest_duplicates_total")

@@ -9,6 +9,7 @@ context name.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -18,6 +19,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from agent.snmp.client import Client
+from agent.snmp.poll import poll
+from agent.snmp.profile import builtin_profiles, enterprise_names
+from agent.snmp.report import DeviceReport
+from agent.snmp.target import Auth, Target
 from tests.support.services import free_port, require_binary
 from tests.support.waiting import wait_until
 
@@ -178,3 +184,18 @@ class SnmpSim:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def poll_walk(sim: SnmpSim, community: str, version: str = "2c") -> DeviceReport:
+    """One poll of the walk served under `community`, with every shipped profile, as the agent polls."""
+
+    async def run() -> DeviceReport:
+        client = Client()
+        try:
+            auth = Auth(version=version, community=community)
+            target = Target("127.0.0.1", sim.port, auth, timeout_seconds=2)
+            return await poll(client, target, builtin_profiles(), enterprise_names())
+        finally:
+            client.close()
+
+    return asyncio.run(run())

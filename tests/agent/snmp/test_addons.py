@@ -15,7 +15,6 @@ recordings of the vendors' devices say.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -23,13 +22,9 @@ import pytest
 
 from agent import protocol
 from agent.protocol import Sample, State
-from agent.snmp.client import Client
 from agent.snmp.observations import observe
-from agent.snmp.poll import poll
-from agent.snmp.profile import builtin_profiles, enterprise_names
 from agent.snmp.report import DeviceReport
-from agent.snmp.target import Auth, Target
-from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.snmpsim import SnmpSim, poll_walk, walk_paths
 
 SYS_DESCR, SYS_OBJECT_ID = "1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0"
 PRT_SERIAL = "1.3.6.1.2.1.43.5.1.1.17.1"  # prtGeneralSerialNumber: emptied where the vendor MIB must answer
@@ -441,16 +436,7 @@ def sim() -> Iterator[SnmpSim]:
         yield s
 
 
-def poll_once(sim: SnmpSim, community: str) -> DeviceReport:
-    async def run() -> DeviceReport:
-        client = Client()
-        try:
-            target = Target("127.0.0.1", sim.port, Auth(community=community), timeout_seconds=2)
-            return await poll(client, target, builtin_profiles(), enterprise_names())
-        finally:
-            client.close()
-
-    return asyncio.run(run())
+poll_once = poll_walk
 
 
 def _samples(report: DeviceReport) -> Mapping[tuple[str, tuple[tuple[str, str], ...]], dict[str, float]]:

@@ -14,7 +14,6 @@ supply the block can answer for asks the vendor's figure.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,12 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.snmp.client import Client
-from agent.snmp.poll import poll
-from agent.snmp.profile import builtin_profiles, enterprise_names
 from agent.snmp.report import DeviceReport
-from agent.snmp.target import Auth, Target
-from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.snmpsim import SnmpSim, poll_walk, walk_paths
 
 BLOCKS = Path(__file__).resolve().parent / "brother_blocks"
 BR = "1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5"  # Brother printerinfomation
@@ -184,15 +179,7 @@ def sim() -> Iterator[SnmpSim]:
 
 
 def poll_once(sim: SnmpSim, community: str) -> DeviceReport:
-    async def run() -> DeviceReport:
-        client = Client()
-        try:
-            target = Target("127.0.0.1", sim.port, Auth(community=community), timeout_seconds=2)
-            return await poll(client, target, builtin_profiles(), enterprise_names())
-        finally:
-            client.close()
-
-    report = asyncio.run(run())
+    report = poll_walk(sim, community)
     assert report.reachable, report.reason
     assert "brother" in report.profiles
     return report

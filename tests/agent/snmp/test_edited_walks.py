@@ -19,12 +19,10 @@ from agent import protocol
 from agent.protocol import Sample, Severity, State
 from agent.snmp.client import Client
 from agent.snmp.observations import observe
-from agent.snmp.poll import poll
-from agent.snmp.profile import builtin_profiles, enterprise_names
 from agent.snmp.report import DeviceReport
 from agent.snmp.target import Auth, Target
 from agent.snmp.values import parse_oid
-from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.snmpsim import SnmpSim, poll_walk, walk_paths
 
 ALERT = "1.3.6.1.2.1.43.18.1.1"  # prtAlertEntry
 COVER = "1.3.6.1.2.1.43.6.1.1"  # prtCoverEntry
@@ -93,17 +91,7 @@ def sim() -> Iterator[SnmpSim]:
         yield s
 
 
-def poll_once(sim: SnmpSim, community: str, version: str = "2c") -> DeviceReport:
-    async def run() -> DeviceReport:
-        client = Client()
-        try:
-            auth = Auth(version=version, community=community)
-            target = Target("127.0.0.1", sim.port, auth, timeout_seconds=2)
-            return await poll(client, target, builtin_profiles(), enterprise_names())
-        finally:
-            client.close()
-
-    return asyncio.run(run())
+poll_once = poll_walk
 
 
 def states(report: DeviceReport, prefix: str) -> dict[str, State]:

@@ -9,19 +9,13 @@ figure lands on the side RFC 2662 / RFC 5650 say it describes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 from agent.protocol import Sample, Severity, State
-from agent.snmp.client import Client
 from agent.snmp.observations import observe
-from agent.snmp.poll import poll
-from agent.snmp.profile import builtin_profiles, enterprise_names
-from agent.snmp.report import DeviceReport
-from agent.snmp.target import Auth, Target
-from tests.support.snmpsim import SnmpSim, walk_paths
+from tests.support.snmpsim import SnmpSim, poll_walk, walk_paths
 
 ADSL = "1.3.6.1.2.1.10.94.1.1"  # adslMibObjects
 # Line 17 is the Teldat's ADSL line (ifType adsl), 18 and 19 its fast and interleaved channels.
@@ -100,16 +94,7 @@ def sim() -> Iterator[SnmpSim]:
         yield s
 
 
-def poll_once(sim: SnmpSim, community: str) -> DeviceReport:
-    async def run() -> DeviceReport:
-        client = Client()
-        try:
-            target = Target("127.0.0.1", sim.port, Auth(community=community), timeout_seconds=2)
-            return await poll(client, target, builtin_profiles(), enterprise_names())
-        finally:
-            client.close()
-
-    return asyncio.run(run())
+poll_once = poll_walk
 
 
 def test_the_recorded_teldat_line_is_down_and_reads_as_zeros(sim: SnmpSim) -> None:

@@ -17,7 +17,6 @@ Where we differ from LibreNMS, the case says why (`note`).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,13 +25,9 @@ from pathlib import Path
 import pytest
 
 from agent.protocol import Sample
-from agent.snmp.client import Client
 from agent.snmp.observations import observe
-from agent.snmp.poll import poll
-from agent.snmp.profile import builtin_profiles, enterprise_names
 from agent.snmp.report import DeviceReport
-from agent.snmp.target import Auth, Target
-from tests.support.snmpsim import SnmpSim
+from tests.support.snmpsim import SnmpSim, poll_walk
 
 WALKS = Path(__file__).parent / "walks"
 
@@ -285,15 +280,7 @@ def sim() -> Iterator[SnmpSim]:
 
 
 def poll_once(sim: SnmpSim, name: str) -> DeviceReport:
-    async def run() -> DeviceReport:
-        client = Client()
-        try:
-            target = Target("127.0.0.1", sim.port, Auth(community=f"vendor_{name}"), timeout_seconds=2)
-            return await poll(client, target, builtin_profiles(), enterprise_names())
-        finally:
-            client.close()
-
-    return asyncio.run(run())
+    return poll_walk(sim, f"vendor_{name}")
 
 
 def vendor_samples(report: DeviceReport) -> dict[SampleKey, dict[str, float]]:
