@@ -97,6 +97,7 @@ class _Pending:
     lines: int = 0
     items: int = 0  # samples and states in the batches
     batches: list[tuple[Batch, int]] = field(default_factory=list)
+    made_ns: list[int] = field(default_factory=list)  # each batch's created_ns on the collector's clock
     presences: list[tuple[Presence, int]] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
     seen: dict[str, presence.Seen] = field(default_factory=dict)
@@ -308,7 +309,7 @@ class Ingest:
                 if shift:
                     decoded = fastlane.shifted(decoded, payload, bound or "", shift)
                     self._metrics.clock_corrected.inc()
-                self._accept_batch(decoded, received_ns, mid, qos)
+                self._accept_batch(decoded, received_ns, mid, qos, shift)
                 return
             self._metrics.messages.labels(kind=kind.value).inc()
             if kind is Kind.STATE and not payload:
@@ -394,7 +395,9 @@ class Ingest:
         self._topics[topic] = parsed
         return parsed
 
-    def _accept_batch(self, decoded: fastlane.Decoded, received_ns: int, mid: int, qos: int) -> None:
+    def _accept_batch(
+        self, decoded: fastlane.Decoded, received_ns: int, mid: int, qos: int, shift_ns: int = 0
+    ) -> None:
         batch, body, lines = decoded.batch, decoded.body, decoded.lines
         verdict = self._tracker.observe(batch.agent_id, batch.seq, batch.spool_id, received_ns)
         if verdict is Verdict.DUPLICATE:
@@ -411,6 +414,7 @@ class Ingest:
                 pending.lines += lines
             pending.items += decoded.items
             pending.batches.append((batch, received_ns))
+            pending.made_ns.append(batch.created_ns + shift_ns)
             pending.acks.append((mid, qos))
             pending.seen[batch.agent_id] = presence.Seen(batch.site, batch.created_ns, received_ns)
             if self._full(pending):
@@ -491,8 +495,8 @@ class Ingest:
         if pending.bodies:
             self._sink.store(b"\n".join(pending.bodies))
             written_ns = self._clock()
-            for batch, _ in pending.batches:
-                self._metrics.lag_seconds.observe(max(written_ns - batch.created_ns, 0) / 1e9)
+            for made_ns in pending.made_ns:
+                self._metrics.lag_seconds.observe(max(written_ns - made_ns, 0) / 1e9)
         views = self._tracker.take_dirty()
         try:
             with begin_write(self._engine) as conn:
@@ -605,6 +609,7 @@ def _prepend(first: _Pending, then: _Pending) -> _Pending:
         lines=first.lines + then.lines,
         items=first.items + then.items,
         batches=first.batches + then.batches,
+        made_ns=first.made_ns + then.made_ns,
         presences=first.presences + then.presences,
         letters=first.letters + then.letters,
         seen={**first.seen, **then.seen},

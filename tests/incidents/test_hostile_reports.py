@@ -140,6 +140,8 @@ def test_a_pc_ten_years_behind_that_reports_a_jam_makes_exactly_one_ticket(tmp_p
             times = _stored_times(run, "pc-behind")
             assert all(abs(t - time.time()) < 60 for t in times), times
             assert run.collector.metric("deskwatch_ingest_clock_corrected_batches_total") >= 8
+            # and ingest's lag is measured on the collector's clock: seconds, not ten years
+            assert run.collector.metric("deskwatch_ingest_lag_seconds_sum") < 60
             for _ in range(3):
                 pc.report(jammed=False)  # cleared: its "fine" counts now as well
                 time.sleep(0.5)
