@@ -333,6 +333,18 @@ CASES: dict[str, Case] = {
         identity={"model": "Develop ineo+ 280"},
         samples={counter("pages"): {"value_total": 80312}, counter("duplex"): {"value_total": 21002}},
     ),
+    # An OKI MC780 (a Toshiba-built A3 MFP) answers Toshiba's sysObjectID with OKI's print
+    # server in sysDescr, as a user's debug output showed (fusioninventory-agent issue 664):
+    # the OKI add-on takes it, not Toshiba's, and the model comes from "Attached to".
+    "oki_on_toshiba_oid": Case(
+        "dell-laser_s5830dn",
+        {
+            SYS_OBJECT_ID: "6|1.3.6.1.4.1.1129.2.3.48.3",
+            SYS_DESCR: "4|OKI OkiLAN 7400g Rev.01.00 10/100/1000BASE Ethernet Print Server: "
+            "Attached to MC780 Rev.01.00: Oki Data Corporation.",
+        },
+        identity={"model": "MC780", "vendor": "OKI"},
+    ),
     # Routers and firewalls, on the recorded DrayTek. The Sophos figures are a real
     # appliance's, as in Centreon's anonymised test walk (centreon/centreon-plugins,
     # tests/network/cyberoam/snmp/slim_sophos.snmpwalk, Apache-2.0, commit 900717092fee):
@@ -491,3 +503,8 @@ def test_what_the_addons_send_is_a_valid_batch(sim: SnmpSim) -> None:
         states=[o for o in observations if isinstance(o, State)],
     )
     assert protocol.decode(protocol.encode(batch), protocol.Batch) == batch
+
+
+def test_an_oki_on_toshibas_oid_is_not_taken_for_a_toshiba(sim: SnmpSim) -> None:
+    report = poll_once(sim, "addon_oki_on_toshiba_oid")
+    assert "oki" in report.profiles and "toshiba" not in report.profiles
