@@ -65,12 +65,15 @@ class Spool:
     """Batches waiting for the broker, oldest first, bounded by size."""
 
     def __init__(self, path: Path, max_bytes: int) -> None:
+        self._start(path, max_bytes, _open(path), "")
+
+    def _start(self, path: Path, max_bytes: int, db: sqlite3.Connection, unopened: str) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.burned = 0  # numbers used up by batches that could not be stored, since the last stored one
         self.write_failures_total = 0  # batches this process could not store
-        self._db = _open(path)
-        self._unopened = ""  # why the file could not be opened (Spool.for_agent), "" once it is
+        self._db = db
+        self._unopened = unopened  # why the file could not be opened (Spool.for_agent), "" once it is
         # This process's life: every batch it numbers carries it, stored or not. It reaches
         # the file only with the first batch stored, so opening the spool writes nothing.
         self.spool_id = secrets.token_hex(8)
@@ -91,13 +94,10 @@ class Spool:
         try:
             return cls(path, max_bytes)
         except SpoolError as err:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            memory.executescript(_SCHEMA)
             spool = cls.__new__(cls)
-            spool.path, spool.max_bytes, spool.burned, spool.write_failures_total = path, max_bytes, 0, 0
-            spool._db = sqlite3.connect(":memory:", isolation_level=None)
-            spool._db.executescript(_SCHEMA)
-            spool._unopened = str(err)
-            spool.spool_id = secrets.token_hex(8)
-            spool._life_stored = False
+            spool._start(path, max_bytes, memory, str(err))
             return spool
 
     @property
